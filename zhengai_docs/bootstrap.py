@@ -1,0 +1,135 @@
+"""Setting up a college: the content repository, the database, demo content and demo users."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from zhengai_docs.catalogue.codes import document_code_from_path
+from zhengai_docs.catalogue.document import parse_document
+from zhengai_docs.catalogue.importer import plan_import, read_rows
+from zhengai_docs.catalogue.model import Catalogue
+from zhengai_docs.db.database import Database
+from zhengai_docs.db.models import User
+from zhengai_docs.library import Library
+from zhengai_docs.storage.paths import CATALOGUE_PATH
+from zhengai_docs.storage.repository import Author, ContentRepository
+from zhengai_docs.users import Role, create_user
+
+PACKAGE = Path(__file__).parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SYSTEM_AUTHOR = Author(name="zhengai-docs", email="zhengai-docs@localhost")
+DEMO_PASSWORD = "zhengai-demo"
+DEMO_USERS = (
+    ("admin", "系统管理员", Role.ADMIN, ()),
+    ("zhiliang", "质量管理办公室", Role.QUALITY, ()),
+    ("jiaowu", "教务处 王老师", Role.EDITOR, ("教务处",)),
+    ("renshi", "组织人事处 李老师", Role.EDITOR, ("组织人事处",)),
+    ("duzhe", "普通教职工", Role.READER, ()),
+)
+
+
+def bundled(name: str) -> Path:
+    """A top-level folder shipped with the product (regulations, standards, templates).
+
+    Wheels carry them inside the package under `_bundled/`; a source checkout has them
+    beside the package.
+    """
+    for candidate in (PACKAGE / "_bundled" / name, PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"bundled folder {name!r} is missing from this installation")
+
+
+def builtin_data(name: str) -> Path:
+    return PACKAGE / "data" / name
+
+
+@dataclass
+class InitReport:
+    created_repository: bool = False
+    adopted_repository: bool = False
+    demo_documents: int = 0
+    catalogue_items: int = 0
+    users: list[str] = field(default_factory=list)
+
+
+def initialise(
+    *,
+    repo: ContentRepository,
+    db: Database,
+    demo: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> InitReport:
+    """Create (or adopt) the repository, migrate the database, and load demo content once."""
+    report = InitReport()
+    if repo.exists():
+        report.adopted_repository = True
+    else:
+        repo.path.parent.mkdir(parents=True, exist_ok=True)
+        ContentRepository.create(repo.path, branch=repo.branch)
+        report.created_repository = True
+    db.upgrade()
+    library = Library(repo=repo, db=db)
+    if demo and repo.head() is None:
+        report.catalogue_items, report.demo_documents = load_demo_content(repo, progress=progress)
+    library.sync()
+    if demo:
+        report.users = create_demo_users(db)
+    return report
+
+
+def load_demo_content(repo: ContentRepository, *, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+    """Commit the built-in catalogue, then each bundled document dated as issued (oldest first).
+
+    Migrated documents keep their historical dates, so the demo history reads like a real one.
+    """
+    plan = plan_import(Catalogue(title="包头职业技术学院制度体系及索引目录"), read_rows(builtin_data("catalogue-baotou.tsv")))
+    documents = sorted(_bundled_documents(), key=lambda d: (d[2], d[0]))
+    start = documents[0][2] - dt.timedelta(days=30) if documents else dt.date.today()
+    repo.commit(
+        {CATALOGUE_PATH: plan.catalogue.to_yaml()},
+        author=SYSTEM_AUTHOR,
+        message=f"导入制度体系及索引目录（{plan.item_count} 个条目）",
+        base=None,
+        date=_morning(start),
+    )
+    for done, (path, text, issued) in enumerate(documents, start=1):
+        title = parse_document(text, path=path).meta.title
+        repo.commit({path: text}, author=SYSTEM_AUTHOR, message=f"迁移：{title}", base=repo.head(), date=_morning(issued))
+        if progress is not None:
+            progress(done, len(documents))
+    return plan.item_count, len(documents)
+
+
+def _morning(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(9, 0), tzinfo=SHANGHAI)
+
+
+def _bundled_documents() -> Iterator[tuple[str, str, dt.date]]:
+    for folder in ("regulations", "standards"):
+        root = bundled(folder)
+        for file in sorted(root.rglob("*.md")):
+            path = f"{folder}/{file.relative_to(root).as_posix()}"
+            if document_code_from_path(path) is None:
+                continue
+            text = file.read_text(encoding="utf-8")
+            issued = parse_document(text, path=path).meta.issued or dt.date.today()
+            yield path, text, issued
+
+
+def create_demo_users(db: Database) -> list[str]:
+    """Demo accounts, one per role, all with DEMO_PASSWORD; existing names are left alone."""
+    created = []
+    for username, name, role, departments in DEMO_USERS:
+        with db.session() as session:
+            if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
+                continue
+        create_user(db, username=username, password=DEMO_PASSWORD, role=role, display_name=name, departments=departments)
+        created.append(username)
+    return created

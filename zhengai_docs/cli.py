@@ -1,0 +1,251 @@
+"""The `zhengai-docs` command: thin click commands over the service functions."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from zhengai_docs import create_app
+from zhengai_docs.bootstrap import DEMO_PASSWORD, SYSTEM_AUTHOR, initialise
+from zhengai_docs.db.doctor import diagnose
+from zhengai_docs.db.sync import cached_commit, rebuild
+from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.storage.repository import Author
+from zhengai_docs.users import Role, check_credentials, create_user
+from zhengai_docs.web.app import Services
+
+
+class _Context:
+    def __init__(self, instance: str | None) -> None:
+        self.instance = instance
+        self._app: Flask | None = None
+
+    @property
+    def app(self) -> Flask:
+        if self._app is None:
+            self._app = create_app(instance_path=self.instance)
+        return self._app
+
+    @property
+    def services(self) -> Services:
+        return self.app.extensions["zhengai"]  # type: ignore[no-any-return]
+
+
+pass_context = click.make_pass_decorator(_Context)
+
+
+@click.group()
+@click.option(
+    "--instance",
+    envvar="ZHENGAI_INSTANCE_PATH",
+    type=click.Path(file_okay=False),
+    help="Instance folder (settings, content repository, database). Default: Flask's instance folder.",
+)
+@click.version_option(package_name="zhengai-docs")
+@click.pass_context
+def cli(ctx: click.Context, instance: str | None) -> None:
+    """zhengai-docs: 诊改 制度—流程—标准 documents kept in git."""
+    ctx.obj = _Context(instance)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except ZhengaiError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Load the bundled 60-item catalogue, sample documents and one demo account per role.")
+@click.option("--admin", "admin_name", default="admin", show_default=True, help="User name of the first administrator.")
+@click.option("--admin-password", help="Password of the first administrator (default: generated and printed once).")
+@pass_context
+def init(ctx: _Context, demo: bool, admin_name: str, admin_password: str | None) -> None:
+    """Create the content repository and the database, and the first administrator.
+
+    Safe to run again: an existing repository is adopted, the schema is migrated, nothing is
+    overwritten.
+
+    Examples:
+      zhengai-docs init --demo
+      zhengai-docs --instance /srv/zhengai init --admin-password 'a long secret'
+    """
+    svc = ctx.services
+    with _errors(), _progress("导入示例文档") as progress:
+        report = initialise(repo=svc.library.repo, db=svc.db, demo=demo, progress=progress)
+    click.echo(f"内容仓库：{svc.library.repo.path}（{'新建' if report.created_repository else '已存在，沿用'}）")
+    click.echo(f"数据库：{svc.db.url}")
+    if report.demo_documents:
+        click.echo(f"已导入示例内容：{report.catalogue_items} 个目录条目，{report.demo_documents} 份文档")
+    if report.users:
+        click.echo(f"已创建示例账号（密码均为 {DEMO_PASSWORD}）：{', '.join(report.users)}")
+    if not demo and check_credentials(svc.db, username=admin_name, password="") is None:
+        password = admin_password or secrets.token_urlsafe(12)
+        with _errors():
+            try:
+                create_user(svc.db, username=admin_name, password=password, role=Role.ADMIN, display_name="系统管理员")
+            except ZhengaiError as exc:
+                if "已存在" not in str(exc):
+                    raise
+                click.echo(f"管理员 {admin_name} 已存在，未修改。")
+                return
+        click.echo(f"已创建管理员 {admin_name}，密码：{password}" + ("" if admin_password else "（请登录后立即修改）"))
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: the HOST setting, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: the PORT setting, 5000).")
+@click.option("--threads", type=int, default=8, show_default=True, help="Worker threads.")
+@pass_context
+def serve(ctx: _Context, host: str | None, port: int | None, threads: int) -> None:
+    """Serve the web application with waitress (a production WSGI server).
+
+    Examples:
+      zhengai-docs serve
+      zhengai-docs serve --host 0.0.0.0 --port 8080
+    """
+    import waitress
+
+    svc = ctx.services
+    if not svc.library.repo.exists():
+        click.echo("错误：内容仓库不存在，请先运行 zhengai-docs init（或 zhengai-docs init --demo）", err=True)
+        sys.exit(1)
+    svc.db.upgrade()
+    host = host or svc.settings["HOST"]
+    port = port or int(svc.settings["PORT"])
+    click.echo(f"zhengai-docs 已启动：请在浏览器打开 http://{host}:{port}/")
+    if check_credentials(svc.db, username="admin", password=DEMO_PASSWORD) is not None:
+        click.echo(f"示例账号：admin / {DEMO_PASSWORD}（管理员）、zhiliang（质量办）、jiaowu（教务处编辑）、duzhe（读者），密码相同")
+    else:
+        click.echo("请用 init 时创建的管理员账号登录。")
+    waitress.serve(ctx.app, host=host, port=port, threads=threads, ident="zhengai-docs")
+
+
+@cli.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.READER.value, show_default=True)
+@click.option("--department", "departments", multiple=True, help="Department an editor works for (repeatable).")
+@click.option("--name", "display_name", help="Display name, e.g. 教务处 王老师.")
+@click.option("--email", help="E-mail address for reminders and notifications.")
+@click.password_option(help="Password (prompted, hidden, when omitted).")
+@pass_context
+def create_user_command(
+    ctx: _Context, username: str, role: str, departments: tuple[str, ...], display_name: str | None, email: str | None, password: str
+) -> None:
+    """Create an account.
+
+    Examples:
+      zhengai-docs create-user wang --role editor --department 教务处 --name "教务处 王老师"
+      zhengai-docs create-user zhao --role quality
+    """
+    with _errors():
+        create_user(
+            ctx.services.db,
+            username=username,
+            password=password,
+            role=Role(role),
+            display_name=display_name,
+            email=email,
+            departments=departments,
+        )
+    click.echo(f"已创建用户 {username}（{Role(role).label}）")
+
+
+@cli.command("import-catalogue")
+@click.argument("table", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would change without committing.")
+@click.option("--author", default=SYSTEM_AUTHOR.name, show_default=True, help="Name recorded as the commit author.")
+@pass_context
+def import_catalogue(ctx: _Context, table: Path, dry_run: bool, author: str) -> None:
+    """Merge a catalogue table (.tsv, .csv, .xlsx or a .docx table like 表 7) into the catalogue.
+
+    Items are added or updated, never removed. Codes that do not belong to their row's item are
+    reported with their row numbers and not imported.
+
+    Examples:
+      zhengai-docs import-catalogue 目录.docx --dry-run
+      zhengai-docs import-catalogue catalogue.tsv
+    """
+    library = ctx.services.library
+    with _errors():
+        if dry_run:
+            plan = library.plan_catalogue_import(table)
+            result = None
+        else:
+            plan, result = library.import_catalogue(table, author=Author(name=author, email=SYSTEM_AUTHOR.email))
+    click.echo(f"表中共 {plan.item_count} 个条目；{len(plan.changes)} 项变更{'（试运行，未提交）' if dry_run else ''}")
+    for change in plan.changes:
+        click.echo(f"  {change.kind} {change.code} {change.detail}")
+    if plan.problems:
+        click.echo(f"发现 {len(plan.problems)} 个问题：")
+        for problem in plan.problems:
+            click.echo(f"  {problem}")
+    if result is not None:
+        click.echo(f"已提交 {result.commit[:12]}")
+    elif not dry_run:
+        click.echo("目录没有变化，未提交。")
+
+
+@cli.command()
+@click.option("--rebuild", "force", is_flag=True, help="Rebuild the cache even if it looks consistent.")
+@pass_context
+def doctor(ctx: _Context, force: bool) -> None:
+    """Verify the SQL cache against git and rebuild it when they differ; check git and content.
+
+    Exits 1 when a problem remains that a rebuild cannot fix (damaged repository, invalid files).
+
+    Examples:
+      zhengai-docs doctor
+      zhengai-docs doctor --rebuild
+    """
+    svc = ctx.services
+    repo, db = svc.library.repo, svc.db
+    with _errors():
+        db.upgrade()
+        repo.fsck()
+        click.echo("git 仓库完整性检查：通过")
+        diagnosis = diagnose(db, repo)
+        for problem in diagnosis.cache_problems:
+            click.echo(f"  缓存：{problem}")
+        if force or not diagnosis.cache_ok:
+            with _progress("重建缓存") as progress:
+                result = rebuild(db, repo, expected=cached_commit(db), progress=progress)
+            click.echo(f"缓存已重建：{result.documents} 份文档，{result.revisions} 条修订记录")
+            diagnosis = diagnose(db, repo)
+        repo.optimise()
+    click.echo("缓存与仓库一致" if diagnosis.cache_ok else "缓存仍不一致：" + "；".join(diagnosis.cache_problems))
+    for problem in diagnosis.content_problems:
+        click.echo(f"  内容：{problem}")
+    if not diagnosis.cache_ok or diagnosis.content_problems:
+        sys.exit(1)
+
+
+def main() -> None:
+    cli(prog_name="zhengai-docs")

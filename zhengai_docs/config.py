@@ -1,0 +1,80 @@
+"""Settings, declared once with their defaults and help.
+
+Loaded in order: these defaults -> `config.toml` in the instance folder -> `ZHENGAI_<NAME>`
+environment variables -> the mapping passed to `create_app` (tests). Relative paths are
+relative to the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CONTENT_REPOSITORY", "content.git", "Path of the bare git repository that holds documents, catalogue and frameworks."),
+    Setting("CONTENT_BRANCH", "main", "Branch whose head is the content in force."),
+    Setting("DATABASE_URL", "sqlite:///zhengai.db", "SQLAlchemy URL of the database (cache tables, users). e.g. postgresql+psycopg://user@host/db"),
+    Setting("SECRET_KEY", None, "Key that signs sessions and CSRF tokens. Generated into the instance folder when unset."),
+    Setting("ANONYMOUS_READ", False, "Let visitors who are not signed in read documents and the catalogue (e.g. on the campus network)."),
+    Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie over HTTPS only. Turn on when served behind HTTPS."),
+    Setting("MAX_UPLOAD_MB", 20, "Largest accepted upload in megabytes."),
+    Setting("LOGIN_MAX_FAILURES", 5, "Failed sign-ins allowed per user name or address within LOGIN_WINDOW_MINUTES."),
+    Setting("LOGIN_WINDOW_MINUTES", 15, "Window for counting failed sign-ins."),
+    Setting("HOST", "127.0.0.1", "Address `zhengai-docs serve` listens on."),
+    Setting("PORT", 5000, "Port `zhengai-docs serve` listens on."),
+    Setting("COLLEGE_NAME", "职业技术学院", "College name shown in page titles and reports."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load_settings(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    config_file = instance_path / "config.toml"
+    if config_file.is_file():
+        values.update(_known(tomllib.loads(config_file.read_text(encoding="utf-8")), source=str(config_file)))
+    for setting in SETTINGS:
+        raw = os.environ.get(f"ZHENGAI_{setting.name}")
+        if raw is not None:
+            values[setting.name] = _coerce(setting, raw)
+    values.update(_known(overrides or {}, source="create_app()"))
+    return values
+
+
+def _known(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - set(_BY_NAME) - {"TESTING", "WTF_CSRF_ENABLED", "SERVER_NAME"})
+    if unknown:
+        raise ValueError(f"{source}: unknown settings {', '.join(unknown)}")
+    return dict(values)
+
+
+def _coerce(setting: Setting, raw: str) -> Any:
+    if isinstance(setting.default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(setting.default, int):
+        return int(raw)
+    return raw
+
+
+def resolve_path(instance_path: Path, value: str | os.PathLike[str]) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else instance_path / path
+
+
+def resolve_database_url(instance_path: Path, url: str) -> str:
+    """Make a relative SQLite path relative to the instance folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str(resolve_path(instance_path, url[len(prefix) :]))
+    return url

@@ -1,0 +1,62 @@
+"""Check the SQL cache against git, and the content against the catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from zhengai_docs.catalogue.codes import document_code_from_path
+from zhengai_docs.db.database import Database
+from zhengai_docs.db.models import CacheState, DocumentRow, ItemRow, RevisionRow
+from zhengai_docs.storage.repository import ContentRepository
+
+
+@dataclass
+class Diagnosis:
+    head: str | None
+    cached: str | None
+    cache_problems: list[str] = field(default_factory=list)
+    content_problems: list[str] = field(default_factory=list)
+
+    @property
+    def cache_ok(self) -> bool:
+        return not self.cache_problems
+
+
+def diagnose(db: Database, repo: ContentRepository) -> Diagnosis:
+    head = repo.head()
+    with db.session() as session:
+        state = session.get(CacheState, 1)
+        cached = state.commit if state else None
+        catalogue_error = state.catalogue_error if state else None
+        rows = {r.path: r for r in session.scalars(select(DocumentRow)).all()}
+        revision_count = session.scalar(select(func.count()).select_from(RevisionRow)) or 0
+        items = set(session.scalars(select(ItemRow.code)).all())
+    result = Diagnosis(head=head, cached=cached)
+    if cached != head:
+        result.cache_problems.append(f"缓存停留在 {_short(cached)}，仓库已到 {_short(head)}")
+    files = {p: b for p, b in (repo.list_files(head).items() if head else []) if document_code_from_path(p)}
+    for path, blob in files.items():
+        row = rows.get(path)
+        if row is None:
+            result.cache_problems.append(f"缓存缺少文档 {path}")
+        elif row.blob != blob:
+            result.cache_problems.append(f"缓存中的 {path} 不是最新版本")
+    for path in rows.keys() - files.keys():
+        result.cache_problems.append(f"缓存中有仓库里已不存在的文档 {path}")
+    expected_revisions = sum(1 for entry in repo.log() for c in entry.changes if document_code_from_path(c.path)) if head else 0
+    if expected_revisions != revision_count:
+        result.cache_problems.append(f"修订历史记录数 {revision_count} 与仓库中的 {expected_revisions} 不符")
+    if catalogue_error:
+        result.content_problems.append(f"目录文件有误：{catalogue_error}")
+    for row in rows.values():
+        if row.error:
+            result.content_problems.append(row.error)
+        elif items and row.item_code not in items:
+            result.content_problems.append(f"{row.code} 所属条目 {row.item_code} 不在目录中")
+    return result
+
+
+def _short(commit: str | None) -> str:
+    return commit[:12] if commit else "（空）"

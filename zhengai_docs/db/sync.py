@@ -1,0 +1,230 @@
+"""Keep the SQL cache a projection of the branch head.
+
+`sync` compares the cached commit with the head (one file read) and applies only the diff
+between them: the files that changed and the commits in between. A full rebuild happens only
+when the cache is empty or the branch was rewritten. Claiming the new state is a
+compare-and-swap on the `cache_state` row inside the same transaction, so two processes that
+sync at once cannot apply the same commits twice: the loser rolls back and finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from zhengai_docs.catalogue.codes import document_code_from_path
+from zhengai_docs.catalogue.document import parse_document
+from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
+from zhengai_docs.db.database import Database
+from zhengai_docs.db.models import (
+    CacheState,
+    DepartmentRow,
+    DocumentDepartment,
+    DocumentPoint,
+    DocumentRelated,
+    DocumentRow,
+    ItemDepartment,
+    ItemRow,
+    LevelRow,
+    RevisionRow,
+)
+from zhengai_docs.errors import InvalidCode, InvalidFrontMatter
+from zhengai_docs.storage.paths import CATALOGUE_PATH
+from zhengai_docs.storage.repository import Change, CommitChanges, ContentRepository
+
+_ISSUED = re.compile(r"^issued:\s*['\"]?(\d{4}-\d{2}-\d{2})", re.M)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    old: str | None
+    new: str | None
+    mode: str  # unchanged, incremental, rebuild, raced
+    documents: int = 0
+    revisions: int = 0
+
+
+def cached_commit(db: Database) -> str | None:
+    with db.session() as session:
+        return session.scalar(select(CacheState.commit).where(CacheState.id == 1))
+
+
+def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = None) -> SyncResult:
+    """Bring the cache to the branch head, incrementally when possible."""
+    head = repo.head()
+    cached = cached_commit(db)
+    if head == cached:
+        return SyncResult(old=cached, new=head, mode="unchanged")
+    if head is None or cached is None or not repo.is_ancestor(cached, head):
+        return rebuild(db, repo, expected=cached, progress=progress)
+    changes = repo.changes_between(cached, head)
+    log = list(repo.log(since=cached, until=head))
+    texts = dict(repo.read_blobs({c.blob for c in changes if c.blob} | _revision_blobs(log)))
+    with db.transaction() as session:
+        if not _claim(session, old=cached, new=head):
+            return SyncResult(old=cached, new=head, mode="raced")
+        if any(c.path == CATALOGUE_PATH for c in changes):
+            _store_catalogue(session, texts.get(_blob_of(changes, CATALOGUE_PATH) or "", ""))
+        for change in changes:
+            if document_code_from_path(change.path) is None:
+                continue
+            session.execute(delete(DocumentRow).where(DocumentRow.path == change.path))
+            session.flush()
+            if change.blob is not None:
+                session.add(_document_row(change.path, change.blob, texts[change.blob]))
+        start = (session.scalar(select(RevisionRow.seq).order_by(RevisionRow.seq.desc()).limit(1)) or 0) + 1
+        revisions = _add_revisions(session, log, texts, start_seq=start)
+        _stamp_last_changes(session, log)
+    return SyncResult(old=cached, new=head, mode="incremental", documents=len(changes), revisions=revisions)
+
+
+def rebuild(db: Database, repo: ContentRepository, *, expected: str | None, progress: Progress | None = None) -> SyncResult:
+    """Recompute every cache table from the head commit and the whole first-parent history."""
+    head = repo.head()
+    files = repo.list_files(head) if head else {}
+    log = list(repo.log()) if head else []
+    wanted = set(files.values()) | _revision_blobs(log)
+    texts: dict[str, str] = {}
+    for done, (blob, text) in enumerate(repo.read_blobs(wanted), start=1):
+        texts[blob] = text
+        if progress is not None and done % 200 == 0:
+            progress(done, len(wanted))
+    with db.transaction() as session:
+        if not _claim(session, old=expected, new=head):
+            return SyncResult(old=expected, new=head, mode="raced")
+        for table in (RevisionRow, DocumentPoint, DocumentRelated, DocumentDepartment, DocumentRow, ItemDepartment, ItemRow, LevelRow, DepartmentRow):
+            session.execute(delete(table))
+        _store_catalogue(session, texts.get(files.get(CATALOGUE_PATH, ""), ""))
+        documents = 0
+        for path, blob in files.items():
+            if document_code_from_path(path) is not None:
+                session.add(_document_row(path, blob, texts[blob]))
+                documents += 1
+        revisions = _add_revisions(session, log, texts, start_seq=1)
+        _stamp_last_changes(session, log)
+    if progress is not None:
+        progress(len(wanted), len(wanted))
+    return SyncResult(old=expected, new=head, mode="rebuild", documents=documents, revisions=revisions)
+
+
+def _claim(session: Session, *, old: str | None, new: str | None) -> bool:
+    """Compare-and-swap the cached commit; taking the row lock first serialises syncers."""
+    condition = CacheState.commit.is_(None) if old is None else CacheState.commit == old
+    result = session.execute(
+        update(CacheState).where(CacheState.id == 1, condition).values(commit=new, synced_at=dt.datetime.now(dt.UTC))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _blob_of(changes: Iterable[Change], path: str) -> str | None:
+    return next((c.blob for c in changes if c.path == path), None)
+
+
+def _revision_blobs(log: list[CommitChanges]) -> set[str]:
+    return {c.blob for entry in log for c in entry.changes if c.blob and document_code_from_path(c.path)}
+
+
+def _document_row(path: str, blob: str, text: str) -> DocumentRow:
+    code = document_code_from_path(path)
+    assert code is not None
+    row = DocumentRow(code=str(code), item_code=code.item, doc_type=code.doc_type.value, path=path, blob=blob, title=str(code))
+    try:
+        meta = parse_document(text, path=path).meta
+    except InvalidFrontMatter as exc:
+        row.error = str(exc)
+        return row
+    row.title = meta.title
+    row.status = meta.status.value
+    row.issued = meta.issued
+    row.doc_number = meta.doc_number
+    row.approved_by = meta.approved_by
+    if meta.review_cycle is not None:
+        row.cycle_years, row.cycle_reason = meta.review_cycle.years, meta.review_cycle.reason
+    row.departments = [DocumentDepartment(department=d, position=i) for i, d in enumerate(dict.fromkeys(meta.departments))]
+    row.points = [DocumentPoint(point_id=p) for p in dict.fromkeys(meta.points)]
+    row.related = [DocumentRelated(related=str(r)) for r in dict.fromkeys(meta.related)]
+    return row
+
+
+def _store_catalogue(session: Session, text: str) -> None:
+    """Replace the catalogue tables; a broken catalogue file keeps the old tables and is reported."""
+    try:
+        catalogue = parse_catalogue(text) if text else Catalogue()
+    except (InvalidFrontMatter, InvalidCode) as exc:
+        session.execute(update(CacheState).where(CacheState.id == 1).values(catalogue_error=str(exc)))
+        return
+    for table in (ItemDepartment, ItemRow, LevelRow, DepartmentRow):
+        session.execute(delete(table))
+    session.add_all(DepartmentRow(name=name, position=i) for i, name in enumerate(catalogue.departments))
+    for level in catalogue.levels:
+        session.add(LevelRow(code=level.code, parent=None, name=level.name))
+        for group in level.groups:
+            session.add(LevelRow(code=group.code, parent=level.code, name=group.name))
+            for item in group.items:
+                session.add(
+                    ItemRow(
+                        code=item.code,
+                        level1=item.level1,
+                        level2=item.level2,
+                        name=item.name,
+                        departments=[ItemDepartment(department=d, position=i) for i, d in enumerate(item.departments)],
+                    )
+                )
+    session.execute(update(CacheState).where(CacheState.id == 1).values(catalogue_error=None))
+
+
+def _add_revisions(session: Session, log: list[CommitChanges], texts: dict[str, str], *, start_seq: int) -> int:
+    rows = []
+    for seq, entry in enumerate(log, start=start_seq):
+        rev = entry.revision
+        for change in entry.changes:
+            code = document_code_from_path(change.path)
+            if code is None:
+                continue
+            issued = _issued_of(texts.get(change.blob, "")) if change.blob else None
+            rows.append(
+                {
+                    "code": str(code),
+                    "seq": seq,
+                    "commit": rev.commit,
+                    "change": change.status,
+                    "blob": change.blob,
+                    "author_name": rev.author_name,
+                    "author_email": rev.author_email,
+                    "date": rev.date,
+                    "message": rev.message,
+                    "issued": issued,
+                }
+            )
+    if rows:
+        session.execute(RevisionRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+    return len(rows)
+
+
+def _stamp_last_changes(session: Session, log: list[CommitChanges]) -> None:
+    latest: dict[str, tuple[str, dt.datetime]] = {}
+    for entry in log:
+        for change in entry.changes:
+            code = document_code_from_path(change.path)
+            if code is not None and change.blob is not None:
+                latest[str(code)] = (entry.revision.commit, entry.revision.date)
+    for code, (commit, date) in latest.items():
+        session.execute(update(DocumentRow).where(DocumentRow.code == code).values(last_commit=commit, last_changed=date))
+
+
+def _issued_of(text: str) -> dt.date | None:
+    """The issue date a revision carried, read cheaply (full parsing of every revision is slow)."""
+    front = text.split("\n---", 1)[0]
+    match = _ISSUED.search(front)
+    if match is None:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None

@@ -1,0 +1,122 @@
+"""The Flask app factory: settings, services, blueprints, security headers, error pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from zhengai_docs.bootstrap import SHANGHAI
+from zhengai_docs.config import load_settings, resolve_database_url, resolve_path
+from zhengai_docs.db.database import Database
+from zhengai_docs.library import Library
+from zhengai_docs.storage.repository import ContentRepository
+from zhengai_docs.users import get_user
+
+
+@dataclass
+class Services:
+    """What the views need, created once per app (not per request)."""
+
+    library: Library
+    db: Database
+    settings: dict[str, Any]
+
+
+def services() -> Services:
+    return current_app.extensions["zhengai"]  # type: ignore[no-any-return]
+
+
+def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) -> Flask:
+    instance = instance_path or os.environ.get("ZHENGAI_INSTANCE_PATH")
+    app = Flask(
+        "zhengai_docs",
+        instance_path=str(Path(instance).resolve()) if instance else None,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    settings = load_settings(Path(app.instance_path), config)
+    db = Database(resolve_database_url(Path(app.instance_path), settings["DATABASE_URL"]))
+    repo = ContentRepository(resolve_path(Path(app.instance_path), settings["CONTENT_REPOSITORY"]), branch=settings["CONTENT_BRANCH"])
+    app.extensions["zhengai"] = Services(library=Library(repo=repo, db=db), db=db, settings=settings)
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"] or _instance_secret(Path(app.instance_path)),
+        MAX_CONTENT_LENGTH=int(settings["MAX_UPLOAD_MB"]) * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(settings["SESSION_COOKIE_SECURE"]),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=bool(settings["SESSION_COOKIE_SECURE"]),
+        WTF_CSRF_TIME_LIMIT=None,
+        TESTING=bool(settings.get("TESTING", False)),
+        WTF_CSRF_ENABLED=bool(settings.get("WTF_CSRF_ENABLED", True)),
+    )
+    if settings.get("SERVER_NAME"):
+        app.config["SERVER_NAME"] = settings["SERVER_NAME"]
+    CSRFProtect(app)
+    _login_manager(app)
+    _register(app)
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts."""
+    key_file = instance / "secret_key"
+    if key_file.is_file():
+        return key_file.read_text(encoding="ascii").strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
+def _login_manager(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "请先登录。"
+    manager.login_message_category = "info"
+
+    @manager.user_loader
+    def load_user(user_id: str) -> Any:
+        from zhengai_docs.web.auth import SessionUser
+
+        if not user_id.isdigit():
+            return None
+        user = get_user(services().db, int(user_id))
+        return None if user is None or not user.active else SessionUser(user)
+
+
+def _register(app: Flask) -> None:
+    from zhengai_docs.web import auth, catalogue, documents, errors, security
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(catalogue.bp)
+    app.register_blueprint(documents.bp)
+    errors.register(app)
+    security.register(app)
+
+    @app.before_request
+    def sync_cache() -> None:
+        """Pick up commits made elsewhere (another worker, a `git push`) before serving."""
+        if not g.get("synced"):
+            services().library.sync()
+            g.synced = True
+
+    @app.template_filter("shanghai")
+    def shanghai(value: dt.datetime) -> str:
+        """Commit times in the college's time zone."""
+        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+    @app.context_processor
+    def globals_for_templates() -> dict[str, Any]:
+        return {"college_name": services().settings["COLLEGE_NAME"]}

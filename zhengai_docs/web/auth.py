@@ -1,0 +1,154 @@
+"""Sign-in, sign-out, password change, and the role checks every view uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from zhengai_docs.db.models import User
+from zhengai_docs.users import (
+    MIN_PASSWORD_LENGTH,
+    Role,
+    check_credentials,
+    clear_failures,
+    is_throttled,
+    record_failure,
+    set_password,
+)
+from zhengai_docs.web.app import services
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SessionUser:
+    """The signed-in user as Flask-Login sees it: a detached snapshot of the row."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user: User) -> None:
+        self.id = user.id
+        self.username = user.username
+        self.display_name = user.display_name
+        self.email = user.email
+        self.role = Role(user.role)
+        self.departments = tuple(user.department_names)
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_quality(self) -> bool:
+        return self.role in (Role.QUALITY, Role.ADMIN)
+
+
+def may_read() -> bool:
+    return bool(current_user.is_authenticated) or bool(services().settings["ANONYMOUS_READ"])
+
+
+def read_required(view: F) -> F:
+    """Reading needs a signed-in user unless ANONYMOUS_READ is on."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not may_read():
+            return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def role_required(*roles: Role) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=80)])
+    password = PasswordField("密码", validators=[DataRequired(message="请输入密码"), Length(max=200)])
+    remember = BooleanField("在本机保持登录")
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("当前密码", validators=[DataRequired(message="请输入当前密码")])
+    new = PasswordField(
+        "新密码", validators=[DataRequired(message="请输入新密码"), Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"新密码至少 {MIN_PASSWORD_LENGTH} 个字符")]
+    )
+    confirm = PasswordField("再次输入新密码", validators=[EqualTo("new", message="两次输入的新密码不一致")])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    form = LoginForm()
+    if form.validate_on_submit():
+        svc = services()
+        settings = svc.settings
+        address = request.remote_addr or "unknown"
+        username = form.username.data or ""
+        window = dt.timedelta(minutes=int(settings["LOGIN_WINDOW_MINUTES"]))
+        if is_throttled(svc.db, username=username, address=address, max_failures=int(settings["LOGIN_MAX_FAILURES"]), window=window):
+            flash(f"登录失败次数过多，请 {settings['LOGIN_WINDOW_MINUTES']} 分钟后再试。", "error")
+            return render_template("auth/login.html", form=form), 429
+        user = check_credentials(svc.db, username=username, password=form.password.data or "")
+        if user is None:
+            record_failure(svc.db, username=username, address=address)
+            flash("用户名或密码不正确。", "error")
+            return render_template("auth/login.html", form=form), 200
+        clear_failures(svc.db, username=username)
+        login_user(SessionUser(user), remember=bool(form.remember.data))
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    logout_user()
+    flash("您已退出登录。", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> str | Response:
+    form = PasswordForm()
+    if form.validate_on_submit():
+        svc = services()
+        if check_credentials(svc.db, username=current_user.username, password=form.current.data or "") is None:
+            form.current.errors.append("当前密码不正确")
+        else:
+            set_password(svc.db, user_id=current_user.id, password=form.new.data or "")
+            flash("密码已修改。", "success")
+            return redirect(url_for("catalogue.home"))
+    return render_template("auth/password.html", form=form)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would let a link send users elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc and "\\" not in target:
+        return target
+    return url_for("catalogue.home")

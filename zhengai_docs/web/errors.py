@@ -1,0 +1,41 @@
+"""One place that turns errors into Chinese error pages (or JSON for the API)."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from zhengai_docs.errors import ZhengaiError
+
+MESSAGES = {
+    400: ("请求无效", "请求的内容无法处理，请检查后重试。"),
+    403: ("没有权限", "您的账号没有执行此操作的权限。如需权限，请联系系统管理员。"),
+    404: ("页面不存在", "您要找的页面或文档不存在，可能代码有误或已被删除。"),
+    405: ("不支持的操作", "此页面不支持该请求方式。"),
+    409: ("内容冲突", "文档在您编辑期间已被他人修改，您的内容没有丢失。"),
+    413: ("文件过大", "上传的文件超过了允许的大小。"),
+    429: ("请求过于频繁", "请稍后再试。"),
+    500: ("服务器错误", "服务器处理请求时出错，已记录。请稍后重试或联系管理员。"),
+}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[object, int]:
+        return _render(error.code or 500, error.description if error.code == 400 else None)
+
+    @app.errorhandler(ZhengaiError)
+    def domain_error(error: ZhengaiError) -> tuple[object, int]:
+        return _render(error.status, str(error))
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[object, int]:
+        app.logger.exception("unhandled error")
+        return _render(500, None)
+
+
+def _render(status: int, detail: str | None) -> tuple[object, int]:
+    title, message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
+    if request.path.startswith("/api/"):
+        return {"error": {"status": status, "title": title, "message": detail or message}}, status
+    return render_template("errors/error.html", status=status, title=title, message=message, detail=detail), status
