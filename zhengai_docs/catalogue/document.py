@@ -167,7 +167,8 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
     try:
         root = yaml.compose(front, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # The context mark is where the broken construct began (e.g. an unclosed bracket).
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else first_line
         raise InvalidFrontMatter(path=path, line=line, message=f"YAML 语法错误：{getattr(exc, 'problem', exc)}") from exc
     if not isinstance(root, yaml.MappingNode):
@@ -188,7 +189,10 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
     loader = yaml.SafeLoader("")
 
     def value(key: str) -> Any:
-        return loader.construct_object(nodes[key], deep=True)
+        try:
+            return loader.construct_object(nodes[key], deep=True)
+        except (ValueError, yaml.YAMLError) as exc:  # e.g. issued: 2019-13-45
+            raise fail(f"字段 {key} 的值无效：{exc}", nodes[key]) from exc
 
     def text_field(key: str, *, required: bool) -> str | None:
         if key not in nodes:
