@@ -182,10 +182,6 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
         if key not in _FIELD_ORDER:
             raise fail(f"未知字段 {key}", key_node)
         nodes[key] = value_node
-    for key in _REQUIRED:
-        if key not in nodes:
-            raise fail(f"缺少必填字段 {key}")
-
     loader = yaml.SafeLoader("")
 
     def value(key: str) -> Any:
@@ -217,12 +213,16 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
                 raise fail(f"字段 {key} 的第 {index + 1} 项必须是文字（请加引号，如 '1.10'）", nodes[key].value[index])
         return raw
 
-    try:
-        code = document_code(value("code"))
-    except InvalidCode as exc:
-        raise fail(str(exc), nodes["code"]) from exc
-    if code != expected:
-        raise fail(f"代码 {code} 与文件位置不符（应为 {expected}）", nodes["code"])
+    if "code" in nodes:  # checked first: a misplaced file is the most important thing to say
+        try:
+            code = document_code(value("code"))
+        except InvalidCode as exc:
+            raise fail(str(exc), nodes["code"]) from exc
+        if code != expected:
+            raise fail(f"代码 {code} 与文件位置不符（应为 {expected}）", nodes["code"])
+    for key in _REQUIRED:
+        if key not in nodes:
+            raise fail(f"缺少必填字段 {key}")
 
     try:
         doc_type = DocType.from_label(value("type"))

@@ -140,8 +140,8 @@ def parse_catalogue_table(rows: Iterable[tuple[int, list[str]]]) -> tuple[list[_
         cell = {key: _clean(cells[index]) if index < len(cells) else "" for key, index in columns.index.items()}
         for key in _CODE_COLUMNS:
             cell[key] = _ascii_code(cell[key])
-        if not any(cell.values()) or all(v in ("", "……", "...", "…") for v in cell.values()):
-            continue
+        if all(cell[key].strip("….") == "" for key in ("l3", "z", "l", "b", "departments")):
+            continue  # blank or "……" rows (merged level cells may still carry text)
         for level in ("l1", "l2"):
             _split_named(cell, level)
             if cell[level]:

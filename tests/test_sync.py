@@ -1,0 +1,190 @@
+"""The SQL cache follows git: saves, external pushes, crashes, doctor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from tests.conftest import EDITOR, login
+from zhengai_docs.catalogue.codes import document_code
+from zhengai_docs.cli import cli
+from zhengai_docs.db import queries
+from zhengai_docs.db.database import Database
+from zhengai_docs.db.doctor import diagnose
+from zhengai_docs.db.models import DocumentRow, RevisionRow
+from zhengai_docs.db.sync import cached_commit, sync
+from zhengai_docs.library import Library
+from zhengai_docs.storage.repository import ContentRepository
+
+NEW_DOC = """---
+code: A201Z
+title: 社会培训管理办法
+type: 制度
+departments:
+  - 继续教育学院
+status: 现行
+issued: 2025-05-01
+---
+# 社会培训管理办法
+
+**第一条** 为规范社会培训，制定本办法。
+"""
+
+
+def run_git(cwd: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "外部提交者", "GIT_AUTHOR_EMAIL": "ext@example.edu.cn"}
+    env |= {"GIT_COMMITTER_NAME": "外部提交者", "GIT_COMMITTER_EMAIL": "ext@example.edu.cn"}
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
+
+
+def external_push(content: Path, work: Path) -> None:
+    """Someone clones the repository, adds, edits and deletes documents, and pushes."""
+    run_git(work.parent, "clone", "-q", str(content), work.name)
+    (work / "regulations/A/A2").mkdir(parents=True, exist_ok=True)
+    (work / "regulations/A/A2/A201Z.md").write_text(NEW_DOC, encoding="utf-8")
+    a101z = work / "regulations/A/A1/A101Z.md"
+    a101z.write_text(a101z.read_text(encoding="utf-8").replace("title: 包头职业技术学院专业设置与调整管理办法", "title: 专业设置与调整管理办法（2026 修订）"), encoding="utf-8")
+    (work / "regulations/E/E2/E201Z.md").unlink()
+    run_git(work, "add", "-A")
+    run_git(work, "commit", "-q", "-m", "线下修订：新增 A201Z，修订 A101Z，删除 E201Z")
+    run_git(work, "push", "-q", "origin", "main")
+
+
+def test_save_updates_cache_and_history(library: Library) -> None:
+    code = document_code("A201Z")
+    from zhengai_docs.catalogue.document import parse_document
+
+    document = parse_document(NEW_DOC, path=code.path)
+    first = library.save(document, author=EDITOR, message="新建社会培训管理办法", base=None)
+    library.save(document.with_changes(title="社会培训管理办法（修订）"), author=EDITOR, message="修订标题", base=first.commit)
+    summary = queries.document_summary(library.db, "A201Z")
+    assert summary is not None and summary.title == "社会培训管理办法（修订）"
+    history = queries.history(library.db, "A201Z")
+    assert [(h.message, h.author_name, h.change) for h in history] == [("修订标题", EDITOR.name, "M"), ("新建社会培训管理办法", EDITOR.name, "A")]
+    assert history[0].issued is not None and history[0].issued.isoformat() == "2025-05-01"
+    assert cached_commit(library.db) == library.repo.head()
+
+
+def test_external_push_appears_in_cache_and_pages(instance: Path, client: FlaskClient, tmp_path: Path) -> None:
+    login(client, "duzhe")
+    assert client.get("/documents/A201Z").status_code == 404
+    assert client.get("/documents/E201Z").status_code == 200
+    external_push(instance / "content.git", tmp_path / "work")
+    page = client.get("/documents/A201Z")
+    assert page.status_code == 200 and "社会培训管理办法" in page.get_data(as_text=True)
+    assert "专业设置与调整管理办法（2026 修订）" in client.get("/documents/A101Z").get_data(as_text=True)
+    assert client.get("/documents/E201Z").status_code == 404
+    catalogue = client.get("/catalogue/A").get_data(as_text=True)
+    assert 'href="/documents/A201Z"' in catalogue
+    history = client.get("/documents/A101Z/history").get_data(as_text=True)
+    assert "线下修订：新增 A201Z，修订 A101Z，删除 E201Z" in history and "外部提交者" in history
+
+
+def test_incremental_sync_touches_only_changed_documents(instance: Path, tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    repo = ContentRepository(instance / "content.git")
+    before = cached_commit(db)
+    external_push(instance / "content.git", tmp_path / "work")
+    result = sync(db, repo)
+    assert (result.mode, result.old, result.documents) == ("incremental", before, 3)
+    assert diagnose(db, repo).cache_ok
+    db.dispose()
+
+
+def test_concurrent_syncers_apply_commits_once(instance: Path, tmp_path: Path) -> None:
+    external_push(instance / "content.git", tmp_path / "work")
+    script = textwrap.dedent(
+        f"""
+        from zhengai_docs.db.database import Database
+        from zhengai_docs.db.sync import sync
+        from zhengai_docs.storage.repository import ContentRepository
+        print(sync(Database({f"sqlite:///{instance / 'zhengai.db'}"!r}), ContentRepository({str(instance / 'content.git')!r})).mode)
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    modes = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert modes.count("incremental") == 1, modes
+    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    assert diagnose(db, ContentRepository(instance / "content.git")).cache_ok
+    db.dispose()
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from zhengai_docs.catalogue.document import parse_document
+from zhengai_docs.db.database import Database
+from zhengai_docs.db import sync as sync_module
+from zhengai_docs.library import Library
+from zhengai_docs.storage.repository import Author, ContentRepository
+
+instance, mode = sys.argv[1], sys.argv[2]
+library = Library(repo=ContentRepository(instance + "/content.git"), db=Database("sqlite:///" + instance + "/zhengai.db"))
+doc = parse_document(library.repo.read("regulations/A/A1/A101Z.md").text, path="regulations/A/A1/A101Z.md")
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+if mode == "before-cache":
+    library.sync = die  # killed after the git write, before any cache update
+else:
+    sync_module._add_revisions = die  # killed in the middle of the cache transaction
+library.save(doc.with_changes(title="崩溃前保存的标题"), author=Author("王", "w@x"), message="崩溃测试", base=library.repo.head())
+"""
+
+
+def _kill_during_save(instance: Path, mode: str) -> None:
+    result = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(instance), mode], capture_output=True, timeout=120)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+
+
+def test_sigkill_between_git_write_and_cache_update(instance: Path) -> None:
+    _kill_during_save(instance, "before-cache")
+    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    repo = ContentRepository(instance / "content.git")
+    diagnosis = diagnose(db, repo)
+    assert not diagnosis.cache_ok  # the cache is behind git ...
+    assert repo.read("regulations/A/A1/A101Z.md").text.count("崩溃前保存的标题") == 1  # ... and nothing is lost
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--instance", str(instance), "doctor"])
+    assert result.exit_code == 0, result.output
+    assert "缓存已重建" in result.output and "缓存与仓库一致" in result.output
+    with db.session() as session:
+        assert session.get(DocumentRow, "A101Z").title == "崩溃前保存的标题"  # type: ignore[union-attr]
+    db.dispose()
+
+
+def test_sigkill_inside_cache_transaction_then_next_request_resyncs(instance: Path) -> None:
+    _kill_during_save(instance, "mid-transaction")
+    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    repo = ContentRepository(instance / "content.git")
+    assert cached_commit(db) != repo.head()  # the half-done transaction was rolled back
+    from tests.conftest import make_app
+
+    app = make_app(instance)
+    client = app.test_client()
+    login(client, "duzhe")
+    assert "崩溃前保存的标题" in client.get("/documents/A101Z").get_data(as_text=True)
+    assert diagnose(db, repo).cache_ok
+    with db.session() as session:
+        messages = session.scalars(select(RevisionRow.message).where(RevisionRow.code == "A101Z")).all()
+    assert messages.count("崩溃测试") == 1
+    db.dispose()
+    app.extensions["zhengai"].db.dispose()
+
+
+def test_invalid_document_pushed_from_outside_is_reported(instance: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    run_git(tmp_path, "clone", "-q", str(instance / "content.git"), "work")
+    (work / "regulations/A/A1/A103Z.md").write_text("---\ncode: A104Z\ntitle: 错位\n---\n", encoding="utf-8")
+    run_git(work, "add", "-A")
+    run_git(work, "commit", "-q", "-m", "错误文件")
+    run_git(work, "push", "-q", "origin", "main")
+    result = CliRunner().invoke(cli, ["--instance", str(instance), "doctor"])
+    assert result.exit_code == 1
+    assert "regulations/A/A1/A103Z.md:2: 代码 A104Z 与文件位置不符（应为 A103Z）" in result.output
