@@ -82,7 +82,8 @@ def test_changed_metadata_is_written_canonically_and_parses_back() -> None:
 def test_new_document_dump() -> None:
     meta = DocumentMeta(code=document_code("A108Z"), title="招生工作管理办法", departments=("招生就业处", "教务处"), status=Status.DRAFT)
     text = new_document(meta, "# 招生工作管理办法\n").dump()
-    assert text == "---\ncode: A108Z\ntitle: 招生工作管理办法\ntype: 制度\ndepartments:\n  - 招生就业处\n  - 教务处\nstatus: 草稿\n---\n# 招生工作管理办法\n"
+    front = "code: A108Z\ntitle: 招生工作管理办法\ntype: 制度\ndepartments:\n  - 招生就业处\n  - 教务处\nstatus: 草稿\n"
+    assert text == "---\n" + front + "---\n# 招生工作管理办法\n"
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,9 @@ def test_history_author_and_message(repo: ContentRepository) -> None:
 
 def test_diff_marks_changed_chinese_characters(repo: ContentRepository) -> None:
     old = repo.write(A101Z, "第一条 为规范专业设置，制定本办法。\n第二条 适用于全院。\n", author=ALICE, message="新建", base=None).commit
-    new = repo.write(A101Z, "第一条 为进一步规范专业设置与调整，制定本办法。\n第二条 适用于全院。\n", author=ALICE, message="修订", base=old).commit
+    new = repo.write(
+        A101Z, "第一条 为进一步规范专业设置与调整，制定本办法。\n第二条 适用于全院。\n", author=ALICE, message="修订", base=old
+    ).commit
     diff = repo.diff(A101Z, old, new)
     changed = [line for line in diff.lines if line.kind != "equal"]
     assert len(changed) == 1

@@ -51,7 +51,12 @@ def external_push(content: Path, work: Path) -> None:
     (work / "regulations/A/A2").mkdir(parents=True, exist_ok=True)
     (work / "regulations/A/A2/A201Z.md").write_text(NEW_DOC, encoding="utf-8")
     a101z = work / "regulations/A/A1/A101Z.md"
-    a101z.write_text(a101z.read_text(encoding="utf-8").replace("title: 包头职业技术学院专业设置与调整管理办法", "title: 专业设置与调整管理办法（2026 修订）"), encoding="utf-8")
+    a101z.write_text(
+        a101z.read_text(encoding="utf-8").replace(
+            "title: 包头职业技术学院专业设置与调整管理办法", "title: 专业设置与调整管理办法（2026 修订）"
+        ),
+        encoding="utf-8",
+    )
     (work / "regulations/E/E2/E201Z.md").unlink()
     run_git(work, "add", "-A")
     run_git(work, "commit", "-q", "-m", "线下修订：新增 A201Z，修订 A101Z，删除 E201Z")
@@ -68,7 +73,10 @@ def test_save_updates_cache_and_history(library: Library) -> None:
     summary = queries.document_summary(library.db, "A201Z")
     assert summary is not None and summary.title == "社会培训管理办法（修订）"
     history = queries.history(library.db, "A201Z")
-    assert [(h.message, h.author_name, h.change) for h in history] == [("修订标题", EDITOR.name, "M"), ("新建社会培训管理办法", EDITOR.name, "A")]
+    assert [(h.message, h.author_name, h.change) for h in history] == [
+        ("修订标题", EDITOR.name, "M"),
+        ("新建社会培训管理办法", EDITOR.name, "A"),
+    ]
     assert history[0].issued is not None and history[0].issued.isoformat() == "2025-05-01"
     assert cached_commit(library.db) == library.repo.head()
 
@@ -106,7 +114,7 @@ def test_concurrent_syncers_apply_commits_once(instance: Path, tmp_path: Path) -
         from zhengai_docs.db.database import Database
         from zhengai_docs.db.sync import sync
         from zhengai_docs.storage.repository import ContentRepository
-        print(sync(Database({f"sqlite:///{instance / 'zhengai.db'}"!r}), ContentRepository({str(instance / 'content.git')!r})).mode)
+        print(sync(Database({f"sqlite:///{instance / 'zhengai.db'}"!r}), ContentRepository({str(instance / "content.git")!r})).mode)
         """
     )
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(4)]

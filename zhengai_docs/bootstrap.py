@@ -24,7 +24,7 @@ from zhengai_docs.users import Role, create_user
 PACKAGE = Path(__file__).parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SYSTEM_AUTHOR = Author(name="zhengai-docs", email="zhengai-docs@localhost")
-DEMO_PASSWORD = "zhengai-demo"
+DEMO_PASSWORD = "zhengai-demo"  # noqa: S105 - printed by `init --demo`; demo accounts only
 DEMO_USERS = (
     ("admin", "系统管理员", Role.ADMIN, ()),
     ("zhiliang", "质量管理办公室", Role.QUALITY, ()),

@@ -35,7 +35,7 @@ class _Context:
 
     @property
     def services(self) -> Services:
-        return self.app.extensions["zhengai"]  # type: ignore[no-any-return]
+        return self.app.extensions["zhengai"]
 
 
 pass_context = click.make_pass_decorator(_Context)

@@ -25,7 +25,11 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("CONTENT_REPOSITORY", "content.git", "Path of the bare git repository that holds documents, catalogue and frameworks."),
     Setting("CONTENT_BRANCH", "main", "Branch whose head is the content in force."),
-    Setting("DATABASE_URL", "sqlite:///zhengai.db", "SQLAlchemy URL of the database (cache tables, users). e.g. postgresql+psycopg://user@host/db"),
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///zhengai.db",
+        "SQLAlchemy URL of the database (cache tables, users). e.g. postgresql+psycopg://user@host/db",
+    ),
     Setting("SECRET_KEY", None, "Key that signs sessions and CSRF tokens. Generated into the instance folder when unset."),
     Setting("ANONYMOUS_READ", False, "Let visitors who are not signed in read documents and the catalogue (e.g. on the campus network)."),
     Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie over HTTPS only. Turn on when served behind HTTPS."),

@@ -276,7 +276,8 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
         review_cycle = ReviewCycle(years=raw["years"], reason=raw["reason"])
 
     title = text_field("title", required=True)
-    assert title is not None
+    if title is None:
+        raise fail("标题 title 不能为空", nodes["title"])
     return DocumentMeta(
         code=code,
         title=title,

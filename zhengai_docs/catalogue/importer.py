@@ -266,9 +266,13 @@ def plan_import(current: Catalogue, rows: Iterable[tuple[int, list[str]]]) -> Ca
     for row in parsed:
         level, group = catalogue.level(row.level1), catalogue.group(row.level2)
         if level is not None and row.level1_name and level.name != row.level1_name:
-            problems.append(RowProblem(row=row.number, message=f"一级 {row.level1} 名称“{row.level1_name}”与目录中的“{level.name}”不同，保留原名称"))
+            problems.append(
+                RowProblem(row=row.number, message=f"一级 {row.level1} 名称“{row.level1_name}”与目录中的“{level.name}”不同，保留原名称")
+            )
         if group is not None and row.level2_name and group.name != row.level2_name:
-            problems.append(RowProblem(row=row.number, message=f"二级 {row.level2} 名称“{row.level2_name}”与目录中的“{group.name}”不同，保留原名称"))
+            problems.append(
+                RowProblem(row=row.number, message=f"二级 {row.level2} 名称“{row.level2_name}”与目录中的“{group.name}”不同，保留原名称")
+            )
     return CatalogueImport(catalogue=catalogue, item_count=len(seen), changes=changes, problems=problems)
 
 

@@ -95,9 +95,7 @@ class Catalogue:
                         {
                             "code": group.code,
                             "name": group.name,
-                            "items": [
-                                {"code": i.code, "name": i.name, "departments": list(i.departments)} for i in group.items
-                            ],
+                            "items": [{"code": i.code, "name": i.name, "departments": list(i.departments)} for i in group.items],
                         }
                         for group in level.groups
                     ],

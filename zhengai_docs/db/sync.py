@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from zhengai_docs.catalogue.codes import document_code_from_path
+from zhengai_docs.catalogue.codes import DocumentCode, document_code_from_path
 from zhengai_docs.catalogue.document import parse_document
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.db.database import Database
@@ -72,12 +72,13 @@ def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = N
         if any(c.path == CATALOGUE_PATH for c in changes):
             _store_catalogue(session, texts.get(_blob_of(changes, CATALOGUE_PATH) or "", ""))
         for change in changes:
-            if document_code_from_path(change.path) is None:
+            code = document_code_from_path(change.path)
+            if code is None:
                 continue
             session.execute(delete(DocumentRow).where(DocumentRow.path == change.path))
             session.flush()
             if change.blob is not None:
-                session.add(_document_row(change.path, change.blob, texts[change.blob]))
+                session.add(_document_row(code, change.blob, texts[change.blob]))
         start = (session.scalar(select(RevisionRow.seq).order_by(RevisionRow.seq.desc()).limit(1)) or 0) + 1
         revisions = _add_revisions(session, log, texts, start_seq=start)
         _stamp_last_changes(session, log)
@@ -98,13 +99,24 @@ def rebuild(db: Database, repo: ContentRepository, *, expected: str | None, prog
     with db.transaction() as session:
         if not _claim(session, old=expected, new=head):
             return SyncResult(old=expected, new=head, mode="raced")
-        for table in (RevisionRow, DocumentPoint, DocumentRelated, DocumentDepartment, DocumentRow, ItemDepartment, ItemRow, LevelRow, DepartmentRow):
+        for table in (
+            RevisionRow,
+            DocumentPoint,
+            DocumentRelated,
+            DocumentDepartment,
+            DocumentRow,
+            ItemDepartment,
+            ItemRow,
+            LevelRow,
+            DepartmentRow,
+        ):
             session.execute(delete(table))
         _store_catalogue(session, texts.get(files.get(CATALOGUE_PATH, ""), ""))
         documents = 0
         for path, blob in files.items():
-            if document_code_from_path(path) is not None:
-                session.add(_document_row(path, blob, texts[blob]))
+            code = document_code_from_path(path)
+            if code is not None:
+                session.add(_document_row(code, blob, texts[blob]))
                 documents += 1
         revisions = _add_revisions(session, log, texts, start_seq=1)
         _stamp_last_changes(session, log)
@@ -116,9 +128,7 @@ def rebuild(db: Database, repo: ContentRepository, *, expected: str | None, prog
 def _claim(session: Session, *, old: str | None, new: str | None) -> bool:
     """Compare-and-swap the cached commit; taking the row lock first serialises syncers."""
     condition = CacheState.commit.is_(None) if old is None else CacheState.commit == old
-    result = session.execute(
-        update(CacheState).where(CacheState.id == 1, condition).values(commit=new, synced_at=dt.datetime.now(dt.UTC))
-    )
+    result = session.execute(update(CacheState).where(CacheState.id == 1, condition).values(commit=new, synced_at=dt.datetime.now(dt.UTC)))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -130,9 +140,8 @@ def _revision_blobs(log: list[CommitChanges]) -> set[str]:
     return {c.blob for entry in log for c in entry.changes if c.blob and document_code_from_path(c.path)}
 
 
-def _document_row(path: str, blob: str, text: str) -> DocumentRow:
-    code = document_code_from_path(path)
-    assert code is not None
+def _document_row(code: DocumentCode, blob: str, text: str) -> DocumentRow:
+    path = code.path
     row = DocumentRow(code=str(code), item_code=code.item, doc_type=code.doc_type.value, path=path, blob=blob, title=str(code))
     try:
         meta = parse_document(text, path=path).meta
@@ -214,8 +223,8 @@ def _stamp_last_changes(session: Session, log: list[CommitChanges]) -> None:
             code = document_code_from_path(change.path)
             if code is not None and change.blob is not None:
                 latest[str(code)] = (entry.revision.commit, entry.revision.date)
-    for code, (commit, date) in latest.items():
-        session.execute(update(DocumentRow).where(DocumentRow.code == code).values(last_commit=commit, last_changed=date))
+    for code_text, (commit, date) in latest.items():
+        session.execute(update(DocumentRow).where(DocumentRow.code == code_text).values(last_commit=commit, last_changed=date))
 
 
 def _issued_of(text: str) -> dt.date | None:

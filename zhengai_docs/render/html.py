@@ -8,6 +8,7 @@ Unicode slugs (`#第一章-总则`), not positional ids, so links to a clause su
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import markdown
 import nh3
@@ -67,7 +68,7 @@ def sanitise(html: str) -> str:
     )
 
 
-def _flatten(tokens: list[dict]) -> list[Heading]:  # type: ignore[type-arg]
+def _flatten(tokens: list[dict[str, Any]]) -> list[Heading]:
     out = []
     for token in tokens:
         out.append(Heading(level=token["level"], text=token["name"], anchor=token["id"]))

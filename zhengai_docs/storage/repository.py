@@ -180,7 +180,7 @@ class ContentRepository:
             if not entry:
                 continue
             info, _, path = entry.partition("\t")
-            mode, kind, sha = info.split()
+            _mode, kind, sha = info.split()
             if kind == "blob" and is_content_path(path):
                 files[path] = sha
         return files
@@ -216,7 +216,19 @@ class ContentRepository:
         until = self.require_head() if until is None else revision_id(until)
         span = until if since is None else f"{revision_id(since)}..{until}"
         yield from self._parse_log(
-            self._git("log", "--reverse", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--raw", "--no-abbrev", "-z", f"--format={_LOG_FORMAT}", span, "--")
+            self._git(
+                "log",
+                "--reverse",
+                "--first-parent",
+                "--diff-merges=first-parent",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "-z",
+                f"--format={_LOG_FORMAT}",
+                span,
+                "--",
+            )
         )
 
     def history(self, path: str, *, limit: int | None = None) -> list[Revision]:
@@ -367,7 +379,9 @@ class ContentRepository:
             header, _, names = record.partition(_END)
             sha, name, email, date, message = header.split(_FIELD)
             tokens = [t for t in names.lstrip("\n\0").split("\0") if t]
-            changes = tuple(_raw_change(info, path) for info, path in zip(tokens[0::2], tokens[1::2], strict=False) if is_content_path(path))
+            changes = tuple(
+                _raw_change(info, path) for info, path in zip(tokens[0::2], tokens[1::2], strict=False) if is_content_path(path)
+            )
             revision = Revision(
                 commit=sha,
                 author_name=name,

@@ -32,7 +32,7 @@ class Services:
 
 
 def services() -> Services:
-    return current_app.extensions["zhengai"]  # type: ignore[no-any-return]
+    return current_app.extensions["zhengai"]
 
 
 def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) -> Flask:

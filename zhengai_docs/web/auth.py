@@ -97,7 +97,11 @@ class LoginForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current = PasswordField("当前密码", validators=[DataRequired(message="请输入当前密码")])
     new = PasswordField(
-        "新密码", validators=[DataRequired(message="请输入新密码"), Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"新密码至少 {MIN_PASSWORD_LENGTH} 个字符")]
+        "新密码",
+        validators=[
+            DataRequired(message="请输入新密码"),
+            Length(min=MIN_PASSWORD_LENGTH, max=200, message=f"新密码至少 {MIN_PASSWORD_LENGTH} 个字符"),
+        ],
     )
     confirm = PasswordField("再次输入新密码", validators=[EqualTo("new", message="两次输入的新密码不一致")])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from zhengai_docs.errors import ZhengaiError
@@ -21,20 +22,20 @@ MESSAGES = {
 
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[object, int]:
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         return _render(error.code or 500, error.description if error.code == 400 else None)
 
     @app.errorhandler(ZhengaiError)
-    def domain_error(error: ZhengaiError) -> tuple[object, int]:
+    def domain_error(error: ZhengaiError) -> ResponseReturnValue:
         return _render(error.status, str(error))
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception) -> tuple[object, int]:
+    def unexpected(error: Exception) -> ResponseReturnValue:
         app.logger.exception("unhandled error")
         return _render(500, None)
 
 
-def _render(status: int, detail: str | None) -> tuple[object, int]:
+def _render(status: int, detail: str | None) -> ResponseReturnValue:
     title, message = MESSAGES.get(status, MESSAGES[500 if status >= 500 else 400])
     if request.path.startswith("/api/"):
         return {"error": {"status": status, "title": title, "message": detail or message}}, status
