@@ -38,6 +38,10 @@ _FIELD_ORDER = (
 _REQUIRED = ("code", "title", "type", "departments", "status")
 
 
+# libyaml's loader is ~10x faster and gives the same nodes and line marks.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class Status(enum.Enum):
     DRAFT = "草稿"
     IN_FORCE = "现行"
@@ -165,7 +169,7 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
         return InvalidFrontMatter(path=path, line=line, message=message)
 
     try:
-        root = yaml.compose(front, Loader=yaml.SafeLoader)
+        root = yaml.compose(front, Loader=_FAST_LOADER)
     except yaml.YAMLError as exc:
         # The context mark is where the broken construct began (e.g. an unclosed bracket).
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)

@@ -63,8 +63,8 @@ def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = N
         return SyncResult(old=cached, new=head, mode="unchanged")
     if head is None or cached is None or not repo.is_ancestor(cached, head):
         return rebuild(db, repo, expected=cached, progress=progress)
-    changes = repo.changes_between(cached, head)
     log = list(repo.log(since=cached, until=head))
+    changes = _net_changes(log)
     texts = dict(repo.read_blobs({c.blob for c in changes if c.blob} | _revision_blobs(log)))
     with db.transaction() as session:
         if not _claim(session, old=cached, new=head):
@@ -130,6 +130,15 @@ def _claim(session: Session, *, old: str | None, new: str | None) -> bool:
     condition = CacheState.commit.is_(None) if old is None else CacheState.commit == old
     result = session.execute(update(CacheState).where(CacheState.id == 1, condition).values(commit=new, synced_at=dt.datetime.now(dt.UTC)))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _net_changes(log: list[CommitChanges]) -> list[Change]:
+    """The last change of each file along the first-parent line: the same as a tree diff."""
+    final: dict[str, Change] = {}
+    for entry in log:
+        for change in entry.changes:
+            final[change.path] = change
+    return list(final.values())
 
 
 def _blob_of(changes: Iterable[Change], path: str) -> str | None:

@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 import git
 
 from zhengai_docs.errors import Conflict, NotFound, StorageError
+from zhengai_docs.storage.objects import ObjectWriter, Tree, parent_dirs, parse_tree
 from zhengai_docs.storage.paths import content_path, is_content_path, revision_id
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
@@ -281,19 +281,26 @@ class ContentRepository:
             raise StorageError("没有要提交的更改")
         message = _clean_message(message)
         paths = [content_path(p) for p in changes]
-        base = None if base is None else self.resolve(base)
-        new_blobs = {p: (None if changes[p] is None else self._hash_blob(changes[p] or "")) for p in paths}
-        base_blobs = self.blob_ids(base, paths)
+        writer = ObjectWriter(str(self.path / "objects"))
+        new_blobs = {p: (None if changes[p] is None else writer.blob(changes[p] or "")) for p in paths}
+        if base is not None and (len(base) != 40 or base != self.head()):
+            base = self.resolve(base)
+            base_blobs: dict[str, str | None] | None = self.blob_ids(base, paths)
+        else:
+            base_blobs = None if base is not None else dict.fromkeys(paths)  # None: same as head
         for _attempt in range(_MAX_ATTEMPTS):
             head = self.head()
-            head_blobs = self.blob_ids(head, paths)
+            trees = self._read_trees(head, {d for p in paths for d in parent_dirs(p)})
+            head_blobs = {p: _entry_sha(trees, p) for p in paths}
             if head is not None and head_blobs == new_blobs:  # e.g. a double-submitted form
                 return WriteResult(commit=head, changed=False)
+            if base_blobs is None:
+                base_blobs = head_blobs if head == base else self.blob_ids(base, paths)
             for path in paths:
                 if head_blobs[path] != base_blobs[path]:
                     raise Conflict(path=path, base=base, head=head or ZERO)
-            tree = self._build_tree(head, new_blobs)
-            commit = self._commit_tree(tree, parent=head, author=author, message=message, date=date)
+            tree = writer.apply(trees, new_blobs)
+            commit = writer.commit(tree=tree, parent=head, author=(author.name, author.email), message=message, date=date)
             if self._update_ref(commit, head):
                 return WriteResult(commit=commit, changed=True)
             time.sleep(0.005)
@@ -312,40 +319,26 @@ class ContentRepository:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _hash_blob(self, text: str) -> str:
-        return self._git("hash-object", "-w", "--stdin", input=text.encode("utf-8")).decode().strip()
-
-    def _build_tree(self, head: str | None, blobs: Mapping[str, str | None]) -> str:
-        fd, index_file = tempfile.mkstemp(prefix="index-", dir=self.path)
-        os.close(fd)
-        os.unlink(index_file)  # git wants to create the index itself
-        env = {"GIT_INDEX_FILE": index_file}
-        try:
-            if head is None:
-                self._git("read-tree", "--empty", env=env)
-            else:
-                self._git("read-tree", head, env=env)
-            lines = "".join(f"100644 {blob}\t{path}\n" if blob else f"0 {ZERO}\t{path}\n" for path, blob in blobs.items())
-            self._git("update-index", "--index-info", input=lines.encode(), env=env)
-            return self._git("write-tree", env=env).decode().strip()
-        finally:
-            for leftover in (index_file, index_file + ".lock"):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)
-
-    def _commit_tree(self, tree: str, *, parent: str | None, author: Author, message: str, date: dt.datetime | None) -> str:
-        env = {
-            "GIT_AUTHOR_NAME": author.name,
-            "GIT_AUTHOR_EMAIL": author.email,
-            "GIT_COMMITTER_NAME": "zhengai-docs",
-            "GIT_COMMITTER_EMAIL": "zhengai-docs@localhost",
-        }
-        if date is not None:
-            env["GIT_AUTHOR_DATE"] = date.isoformat()
-        args = ["commit-tree", tree]
-        if parent is not None:
-            args += ["-p", parent]
-        return self._git(*args, input=message.encode("utf-8"), env=env).decode().strip()
+    def _read_trees(self, head: str | None, directories: set[str]) -> dict[str, Tree]:
+        """The entries of each directory at `head`, read in one `cat-file --batch` call."""
+        if head is None:
+            return {}
+        ordered = sorted(directories)
+        out = self._git("cat-file", "--batch", input="".join(f"{head}:{d}\n" for d in ordered).encode())
+        trees: dict[str, Tree] = {}
+        pos = 0
+        for directory in ordered:
+            end = out.index(b"\n", pos)
+            fields = out[pos:end].split()
+            pos = end + 1
+            if len(fields) != 3:
+                continue  # "missing": the directory does not exist yet
+            size = int(fields[2])
+            if fields[1] != b"tree":
+                raise StorageError(f"仓库中的 {directory} 不是目录")
+            trees[directory] = parse_tree(out[pos : pos + size])
+            pos += size + 1
+        return trees
 
     def _update_ref(self, new: str, old: str | None) -> bool:
         result = self._run(["update-ref", "-m", "zhengai-docs", self.ref, new, old or ZERO], check=False)
@@ -394,6 +387,12 @@ class ContentRepository:
 
 _RECORD, _FIELD, _END = "\x1e", "\x1f", "\x1d"
 _LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%B%x1d"
+
+
+def _entry_sha(trees: Mapping[str, Tree], path: str) -> str | None:
+    directory, _, name = path.rpartition("/")
+    entry = trees.get(directory, {}).get(name)
+    return None if entry is None else entry.sha
 
 
 def _raw_change(info: str, path: str) -> Change:
