@@ -61,7 +61,7 @@ class ObjectWriter:
         self._db = LooseObjectDB(objects_dir)
 
     def store(self, kind: bytes, data: bytes) -> str:
-        return self._db.store(IStream(kind, len(data), BytesIO(data))).hexsha.decode("ascii")  # type: ignore[no-any-return]
+        return str(self._db.store(IStream(kind, len(data), BytesIO(data))).hexsha.decode("ascii"))
 
     def blob(self, text: str) -> str:
         return self.store(b"blob", text.encode("utf-8"))
