@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import CacheState, DocumentDepartment, DocumentRow, ItemRow, LevelRow, RevisionRow
+from zhengai_docs.db.models import CacheState, DepartmentRow, DocumentDepartment, DocumentRow, ItemRow, LevelRow, RevisionRow
 
 
 @dataclass(frozen=True)
@@ -123,12 +123,21 @@ def catalogue_tree(db: Database, *, level1: str | None = None) -> list[LevelView
 
 def item_view(db: Database, code: str) -> tuple[ItemView, str, str] | None:
     """An item with its slots, and the names of its level 1 and level 2."""
-    for level in catalogue_tree(db, level1=code[0]):
-        for group in level.groups:
-            for item in group.items:
-                if item.code == code:
-                    return item, level.name, group.name
-    return None
+    with db.session() as session:
+        item = session.get(ItemRow, code)
+        if item is None:
+            return None
+        names = dict(session.execute(select(LevelRow.code, LevelRow.name).where(LevelRow.code.in_((code[0], code[:2])))).all())
+        documents = {row.code: _summary(row) for row in session.scalars(select(DocumentRow).where(DocumentRow.item_code == code))}
+        slots = tuple(Slot(doc_type=t, code=code + t.value, document=documents.get(code + t.value)) for t in DocType)
+        view = ItemView(code=code, name=item.name, departments=tuple(item.department_names), slots=slots)
+    return view, names.get(code[0], code[0]), names.get(code[:2], code[:2])
+
+
+def departments(db: Database) -> list[str]:
+    """The college's departments in catalogue order."""
+    with db.session() as session:
+        return list(session.scalars(select(DepartmentRow.name).order_by(DepartmentRow.position)))
 
 
 def document_summary(db: Database, code: str) -> DocumentSummary | None:
@@ -149,6 +158,18 @@ def department_documents(db: Database, departments: tuple[str, ...]) -> list[Doc
             .distinct()
         ).all()
         return [_summary(r) for r in rows]
+
+
+def documents_per_department(db: Database) -> dict[str, int]:
+    """How many documents at head name each department among their lead departments."""
+    with db.session() as session:
+        rows = session.execute(select(DocumentDepartment.department, func.count()).group_by(DocumentDepartment.department))
+        return {name: count for name, count in rows}
+
+
+def documents_per_item(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        return {code: count for code, count in session.execute(select(DocumentRow.item_code, func.count()).group_by(DocumentRow.item_code))}
 
 
 def history(db: Database, code: str) -> list[RevisionView]:

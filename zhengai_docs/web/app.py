@@ -97,11 +97,16 @@ def _login_manager(app: Flask) -> None:
 
 
 def _register(app: Flask) -> None:
-    from zhengai_docs.web import auth, catalogue, documents, errors, security
+    from zhengai_docs.web import admin, api, auth, catalogue, cycles, documents, editing, errors, security
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(documents.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(cycles.bp)
+    app.register_blueprint(editing.bp)
+    app.jinja_env.globals["can_edit"] = auth.can_edit
     errors.register(app)
     security.register(app)
 

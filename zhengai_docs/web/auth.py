@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -16,6 +16,8 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from zhengai_docs.db.models import User
+from zhengai_docs.permissions import may_edit
+from zhengai_docs.storage.repository import Author
 from zhengai_docs.users import (
     MIN_PASSWORD_LENGTH,
     Role,
@@ -56,6 +58,17 @@ class SessionUser:
     @property
     def is_quality(self) -> bool:
         return self.role in (Role.QUALITY, Role.ADMIN)
+
+
+def current_author() -> Author:
+    """The signed-in user as a git author: the display name, and an address that identifies them."""
+    email = current_user.email or f"{current_user.username}@users.zhengai-docs"
+    return Author(name=current_user.display_name or current_user.username, email=email)
+
+
+def can_edit(departments: Iterable[str]) -> bool:
+    """May the signed-in user edit (or create) a document led by `departments`?"""
+    return bool(current_user.is_authenticated) and may_edit(current_user.role, current_user.departments, departments)
 
 
 def may_read() -> bool:

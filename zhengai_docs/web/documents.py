@@ -1,16 +1,19 @@
-"""Document pages: the rendered document, its Markdown source and its history."""
+"""Document pages: the rendered document, its Markdown source, its history, diffs and restore."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import login_required
 
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.db import queries
-from zhengai_docs.errors import InvalidCode, NotFound
+from zhengai_docs.errors import Conflict, InvalidCode, NotFound
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import read_required
+from zhengai_docs.web.auth import can_edit, current_author, read_required
+from zhengai_docs.web.security import allow_mermaid_styles
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -22,9 +25,9 @@ def _code(code: str) -> DocumentCode:
         abort(404)
 
 
-def _revision() -> str | None:
-    raw = request.args.get("rev")
-    if raw is None:
+def _revision(name: str = "rev", *, source: dict[str, str] | None = None) -> str | None:
+    raw = (request.args if source is None else source).get(name)
+    if not raw:
         return None
     try:
         return revision_id(raw)
@@ -43,12 +46,15 @@ def view(code: str) -> str:
     except NotFound:
         abort(404)
     item = queries.item_view(services().db, doc_code.item)
+    rendered = render_markdown(loaded.document.body)
+    if rendered.has_mermaid:
+        allow_mermaid_styles()
     return render_template(
         "documents/view.html",
         code=doc_code,
         document=loaded.document,
         version=loaded.version,
-        rendered=render_markdown(loaded.document.body),
+        rendered=rendered,
         item=item[0] if item else None,
         revision=revision,
         related=[(str(r), queries.document_summary(services().db, str(r))) for r in loaded.document.meta.related],
@@ -78,4 +84,66 @@ def history(code: str) -> str:
     if not revisions:
         abort(404)
     summary = queries.document_summary(services().db, str(doc_code))
-    return render_template("documents/history.html", code=doc_code, revisions=revisions, summary=summary)
+    return render_template(
+        "documents/history.html",
+        code=doc_code,
+        revisions=revisions,
+        summary=summary,
+        editable=summary is not None and can_edit(summary.departments),
+        head=services().library.repo.head(),
+    )
+
+
+@bp.route("/<code>/diff")
+@read_required
+def diff(code: str) -> str:
+    """Any two versions: `from` and `to` are commits from the history (`to` defaults to head)."""
+    doc_code = _code(code)
+    old, new = _revision("from"), _revision("to")
+    if old is None:
+        abort(400, description="请选择要比较的两个版本。")
+    repo = services().library.repo
+    try:
+        old_commit = repo.resolve(old)
+        new_commit = repo.resolve(new) if new else repo.require_head()
+    except NotFound:
+        abort(404)
+    if old_commit == new_commit:
+        flash("请选择两个不同的版本进行比较。", "info")
+    revisions = {r.commit: r for r in queries.history(services().db, str(doc_code))}
+    return render_template(
+        "documents/diff.html",
+        code=doc_code,
+        summary=queries.document_summary(services().db, str(doc_code)),
+        diff=repo.diff(doc_code.path, old_commit, new_commit),
+        old=revisions.get(old_commit),
+        new=revisions.get(new_commit),
+        old_commit=old_commit,
+        new_commit=new_commit,
+    )
+
+
+@bp.route("/<code>/restore", methods=["POST"])
+@login_required
+def restore(code: str) -> ResponseReturnValue:
+    """Bring an old version back as a new commit; refused if the document moved meanwhile."""
+    doc_code = _code(code)
+    revision = _revision("revision", source=request.form)
+    if revision is None:
+        abort(400)
+    library = services().library
+    try:
+        old = library.load(doc_code, revision=revision)
+    except NotFound:
+        abort(404)
+    current = queries.document_summary(services().db, str(doc_code))
+    if not can_edit(current.departments if current else old.document.meta.departments):
+        abort(403)
+    base = _revision("base", source=request.form)
+    message = (request.form.get("message") or "").strip()[:300] or f"恢复为 {old.version.commit[:10]} 版本"
+    try:
+        result = library.restore(doc_code, revision, author=current_author(), message=message, base=base)
+    except Conflict:
+        abort(409, description="在您查看历史期间该文档又被修改过。请刷新修订历史后重试。")
+    flash("已恢复为所选版本。" if result.changed else "所选版本与现行版本相同，无需恢复。", "success")
+    return redirect(url_for("documents.view", code=str(doc_code)))

@@ -23,7 +23,8 @@ MESSAGES = {
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
-        return _render(error.code or 500, error.description if error.code == 400 else None)
+        custom = error.description if error.description != type(error).description else None  # ours, in Chinese
+        return _render(error.code or 500, custom)
 
     @app.errorhandler(ZhengaiError)
     def domain_error(error: ZhengaiError) -> ResponseReturnValue:

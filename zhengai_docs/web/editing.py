@@ -1,0 +1,281 @@
+"""Creating and editing documents: the form, the live preview, and the conflict page.
+
+Every save names the commit the editor was opened at. When the document changed since, the
+save is refused by the repository and the user gets a conflict page with their text, the
+current version, the difference, and a merged proposal to check and save again.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from zhengai_docs.bootstrap import bundled
+from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code, item_code
+from zhengai_docs.catalogue.document import Document, DocumentMeta, ReviewCycle, Status, new_document
+from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
+from zhengai_docs.db import queries
+from zhengai_docs.errors import Conflict, InvalidCode, NotFound
+from zhengai_docs.render.html import render_markdown
+from zhengai_docs.textdiff import diff_texts
+from zhengai_docs.web.app import services
+from zhengai_docs.web.auth import can_edit, current_author
+from zhengai_docs.web.security import allow_mermaid_styles
+
+bp = Blueprint("editing", __name__)
+
+MAX_BODY_CHARS = 500_000
+_SEPARATORS = re.compile(r"[\s,，、;；]+")
+_POINT = re.compile(r"[0-9]{1,2}(\.[0-9]{1,2}){1,3}")
+_SKELETONS = {DocType.Z: "zhi-du.md", DocType.L: "liu-cheng.md", DocType.B: "biao-zhun.md"}
+_PLACEHOLDER_TITLE = re.compile(r"\A# 【[^\n]*】[^\n]*\n")
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class DocumentForm(FlaskForm):
+    title = StringField("标题", validators=[DataRequired(message="请填写标题"), Length(max=200)])
+    departments = CheckboxesField("牵头部门", validators=[DataRequired(message="请至少选择一个牵头部门")])
+    status = SelectField("状态", choices=[s.value for s in Status])
+    issued = DateField("发布/修订日期", validators=[Optional()])
+    doc_number = StringField("文号", validators=[Optional(), Length(max=100)], description="如：包职院发〔2019〕12号")
+    approved_by = StringField("审批机构", validators=[Optional(), Length(max=100)], description="如：院长办公会、党委会")
+    points = StringField(
+        "关联诊断点", validators=[Optional(), Length(max=500)], description="诊断点编号，用逗号或空格分隔，如：2.1.1，2.1.3"
+    )
+    related = StringField("相关文档", validators=[Optional(), Length(max=500)], description="文档代码，用逗号或空格分隔，如：A101L，A101B")
+    cycle_years = IntegerField(
+        "单独设定修订周期（年）",
+        validators=[Optional(), NumberRange(min=1, max=10, message="修订周期为 1 到 10 年")],
+        description="一般不填，按学院统一周期执行",
+    )
+    cycle_reason = StringField("单独设定周期的理由", validators=[Optional(), Length(max=300)])
+    body = TextAreaField("正文", validators=[Length(max=MAX_BODY_CHARS, message="正文过长")])
+    message = StringField("修订说明", validators=[DataRequired(message="请填写修订说明"), Length(max=300)])
+    base = HiddenField()
+
+    def validate_points(self, field: StringField) -> None:
+        bad = [p for p in _split(field.data) if not _POINT.fullmatch(p)]
+        if bad:
+            raise ValidationError(f"诊断点编号格式不正确：{'、'.join(bad)}")
+
+    def validate_related(self, field: StringField) -> None:
+        for raw in _split(field.data):
+            try:
+                document_code(raw.upper())
+            except InvalidCode:
+                raise ValidationError(f"不是有效的文档代码：{raw}") from None
+
+    def validate_cycle_reason(self, field: StringField) -> None:
+        if self.cycle_years.data and not (field.data or "").strip():
+            raise ValidationError("单独设定修订周期时请说明理由")
+
+
+def _split(value: str | None) -> list[str]:
+    return [part for part in _SEPARATORS.split(value or "") if part]
+
+
+def _code(code: str) -> DocumentCode:
+    try:
+        return document_code(code)
+    except InvalidCode:
+        abort(404)
+
+
+def _form(document: Document | None, **defaults: str) -> DocumentForm:
+    """A form filled from a document rather than from the request."""
+    form = DocumentForm(formdata=None)
+    if document is not None:
+        _fill(form, document)
+    for name, value in defaults.items():
+        getattr(form, name).data = value
+    return form
+
+
+def _fill(form: DocumentForm, document: Document) -> None:
+    meta = document.meta
+    form.title.data = meta.title
+    form.departments.data = list(meta.departments)
+    form.status.data = meta.status.value
+    form.issued.data = meta.issued
+    form.doc_number.data = meta.doc_number or ""
+    form.approved_by.data = meta.approved_by or ""
+    form.points.data = "，".join(meta.points)
+    form.related.data = "，".join(str(c) for c in meta.related)
+    form.cycle_years.data = meta.review_cycle.years if meta.review_cycle else None
+    form.cycle_reason.data = meta.review_cycle.reason if meta.review_cycle else ""
+    form.body.data = document.body
+
+
+def _document_from(form: DocumentForm, code: DocumentCode, previous: Document | None) -> Document:
+    meta = DocumentMeta(
+        code=code,
+        title=form.title.data.strip(),
+        departments=tuple(form.departments.data),
+        status=Status(form.status.data),
+        issued=form.issued.data,
+        doc_number=(form.doc_number.data or "").strip() or None,
+        approved_by=(form.approved_by.data or "").strip() or None,
+        points=tuple(dict.fromkeys(_split(form.points.data))),
+        review_cycle=ReviewCycle(years=form.cycle_years.data, reason=form.cycle_reason.data.strip()) if form.cycle_years.data else None,
+        related=tuple(dict.fromkeys(document_code(r.upper()) for r in _split(form.related.data))),
+    )
+    body = (form.body.data or "").replace("\r\n", "\n")
+    if body and not body.endswith("\n"):
+        body += "\n"
+    if previous is None:
+        body = _PLACEHOLDER_TITLE.sub(lambda _m: f"# {meta.title}\n", body, count=1)
+        return new_document(meta, body)
+    return previous.with_changes(body=body, **{f: getattr(meta, f) for f in FIELD_LABELS})
+
+
+def _department_choices(form: DocumentForm, extra: tuple[str, ...] = ()) -> None:
+    names = queries.departments(services().db)
+    form.departments.choices = list(dict.fromkeys([*names, *extra]))
+
+
+def _check_departments(form: DocumentForm) -> bool:
+    """An editor may not hand a document to departments that exclude their own."""
+    if can_edit(form.departments.data or ()):
+        return True
+    form.departments.errors = [*form.departments.errors, "牵头部门须包含您所在的部门"]
+    return False
+
+
+@bp.route("/items/<item>/new/<letter>", methods=["GET", "POST"])
+@login_required
+def create(item: str, letter: str) -> str | Response | tuple[str, int]:
+    try:
+        code = document_code(item_code(item) + letter)
+    except InvalidCode:
+        abort(404)
+    found = queries.item_view(services().db, code.item)
+    if found is None:
+        abort(404)
+    item_view = found[0]
+    if not can_edit(item_view.departments):
+        abort(403)
+    library = services().library
+    if queries.document_summary(services().db, str(code)) is not None and request.method == "GET":
+        flash(f"{code} 已存在，已为您打开编辑页面。", "info")
+        return redirect(url_for("editing.edit", code=str(code)))
+    form = DocumentForm()
+    if request.method == "GET":
+        form = _form(None, base=library.repo.head() or "", message=f"新建{code.doc_type.label}")
+        form.departments.data = [d for d in item_view.departments if can_edit((d,))] or list(item_view.departments)
+        form.status.data = Status.DRAFT.value
+        form.body.data = (bundled("templates") / _SKELETONS[code.doc_type]).read_text(encoding="utf-8")
+    _department_choices(form, item_view.departments)
+    if request.method == "POST" and form.validate() and _check_departments(form):
+        return _save(form, code, previous=None)
+    return _render_editor(form=form, code=code, item=item_view, creating=True)
+
+
+@bp.route("/documents/<code>/edit", methods=["GET", "POST"])
+@login_required
+def edit(code: str) -> str | Response | tuple[str, int]:
+    doc_code = _code(code)
+    library = services().library
+    try:
+        loaded = library.load(doc_code)
+    except NotFound:
+        abort(404)
+    if not can_edit(loaded.document.meta.departments):
+        abort(403)
+    form = DocumentForm()
+    if request.method == "GET":
+        form = _form(loaded.document, base=loaded.version.commit, message="")
+    _department_choices(form, loaded.document.meta.departments)
+    if request.method == "POST" and form.validate() and _check_departments(form):
+        return _save(form, doc_code, previous=loaded.document)
+    found = queries.item_view(services().db, doc_code.item)
+    return _render_editor(form=form, code=doc_code, item=found[0] if found else None, creating=False)
+
+
+def _base_document(code: DocumentCode, base: str | None) -> Document | None:
+    """The version the editor was opened at (None when the document did not exist then)."""
+    if not base:
+        return None
+    try:
+        return services().library.load(code, revision=base).document
+    except (NotFound, InvalidCode):
+        return None
+
+
+def _save(form: DocumentForm, code: DocumentCode, *, previous: Document | None) -> Response | tuple[str, int]:
+    library = services().library
+    document = _document_from(form, code, previous)
+    base = form.base.data or None
+    try:
+        result = library.save(document, author=current_author(), message=form.message.data.strip(), base=base)
+    except Conflict:
+        return _conflict(form, code, mine=document, base=base)
+    flash("已保存。" if result.changed else "内容没有变化，未产生新版本。", "success")
+    return redirect(url_for("documents.view", code=str(code)))
+
+
+def _conflict(form: DocumentForm, code: DocumentCode, *, mine: Document, base: str | None) -> tuple[str, int]:
+    """Someone saved after this editor was opened: show both sides and a merge to check."""
+    try:
+        theirs = services().library.load(code)
+    except NotFound:
+        abort(409, description="您编辑期间该文档已被删除。您的文本没有保存，请返回上一页复制保留。")
+    merged = merge_documents(_base_document(code, base), mine, theirs.document)
+    proposal = _form(merged.document, base=theirs.version.commit, message=form.message.data)
+    _department_choices(proposal, merged.document.meta.departments)
+    history = queries.history(services().db, str(code))
+    latest = history[0] if history else None
+    found = queries.item_view(services().db, code.item)
+    return _render_editor(
+        form=proposal,
+        code=code,
+        item=found[0] if found else None,
+        creating=False,
+        conflict=True,
+        merged=merged,
+        field_conflicts=[(FIELD_LABELS[name], _display(getattr(theirs.document.meta, name))) for name in merged.field_conflicts],
+        mine_text=mine.body,
+        theirs=theirs.document,
+        latest=latest,
+        diff=diff_texts(theirs.document.dump(), mine.dump()),
+    ), 409
+
+
+def _display(value: object) -> str:
+    if value is None or value == ():
+        return "（空）"
+    if isinstance(value, tuple):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, ReviewCycle):
+        return f"{value.years} 年（{value.reason}）"
+    if isinstance(value, Status):
+        return value.value
+    return str(value)
+
+
+def _render_editor(**context: object) -> str:
+    allow_mermaid_styles()  # the live preview draws flowcharts
+    return render_template("editing/edit.html", **context)
+
+
+@bp.route("/preview", methods=["POST"])
+@login_required
+def preview() -> Response:
+    """Live preview for the editor: the same sanitised rendering the document page uses."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
+        abort(400)
+    if len(payload["body"]) > MAX_BODY_CHARS:
+        abort(413)
+    rendered = render_markdown(payload["body"])
+    return jsonify(html=rendered.html, has_mermaid=rendered.has_mermaid)
