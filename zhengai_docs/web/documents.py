@@ -140,6 +140,8 @@ def restore(code: str) -> ResponseReturnValue:
     if not can_edit(current.departments if current else old.document.meta.departments):
         abort(403)
     base = _revision("base", source=request.form)
+    if base is None:
+        abort(400, description="缺少页面打开时的版本号，请刷新修订历史后重试。")
     message = (request.form.get("message") or "").strip()[:300] or f"恢复为 {old.version.commit[:10]} 版本"
     try:
         result = library.restore(doc_code, revision, author=current_author(), message=message, base=base)

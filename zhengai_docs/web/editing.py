@@ -45,7 +45,7 @@ class CheckboxesField(SelectMultipleField):
 
 class DocumentForm(FlaskForm):
     title = StringField("标题", validators=[DataRequired(message="请填写标题"), Length(max=200)])
-    departments = CheckboxesField("牵头部门", validators=[DataRequired(message="请至少选择一个牵头部门")])
+    departments = CheckboxesField("牵头部门")  # no `required` flag: browsers would demand every box
     status = SelectField("状态", choices=[s.value for s in Status])
     issued = DateField("发布/修订日期", validators=[Optional()])
     doc_number = StringField("文号", validators=[Optional(), Length(max=100)], description="如：包职院发〔2019〕12号")
@@ -63,6 +63,10 @@ class DocumentForm(FlaskForm):
     body = TextAreaField("正文", validators=[Length(max=MAX_BODY_CHARS, message="正文过长")])
     message = StringField("修订说明", validators=[DataRequired(message="请填写修订说明"), Length(max=300)])
     base = HiddenField()
+
+    def validate_departments(self, field: CheckboxesField) -> None:
+        if not field.data:
+            raise ValidationError("请至少选择一个牵头部门")
 
     def validate_points(self, field: StringField) -> None:
         bad = [p for p in _split(field.data) if not _POINT.fullmatch(p)]

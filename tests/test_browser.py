@@ -1,0 +1,165 @@
+"""Key user journeys in a real browser: Playwright driving Debian's chromium against a live server.
+
+Screenshots of the main pages are kept in `test-artefacts/screenshots/` (or $ZHENGAI_ARTEFACTS).
+Without chromium these tests are skipped, unless ZHENGAI_REQUIRE_BROWSER=1 (set by .ci/run),
+which turns a missing browser into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import make_app
+from zhengai_docs.bootstrap import DEMO_PASSWORD
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+Page = playwright_api.Page
+expect = playwright_api.expect
+
+_CANDIDATES = ("/usr/lib/chromium/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+CHROMIUM = next((p for p in _CANDIDATES if p and Path(p).exists()), None)
+if CHROMIUM is None:
+    if os.environ.get("ZHENGAI_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("chromium is required for the browser tests (apt-get install chromium)")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+ARTEFACTS = Path(os.environ.get("ZHENGAI_ARTEFACTS", Path(__file__).resolve().parent.parent / "test-artefacts")) / "screenshots"
+
+
+@pytest.fixture
+def live_server(instance: Path) -> Iterator[str]:
+    app = make_app(instance)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    app.extensions["zhengai"].db.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[Page]:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名", exact=True).fill(username)
+    page.get_by_label("密码", exact=True).fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator(".who")).to_be_visible()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+def test_editor_creates_edits_and_compares(page: Page, live_server: str) -> None:
+    sign_in(page, live_server, "jiaowu")
+    shot(page, "01-home")
+    page.goto(f"{live_server}/catalogue/A")
+    shot(page, "02-catalogue")
+    page.goto(f"{live_server}/items/A108")
+    shot(page, "03-item")
+    page.get_by_role("link", name="新建制度").click()
+    page.locator("#title").fill("包头职业技术学院招生录取工作管理办法")
+    body = page.locator("textarea.body-input")
+    expect(page.locator("#preview h2").first).to_be_visible()  # the skeleton, rendered by the server
+    # Toolbar: turn a new line into a chapter heading, then insert a table through the dialog.
+    body.press("Control+End")
+    body.press_sequentially("\n附则补充")
+    page.get_by_role("button", name="章标题").click()
+    page.get_by_role("button", name="插入表格").click()
+    page.locator("#table-dialog input[name=cols]").fill("2")
+    page.locator("#table-dialog input[name=rows]").fill("1")
+    page.locator("#table-dialog").get_by_role("button", name="插入").click()
+    expect(page.locator("#preview h2", has_text="附则补充")).to_be_visible()
+    expect(page.locator("#preview table th", has_text="列2").last).to_be_visible()
+    page.locator("#message").fill("新建招生录取管理办法")
+    shot(page, "04-editor")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("h1").first).to_have_text("包头职业技术学院招生录取工作管理办法")
+    expect(page.locator(".document h2", has_text="附则补充")).to_be_visible()
+    expect(page.locator(".document table th", has_text="列2").last).to_be_visible()
+    shot(page, "05-document")
+    # A second revision, then history and the diff between the two.
+    page.get_by_role("link", name="编辑此文档").click()
+    page.locator("#doc_number").fill("包职院发〔2026〕8号")
+    text = body.input_value().replace("附则补充", "附则补充说明")
+    body.fill(text)
+    page.locator("#message").fill("补充附则标题")
+    page.get_by_role("button", name="保存").click()
+    page.get_by_role("link", name="修订历史").click()
+    expect(page.locator("table.history tbody tr")).to_have_count(2)
+    expect(page.locator("table.history")).to_contain_text("补充附则标题")
+    shot(page, "06-history")
+    page.get_by_role("button", name="比较所选版本").click()
+    expect(page.locator("table.diff ins", has_text="说明").first).to_be_visible()
+    expect(page.locator("table.diff ins", has_text="2026〕8").first).to_be_visible()
+    shot(page, "07-diff")
+
+
+def test_two_tabs_conflict_is_resolved_with_both_changes(page: Page, live_server: str) -> None:
+    sign_in(page, live_server, "jiaowu")
+    other = page.context.new_page()
+    page.goto(f"{live_server}/documents/A101Z/edit")
+    other.goto(f"{live_server}/documents/A101Z/edit")
+    first = page.locator("textarea.body-input")
+    first.fill("> 第一个标签页加的说明。\n\n" + first.input_value())
+    page.locator("#message").fill("第一个标签页的修改")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    second = other.locator("textarea.body-input")
+    second.fill(second.input_value() + "\n第二个标签页追加的条款。\n")
+    other.locator("#message").fill("第二个标签页的修改")
+    other.get_by_role("button", name="保存").click()
+    expect(other.locator(".conflict h2")).to_have_text("保存冲突：该文档在您编辑期间已被他人修改")
+    shot(other, "08-conflict")
+    merged = other.locator("textarea.body-input").input_value()
+    assert "第一个标签页加的说明" in merged and "第二个标签页追加的条款" in merged
+    other.get_by_role("button", name="保存").click()
+    expect(other.locator(".flash-success")).to_be_visible()
+    expect(other.locator(".document")).to_contain_text("第一个标签页加的说明")
+    expect(other.locator(".document")).to_contain_text("第二个标签页追加的条款")
+
+
+def test_reader_sees_no_edit_button_and_is_refused(page: Page, live_server: str) -> None:
+    sign_in(page, live_server, "duzhe")
+    page.goto(f"{live_server}/documents/A101Z")
+    expect(page.locator(".document")).to_be_visible()
+    expect(page.get_by_role("link", name="编辑此文档")).to_have_count(0)
+    response = page.goto(f"{live_server}/documents/A101Z/edit")
+    assert response is not None and response.status == 403
+    expect(page.locator("h1")).to_contain_text("没有权限")
+    shot(page, "09-forbidden")
+
+
+def test_process_flowchart_is_drawn(page: Page, live_server: str) -> None:
+    sign_in(page, live_server, "duzhe")
+    page.goto(f"{live_server}/documents/A101L")
+    expect(page.locator(".flowchart svg").first).to_be_visible()
+    shot(page, "10-flowchart")
