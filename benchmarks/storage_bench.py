@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.corpus import build, sentence
+from benchmarks.measure import peak_rss_mib, report, timed
 from zhengai_docs import create_app
 from zhengai_docs.catalogue.document import parse_document
 from zhengai_docs.db import queries
@@ -31,23 +30,6 @@ from zhengai_docs.library import Library
 from zhengai_docs.storage.repository import Author
 
 AUTHOR = Author("基准测试", "bench@example.edu.cn")
-
-
-def timed(runs: int, action: Callable[[int], object]) -> list[float]:
-    samples = []
-    for n in range(runs):
-        start = time.perf_counter()
-        action(n)
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-def report(name: str, samples: list[float], target: float | None = None) -> None:
-    ordered = sorted(samples)
-    p50 = statistics.median(ordered)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    verdict = "" if target is None else ("  ✓" if p95 <= target else f"  ✗ (target p95 ≤ {target:g} ms)")
-    print(f"{name:<42} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   n={len(samples)}{verdict}")
 
 
 def main() -> None:
@@ -76,8 +58,7 @@ def main() -> None:
         start = time.perf_counter()
         app = create_app({"TESTING": True, "ANONYMOUS_READ": True, "DATABASE_URL": db.url}, instance_path=str(root))
         print(f"create_app (startup, no repository scan): {(time.perf_counter() - start) * 1000:.1f} ms")
-        client = app.test_client()
-        client.get("/catalogue/A")
+        app.extensions["zhengai"].db.dispose()
 
         codes = corpus.codes
         paths = [c.path for c in codes]
@@ -113,10 +94,7 @@ def main() -> None:
         hundred = [external(100)(n) * 1000 for n in range(5)]  # type: ignore[operator]
         report("sync after external commit of 100 documents", hundred)
 
-        for url in ("/documents/A101Z", "/catalogue/A", "/documents/A101Z/history"):
-            report(f"GET {url}", timed(100, lambda n, url=url: client.get(url)))
-
-        print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        print(f"peak RSS: {peak_rss_mib():.0f} MiB")
         db.dispose()
 
 

@@ -18,6 +18,9 @@ _ITEM = re.compile(r"[A-Z][0-9]{3}")
 _DOCUMENT = re.compile(r"([A-Z])([0-9])([0-9]{2})([ZLB])")
 
 
+_TYPE_LABELS = {"Z": "制度", "L": "流程", "B": "标准"}
+
+
 class DocType(enum.Enum):
     """The three documents an item may have; value is the code suffix."""
 
@@ -27,7 +30,7 @@ class DocType(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"Z": "制度", "L": "流程", "B": "标准"}[self.value]
+        return _TYPE_LABELS[self._value_]
 
     @property
     def folder(self) -> str:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import CacheState, DepartmentRow, DocumentDepartment, DocumentRow, ItemRow, LevelRow, RevisionRow
+from zhengai_docs.db.models import (
+    CacheState,
+    DepartmentRow,
+    DocumentDepartment,
+    DocumentRow,
+    ItemDepartment,
+    ItemRow,
+    LevelRow,
+    RevisionRow,
+)
 
 
 @dataclass(frozen=True)
@@ -96,21 +107,25 @@ def _summary(row: DocumentRow) -> DocumentSummary:
 
 
 def catalogue_tree(db: Database, *, level1: str | None = None) -> list[LevelView]:
+    """Levels, groups and items with their slots. Plain column queries, no ORM objects: a
+    level at 10k documents has hundreds of rows and object construction would dominate."""
+    items_q = select(ItemRow.code, ItemRow.level1, ItemRow.level2, ItemRow.name).order_by(ItemRow.code)
+    item_departments_q = select(ItemDepartment.item_code, ItemDepartment.department).order_by(
+        ItemDepartment.item_code, ItemDepartment.position
+    )
+    if level1 is not None:
+        items_q = items_q.where(ItemRow.level1 == level1)
+        item_departments_q = item_departments_q.where(*_prefixed(ItemDepartment.item_code, level1))
     with db.session() as session:
-        level_rows = session.scalars(select(LevelRow).order_by(LevelRow.code)).all()
-        item_query = select(ItemRow).order_by(ItemRow.code)
-        doc_query = select(DocumentRow)
-        if level1 is not None:
-            item_query = item_query.where(ItemRow.level1 == level1)
-            doc_query = doc_query.where(DocumentRow.item_code.startswith(level1))
-        items = session.scalars(item_query).all()
-        documents = {row.code: _summary(row) for row in session.scalars(doc_query).all()}
-    names = {row.code: row.name for row in level_rows}
+        names = dict(session.execute(select(LevelRow.code, LevelRow.name)).all())
+        items = session.execute(items_q).all()
+        item_departments = _grouped(session.execute(item_departments_q).all())
+        documents = _summaries(session, level1 or "")
     levels: dict[str, dict[str, list[ItemView]]] = {}
-    for item in items:
-        slots = tuple(Slot(doc_type=t, code=item.code + t.value, document=documents.get(item.code + t.value)) for t in DocType)
-        view = ItemView(code=item.code, name=item.name, departments=tuple(item.department_names), slots=slots)
-        levels.setdefault(item.level1, {}).setdefault(item.level2, []).append(view)
+    for code, level, group, name in items:
+        slots = tuple(Slot(doc_type=t, code=code + t.value, document=documents.get(code + t.value)) for t in DocType)
+        view = ItemView(code=code, name=name, departments=item_departments.get(code, ()), slots=slots)
+        levels.setdefault(level, {}).setdefault(group, []).append(view)
     return [
         LevelView(
             code=code,
@@ -121,6 +136,76 @@ def catalogue_tree(db: Database, *, level1: str | None = None) -> list[LevelView
     ]
 
 
+def _summaries(session: Session, prefix: str) -> dict[str, DocumentSummary]:
+    """Summaries of the documents whose code starts with `prefix` (all when empty)."""
+    documents_q = select(
+        DocumentRow.code,
+        DocumentRow.doc_type,
+        DocumentRow.title,
+        DocumentRow.status,
+        DocumentRow.issued,
+        DocumentRow.doc_number,
+        DocumentRow.error,
+    )
+    departments_q = select(DocumentDepartment.code, DocumentDepartment.department).order_by(
+        DocumentDepartment.code, DocumentDepartment.position
+    )
+    if prefix:
+        documents_q = documents_q.where(*_prefixed(DocumentRow.code, prefix))
+        departments_q = departments_q.where(*_prefixed(DocumentDepartment.code, prefix))
+    document_departments = _grouped(session.execute(departments_q).all())
+    return {
+        row.code: DocumentSummary(
+            code=row.code,
+            doc_type=row.doc_type,
+            title=row.title,
+            status=row.status,
+            issued=row.issued,
+            doc_number=row.doc_number,
+            departments=document_departments.get(row.code, ()),
+            error=row.error,
+        )
+        for row in session.execute(documents_q)
+    }
+
+
+def _prefixed(column: InstrumentedAttribute[str], prefix: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """`column LIKE 'A%'` as a range, which SQLite answers from the primary-key index."""
+    return column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _grouped(pairs: Sequence[Row[str, str]]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return {key: tuple(values) for key, values in out.items()}
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    code: str
+    name: str
+    items: int
+    documents: int
+
+    @property
+    def expected(self) -> int:
+        return self.items * len(DocType)
+
+
+def level_overview(db: Database) -> list[LevelSummary]:
+    """Items and documents per level 1, counted in SQL (the home page must not load the tree)."""
+    with db.session() as session:
+        names = dict(session.execute(select(LevelRow.code, LevelRow.name).where(LevelRow.parent.is_(None))).all())
+        items = dict(session.execute(select(ItemRow.level1, func.count()).group_by(ItemRow.level1)).all())
+        documents = dict(
+            session.execute(
+                select(ItemRow.level1, func.count()).join(DocumentRow, DocumentRow.item_code == ItemRow.code).group_by(ItemRow.level1)
+            ).all()
+        )
+    return [LevelSummary(code=c, name=names.get(c, c), items=items[c], documents=documents.get(c, 0)) for c in sorted(items)]
+
+
 def item_view(db: Database, code: str) -> tuple[ItemView, str, str] | None:
     """An item with its slots, and the names of its level 1 and level 2."""
     with db.session() as session:
@@ -128,7 +213,7 @@ def item_view(db: Database, code: str) -> tuple[ItemView, str, str] | None:
         if item is None:
             return None
         names = dict(session.execute(select(LevelRow.code, LevelRow.name).where(LevelRow.code.in_((code[0], code[:2])))).all())
-        documents = {row.code: _summary(row) for row in session.scalars(select(DocumentRow).where(DocumentRow.item_code == code))}
+        documents = _summaries(session, code)
         slots = tuple(Slot(doc_type=t, code=code + t.value, document=documents.get(code + t.value)) for t in DocType)
         view = ItemView(code=code, name=item.name, departments=tuple(item.department_names), slots=slots)
     return view, names.get(code[0], code[0]), names.get(code[:2], code[:2])

@@ -19,7 +19,7 @@ bp = Blueprint("catalogue", __name__)
 def home() -> str:
     db = services().db
     mine = queries.department_documents(db, current_user.departments) if current_user.is_authenticated else []
-    return render_template("catalogue/home.html", tree=queries.catalogue_tree(db), counts=queries.counts(db), mine=mine)
+    return render_template("catalogue/home.html", levels=queries.level_overview(db), counts=queries.counts(db), mine=mine)
 
 
 @bp.route("/catalogue")
