@@ -7,18 +7,21 @@ the two loses nothing: the next `sync` (run before each request) sees that the b
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from zhengai_docs.catalogue.codes import DocumentCode
+from zhengai_docs.catalogue import edit as catalogue_edit
+from zhengai_docs.catalogue.codes import DocumentCode, document_code_from_path
 from zhengai_docs.catalogue.document import Document, parse_document
 from zhengai_docs.catalogue.importer import CatalogueImport, plan_import, read_rows
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import SyncResult, cached_commit, sync
-from zhengai_docs.errors import NotFound
+from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Author, ContentRepository, FileVersion, WriteResult
+from zhengai_docs.users import department_user_counts, rename_department_scopes
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,91 @@ class Library:
         )
         self.sync()
         return plan, result
+
+    # -- catalogue administration ----------------------------------------------------------
+
+    def edit_catalogue(self, edit: Callable[[Catalogue], Catalogue], *, author: Author, message: str, base: str | None) -> WriteResult:
+        """A catalogue-only edit by an administrator whose form was read at `base`."""
+        current, _ = self.catalogue()
+        result = self.repo.commit({CATALOGUE_PATH: edit(current).to_yaml()}, author=author, message=message, base=base)
+        self.sync()
+        return result
+
+    def rename_department(self, *, old: str, new: str, author: Author, base: str | None) -> WriteResult:
+        """Rename a department in the catalogue and every document naming it (one commit), and in
+        user scopes (in an SQL transaction that commits only if the git commit succeeded)."""
+        new = catalogue_edit.clean_department(new)
+        catalogue, head = self._catalogue_since(base)
+        changes: dict[str, str | None] = {CATALOGUE_PATH: catalogue_edit.rename_department(catalogue, old=old, new=new).to_yaml()}
+        for path, document in self._documents_containing(head, old):
+            renamed = catalogue_edit.rename_department_in(document, old=old, new=new)
+            if renamed is not None:
+                changes[path] = renamed.dump()
+        message = f"部门更名：{old} → {new}（目录及 {len(changes) - 1} 份文档）"
+        with self.db.transaction() as session:
+            rename_department_scopes(session, old=old, new=new)
+            result = self.repo.commit(changes, author=author, message=message, base=head)
+        self.sync()
+        return result
+
+    def remove_department(self, name: str, *, author: Author, base: str | None) -> WriteResult:
+        """Remove a department that no item, document or user refers to."""
+        catalogue, head = self._catalogue_since(base)
+        smaller = catalogue_edit.remove_department(catalogue, name)
+        documents = [path for path, doc in self._documents_containing(head, name) if name in doc.meta.departments]
+        users = department_user_counts(self.db).get(name, 0)
+        if documents or users:
+            raise catalogue_edit.CatalogueEditError(f"部门 {name} 仍被 {len(documents)} 份文档、{users} 个用户使用，不能删除")
+        result = self.repo.commit({CATALOGUE_PATH: smaller.to_yaml()}, author=author, message=f"删除部门：{name}", base=head)
+        self.sync()
+        return result
+
+    def move_item(self, *, code: str, group: str, new_code: str, author: Author, base: str | None) -> WriteResult:
+        """Give an item a new code: the catalogue, its documents (renamed, `code` rewritten) and the
+        `related` lists pointing at them change in one commit."""
+        catalogue, head = self._catalogue_since(base)
+        moved = catalogue_edit.move_item(catalogue, code=code, group=group, new_code=new_code)
+        moves = catalogue_edit.document_moves(code, new_code)
+        if any(self.repo.blob_ids(head, [c.path for c in moves.values()]).values()):
+            raise catalogue_edit.CatalogueEditError(f"仓库中已有 {new_code} 的文档文件，不能移动到该代码")
+        changes: dict[str, str | None] = {CATALOGUE_PATH: moved.to_yaml()}
+        present = self.repo.blob_ids(head, [c.path for c in moves])
+        for old, new in moves.items():
+            if present[old.path] is not None:
+                document = self.load(old, revision=head).document  # a broken file stops the move
+                changes[old.path] = None
+                changes[new.path] = catalogue_edit.recode_document(document, moves).dump()
+        for path, document in self._documents_containing(head, code):
+            recoded = catalogue_edit.recode_document(document, moves)
+            if path not in changes and recoded.meta != document.meta:
+                changes[path] = recoded.dump()
+        moved_files = sum(1 for text in changes.values() if text is None)
+        message = f"移动条目：{code} → {new_code}（{moved_files} 份文档随之更名）"
+        result = self.repo.commit(changes, author=author, message=message, base=head)
+        self.sync()
+        return result
+
+    def _catalogue_since(self, base: str | None) -> tuple[Catalogue, str]:
+        """The catalogue at head, and head; Conflict if the catalogue changed since `base`."""
+        head = self.repo.require_head()
+        current = self.repo.read(CATALOGUE_PATH, revision=head)
+        then = None if base is None else self.repo.blob_ids(self.repo.resolve(base), [CATALOGUE_PATH])[CATALOGUE_PATH]
+        if then != current.blob:
+            raise Conflict(path=CATALOGUE_PATH, base=base, head=head)
+        return parse_catalogue(current.text), head
+
+    def _documents_containing(self, revision: str, needle: str) -> Iterator[tuple[str, Document]]:
+        """Documents at a commit whose text contains `needle` (a cheap filter before parsing);
+        files that do not parse are skipped (doctor reports them)."""
+        paths: dict[str, list[str]] = {}
+        for path, blob in self.repo.list_files(revision).items():
+            if document_code_from_path(path) is not None:
+                paths.setdefault(blob, []).append(path)
+        for blob, text in self.repo.read_blobs(paths):
+            if needle not in text:
+                continue
+            for path in paths[blob]:
+                try:
+                    yield path, parse_document(text, path=path)
+                except InvalidFrontMatter:
+                    continue

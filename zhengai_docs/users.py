@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from zhengai_docs.db.database import Database
@@ -14,6 +17,8 @@ from zhengai_docs.db.models import LoginAttempt, User, UserDepartment
 from zhengai_docs.errors import ZhengaiError
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{2,40}")
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+_NAME_FORBIDDEN = re.compile(r"[<>\x00-\x1f\x7f]")  # the name becomes a git author
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -37,6 +42,26 @@ def validate_password(password: str) -> None:
         raise UserError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
 
 
+def clean_profile(*, display_name: str | None, email: str | None, fallback: str) -> tuple[str, str | None]:
+    """A display name (fallback when blank) and an optional e-mail, both usable as a git author."""
+    name = (display_name or "").strip() or fallback
+    if len(name) > 100 or _NAME_FORBIDDEN.search(name):
+        raise UserError("姓名最多 100 个字符，且不能包含 < > 或控制字符")
+    address = (email or "").strip() or None
+    if address is not None and (len(address) > 200 or _EMAIL.fullmatch(address) is None):
+        raise UserError(f"电子邮箱格式不正确：{address}")
+    return name, address
+
+
+def check_departments(role: Role, departments: tuple[str, ...], *, known: Collection[str] | None) -> None:
+    """Editors need a department; every department must be on the catalogue's list (when given)."""
+    if role is Role.EDITOR and not departments:
+        raise UserError("部门编辑至少需要一个所属部门")
+    unknown = [] if known is None else [d for d in departments if d not in known]
+    if unknown:
+        raise UserError(f"部门 {'、'.join(unknown)} 不在部门列表中")
+
+
 def create_user(
     db: Database,
     *,
@@ -46,18 +71,19 @@ def create_user(
     display_name: str | None = None,
     email: str | None = None,
     departments: tuple[str, ...] = (),
+    known_departments: Collection[str] | None = None,
 ) -> User:
     if _USERNAME.fullmatch(username) is None:
         raise UserError("用户名只能包含字母、数字、点、下划线和连字符（2–40 个字符）")
     validate_password(password)
-    if role is Role.EDITOR and not departments:
-        raise UserError("部门编辑至少需要一个所属部门")
+    check_departments(role, departments, known=known_departments)
+    display_name, email = clean_profile(display_name=display_name, email=email, fallback=username)
     with db.transaction() as session:
         if session.scalar(select(User).where(func.lower(User.username) == username.lower())) is not None:
             raise UserError(f"用户名 {username} 已存在")
         user = User(
             username=username,
-            display_name=display_name or username,
+            display_name=display_name,
             email=email,
             password_hash=generate_password_hash(password),
             role=role.value,
@@ -76,6 +102,91 @@ def set_password(db: Database, *, user_id: int, password: str) -> None:
         if user is None:
             raise UserError("用户不存在")
         user.password_hash = generate_password_hash(password)
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user as the administration pages show one (a snapshot, not an ORM row)."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    role: Role
+    departments: tuple[str, ...]
+    active: bool
+    created_at: dt.datetime
+
+
+def _view(user: User) -> UserView:
+    return UserView(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        role=Role(user.role),
+        departments=tuple(user.department_names),
+        active=user.active,
+        created_at=user.created_at,
+    )
+
+
+def list_users(db: Database) -> list[UserView]:
+    with db.session() as session:
+        return [_view(u) for u in session.scalars(select(User).order_by(User.active.desc(), User.username))]
+
+
+def user_view(db: Database, user_id: int) -> UserView | None:
+    user = get_user(db, user_id)
+    return None if user is None else _view(user)
+
+
+def update_user(
+    db: Database,
+    *,
+    user_id: int,
+    acting_user_id: int,
+    role: Role,
+    departments: tuple[str, ...],
+    active: bool,
+    display_name: str,
+    email: str | None,
+    known_departments: Collection[str],
+) -> UserView:
+    """Change a user's profile, role, scope and status; accounts are deactivated, never deleted.
+
+    Administrators cannot demote or deactivate themselves, so an active administrator always remains.
+    """
+    if user_id == acting_user_id and (role is not Role.ADMIN or not active):
+        raise UserError("不能取消自己的管理员角色，也不能停用自己的账号")
+    departments = tuple(dict.fromkeys(departments))
+    check_departments(role, departments, known=known_departments)
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise UserError("用户不存在")
+        user.display_name, user.email = clean_profile(display_name=display_name, email=email, fallback=user.username)
+        user.role = role.value
+        user.active = active
+        kept = [row for row in user.departments if row.department in departments]
+        have = {row.department for row in kept}
+        user.departments = kept + [UserDepartment(department=d) for d in departments if d not in have]
+        session.flush()
+        return _view(user)
+
+
+def rename_department_scopes(session: Session, *, old: str, new: str) -> None:
+    """Move users scoped to `old` onto `new`, inside the caller's transaction (no duplicates)."""
+    has_new = select(UserDepartment.user_id).where(UserDepartment.department == new)
+    session.execute(delete(UserDepartment).where(UserDepartment.department == old, UserDepartment.user_id.in_(has_new)))
+    session.execute(update(UserDepartment).where(UserDepartment.department == old).values(department=new))
+
+
+def department_user_counts(db: Database) -> dict[str, int]:
+    """How many users (active or not) are scoped to each department."""
+    with db.session() as session:
+        rows = session.execute(select(UserDepartment.department, func.count()).group_by(UserDepartment.department))
+        return {name: count for name, count in rows}
 
 
 def get_user(db: Database, user_id: int) -> User | None:
