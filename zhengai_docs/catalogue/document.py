@@ -33,6 +33,7 @@ _FIELD_ORDER = (
     "approved_by",
     "points",
     "review_cycle",
+    "reviewed",
     "related",
 )
 _REQUIRED = ("code", "title", "type", "departments", "status")
@@ -57,6 +58,15 @@ class ReviewCycle:
 
 
 @dataclass(frozen=True)
+class Review:
+    """The latest "reviewed, no change" (审核未修订): the text stays valid; restarts the clock."""
+
+    date: dt.date
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class DocumentMeta:
     code: DocumentCode
     title: str
@@ -68,6 +78,7 @@ class DocumentMeta:
     points: tuple[str, ...] = ()
     review_cycle: ReviewCycle | None = None
     related: tuple[DocumentCode, ...] = ()
+    reviewed: Review | None = None
 
     @property
     def doc_type(self) -> DocType:
@@ -119,6 +130,8 @@ def dump_front_matter(meta: DocumentMeta) -> str:
         data["points"] = list(meta.points)
     if meta.review_cycle is not None:
         data["review_cycle"] = {"years": meta.review_cycle.years, "reason": meta.review_cycle.reason}
+    if meta.reviewed is not None:
+        data["reviewed"] = {"date": meta.reviewed.date, "by": meta.reviewed.by, "reason": meta.reviewed.reason}
     if meta.related:
         data["related"] = [str(code) for code in meta.related]
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1000)
@@ -279,6 +292,19 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
             raise fail("review_cycle 必须包含 years（1–10 的整数）和 reason（理由）", nodes["review_cycle"])
         review_cycle = ReviewCycle(years=raw["years"], reason=raw["reason"])
 
+    reviewed = None
+    if "reviewed" in nodes:
+        raw = value("reviewed")
+        if (
+            not isinstance(raw, dict)
+            or set(raw) != {"date", "by", "reason"}
+            or isinstance(raw["date"], dt.datetime)
+            or not isinstance(raw["date"], dt.date)
+            or not all(isinstance(raw[k], str) and raw[k].strip() for k in ("by", "reason"))
+        ):
+            raise fail("reviewed 必须包含 date（YYYY-MM-DD）、by（审核人）和 reason（理由）", nodes["reviewed"])
+        reviewed = Review(date=raw["date"], by=raw["by"], reason=raw["reason"])
+
     title = text_field("title", required=True)
     if title is None:
         raise fail("标题 title 不能为空", nodes["title"])
@@ -293,4 +319,5 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
         points=tuple(points),
         review_cycle=review_cycle,
         related=tuple(related),
+        reviewed=reviewed,
     )

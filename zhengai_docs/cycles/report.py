@@ -1,0 +1,301 @@
+"""Revision-cycle reports read from the SQL cache: every clock, tallies, the due-date histogram.
+
+One column query over `documents` and one over `document_departments` give every document's
+clock (tens of milliseconds at 10k documents); everything else is computed from that list in
+Python, so the dashboard, the exports, the reminders and the audit all agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, TypeVar
+
+from sqlalchemy import Date, String, and_, func, select, type_coerce
+
+from zhengai_docs.catalogue.codes import DocType
+from zhengai_docs.catalogue.document import Status
+from zhengai_docs.cycles.rules import (
+    Clock,
+    Policy,
+    Punctuality,
+    RevisionPoint,
+    Source,
+    State,
+    closed_cycle,
+    evaluate,
+    window_start,
+)
+from zhengai_docs.db.database import Database
+from zhengai_docs.db.models import DepartmentRow, DocumentDepartment, DocumentRow, LevelRow, RevisionRow
+from zhengai_docs.db.sync import cached_commit
+
+ATTENTION = (State.OVERDUE, State.DUE_SOON)
+
+
+class DocumentCycle(NamedTuple):
+    """A document and its clock (a NamedTuple for the same reason as `Clock`)."""
+
+    code: str
+    title: str
+    doc_type: DocType
+    departments: tuple[str, ...]
+    clock: Clock
+
+    @property
+    def level1(self) -> str:
+        return self.code[0]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many documents are in each state."""
+
+    counts: Mapping[State, int]
+
+    def __getitem__(self, state: State) -> int:
+        return self.counts.get(state, 0)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Documents falling due in one month or quarter."""
+
+    label: str
+    start: dt.date
+    count: int
+
+
+_COLUMNS = (
+    DocumentRow.code,
+    DocumentRow.title,
+    DocumentRow.doc_type,
+    DocumentRow.status,
+    type_coerce(DocumentRow.clock, String),  # parsed below: SQLAlchemy's SQLite date parsing is 10x slower
+    DocumentRow.clock_source,
+    DocumentRow.cycle_years,
+    DocumentRow.cycle_reason,
+)
+_TYPES = {t.value: t for t in DocType}
+_SOURCES = {s.value: s for s in Source}
+
+
+def document_cycles(db: Database, *, policy: Policy, today: dt.date, codes: Collection[str] | None = None) -> list[DocumentCycle]:
+    """Clocks of the documents that have a cycle (in force or draft), in catalogue order."""
+    query = select(*_COLUMNS).where(DocumentRow.status.is_not(None))
+    dept_query = select(DocumentDepartment.code, DocumentDepartment.department).order_by(
+        DocumentDepartment.code, DocumentDepartment.position
+    )
+    if codes is not None:
+        query = query.where(DocumentRow.code.in_(codes))
+        dept_query = dept_query.where(DocumentDepartment.code.in_(codes))
+    with db.session() as session:
+        rows = session.execute(query).all()
+        owners: dict[str, list[str]] = defaultdict(list)
+        for code, department in session.execute(dept_query):
+            owners[code].append(department)
+    result = []
+    for code, title, doc_type, status, start, source, years, reason in rows:
+        kind = _TYPES[doc_type]
+        clock = evaluate(
+            doc_type=kind,
+            status=status,
+            start=_date(start),
+            source=_SOURCES.get(source or ""),
+            override_years=years,
+            override_reason=reason,
+            policy=policy,
+            today=today,
+        )
+        if clock is not None:
+            result.append(DocumentCycle(code, title, kind, tuple(owners.get(code, ())), clock))
+    result.sort(key=lambda c: (c.code[:4], "ZLB".index(c.code[4])))
+    return result
+
+
+def _date(value: str | dt.date | None) -> dt.date | None:
+    """A date column read as text (SQLite) or as a date (PostgreSQL drivers convert it anyway)."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value[:10])
+
+
+def document_cycle(db: Database, code: str, *, policy: Policy, today: dt.date) -> DocumentCycle | None:
+    found = document_cycles(db, policy=policy, today=today, codes=(code,))
+    return found[0] if found else None
+
+
+def scope(cycles: Iterable[DocumentCycle], *, departments: Collection[str] | None, level1: str | None) -> list[DocumentCycle]:
+    """The documents led by any of `departments` and under catalogue level `level1` (None: all)."""
+    wanted = None if departments is None else set(departments)
+    return [c for c in cycles if (level1 is None or c.code[0] == level1) and (wanted is None or not wanted.isdisjoint(c.departments))]
+
+
+def attention(cycles: Iterable[DocumentCycle], state: State) -> list[DocumentCycle]:
+    """Overdue (most overdue first) or due soon (soonest first)."""
+    chosen = [c for c in cycles if c.clock.state is state]
+    chosen.sort(key=lambda c: (c.clock.due or dt.date.max, c.code))
+    return chosen
+
+
+def totals(cycles: Iterable[DocumentCycle]) -> Tally:
+    return Tally(Counter(c.clock.state for c in cycles))
+
+
+def by_department(cycles: Iterable[DocumentCycle], order: Sequence[str]) -> list[tuple[str, Tally]]:
+    """A document led by two departments counts for both; catalogue order, then any others."""
+    counts: dict[str, Counter[State]] = {name: Counter() for name in order}
+    for cycle in cycles:
+        for department in cycle.departments:
+            found = counts.get(department)
+            if found is None:
+                found = counts[department] = Counter()
+            found[cycle.clock.state] += 1
+    return [(name, Tally(counter)) for name, counter in counts.items() if counter]
+
+
+def by_level(cycles: Iterable[DocumentCycle], names: dict[str, str]) -> list[tuple[str, str, Tally]]:
+    counts: dict[str, Counter[State]] = defaultdict(Counter)
+    for cycle in cycles:
+        counts[cycle.code[0]][cycle.clock.state] += 1
+    return [(code, names.get(code, code), Tally(counts[code])) for code in sorted(counts)]
+
+
+def due_histogram(cycles: Iterable[DocumentCycle], *, today: dt.date, months: int = 36, quarterly: bool = False) -> list[Bucket]:
+    """Documents falling due in each month (or quarter) from this one on; overdue ones are left out."""
+    step = 3 if quarterly else 1
+    first = dt.date(today.year, today.month - (today.month - 1) % step, 1)
+    starts = [_add_months(first, n) for n in range(0, months, step)]
+    counts = [0] * len(starts)
+    end = _add_months(first, months)
+    for cycle in cycles:
+        due = cycle.clock.due
+        if due is None or due < today or due >= end:
+            continue
+        index = ((due.year - first.year) * 12 + due.month - first.month) // step
+        counts[index] += 1
+    return [Bucket(label=_bucket_label(start, quarterly), start=start, count=count) for start, count in zip(starts, counts, strict=True)]
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _bucket_label(start: dt.date, quarterly: bool) -> str:
+    return f"{start.year}年第{(start.month - 1) // 3 + 1}季度" if quarterly else f"{start.year}年{start.month}月"
+
+
+def department_order(db: Database) -> list[str]:
+    with db.session() as session:
+        return list(session.scalars(select(DepartmentRow.name).order_by(DepartmentRow.position)))
+
+
+def level_names(db: Database) -> dict[str, str]:
+    with db.session() as session:
+        return dict(session.execute(select(LevelRow.code, LevelRow.name).where(LevelRow.parent.is_(None))).all())
+
+
+# -- history as cycles ------------------------------------------------------------------------
+
+
+def revision_points(db: Database, code: str) -> list[RevisionPoint]:
+    """A document's commits, oldest first, with the clock each version carried."""
+    with db.session() as session:
+        rows = session.scalars(select(RevisionRow).where(RevisionRow.code == code).order_by(RevisionRow.seq)).all()
+    return [
+        RevisionPoint(
+            commit=r.commit,
+            committed=r.date,
+            author=r.author_name,
+            summary=r.message.split("\n", 1)[0],
+            change=r.change,
+            clock=r.clock,
+            issued=r.issued,
+            reviewed=r.reviewed,
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class PunctualityReport:
+    departments: list[tuple[str, Punctuality]]
+    overall: Punctuality  # each document once, however many departments lead it
+
+
+def punctuality_by_department(
+    db: Database, *, policy: Policy, today: dt.date, years: int, order: Sequence[str], cycles: Iterable[DocumentCycle]
+) -> PunctualityReport:
+    """Per department: cycles closed in the last `years` years, on time or late, and cycles open past due.
+
+    Consecutive clock changes are found in SQL with a window function, so only the cycles that
+    closed inside the window leave the database.
+    """
+    since = window_start(today, years)
+    previous = func.lag(RevisionRow.clock, type_=Date).over(partition_by=RevisionRow.code, order_by=RevisionRow.seq).label("previous")
+    moves = select(RevisionRow.code, RevisionRow.clock, previous).where(RevisionRow.clock.is_not(None)).subquery()
+    closed = select(moves.c.code, moves.c.clock, moves.c.previous).where(
+        and_(moves.c.clock >= since, moves.c.clock <= today, moves.c.previous.is_not(None), moves.c.clock > moves.c.previous)
+    )
+    with db.session() as session:
+        info = {
+            code: (DocType(doc_type), cycle_years)
+            for code, doc_type, cycle_years in session.execute(
+                select(DocumentRow.code, DocumentRow.doc_type, DocumentRow.cycle_years).where(
+                    DocumentRow.status.in_((Status.IN_FORCE.value, Status.DRAFT.value))
+                )
+            )
+        }
+        per_document: dict[str, Punctuality] = defaultdict(Punctuality)
+        for code, start, before in session.execute(closed):
+            if code in info:
+                doc_type, override = info[code]
+                per_document[code] += closed_cycle(before, start, years=policy.cycle_years(doc_type, override))
+        owners = session.execute(select(DocumentDepartment.code, DocumentDepartment.department)).all()
+    for cycle in cycles:  # today's clocks (from `document_cycles`): the cycles still open past due
+        if cycle.clock.state is State.OVERDUE:
+            per_document[cycle.code] += Punctuality(overdue=1)
+    result: dict[str, Punctuality] = {name: Punctuality() for name in order}
+    for code, department in owners:
+        if code in per_document:
+            result[department] = result.get(department, Punctuality()) + per_document[code]
+    overall = sum(per_document.values(), Punctuality())
+    return PunctualityReport(departments=[(name, value) for name, value in result.items() if value.total], overall=overall)
+
+
+T = TypeVar("T")
+
+
+class CycleCache:
+    """Results computed from the cache tables, kept until the cached commit moves (per process).
+
+    Every dashboard needs every document's clock (about 0.1 s at 10k documents) and those only
+    change with a commit, a new day or new settings, so results are keyed by all three; the few
+    most recent are kept.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._entries: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, db: Database, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        full = (cached_commit(db), *key)
+        with self._lock:
+            if full in self._entries:
+                self._entries.move_to_end(full)
+                return self._entries[full]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._entries[full] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
