@@ -1,0 +1,258 @@
+"""Word (or Markdown) files into documents: one upload, or a whole folder.
+
+A single import replaces the body of an existing document (its front matter stays as it is) or
+creates a draft in an empty catalogue slot. Nothing is written until the caller saves the
+prepared document with the commit it was prepared at, so a change made meanwhile is a
+conflict, never an overwrite.
+
+Folder import gives every file a code from its name (`A108Z 招生工作管理办法.docx`), or else
+from its title (a code in it, or the exact title of an existing document). Files whose code
+is missing, unknown to the catalogue, contradictory or shared with another file are listed
+and left out. It commits **one document per commit**: each document's history then shows its
+own source file in the 修订说明, a broken or conflicting file stops only itself, and running
+the import again changes only what changed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from zhengai_docs.catalogue.codes import DocumentCode, document_code
+from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_document, parse_document, split_front_matter
+from zhengai_docs.db.models import DocumentRow
+from zhengai_docs.errors import Conflict, InvalidCode, InvalidFrontMatter, NotFound, ZhengaiError
+from zhengai_docs.library import Library
+from zhengai_docs.render.docx_import import import_docx
+from zhengai_docs.render.docx_package import Limits, WordImportError
+from zhengai_docs.storage.repository import Author, WriteResult
+from zhengai_docs.textdiff import TextDiff, diff_texts
+
+SUFFIXES = (".docx", ".md")
+_CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-Z][0-9]{3}[ZLB])(?![A-Za-z0-9])")
+_H1 = re.compile(r"\A#[ \t]+(.+?)[ \t]*$", re.M)
+
+
+@dataclass(frozen=True)
+class PreparedImport:
+    """A converted file, ready to be checked by a person and saved."""
+
+    code: DocumentCode
+    document: Document
+    current: Document | None
+    base: str | None  # the commit the current version was read at (None: new document)
+    warnings: tuple[str, ...]
+    source: str  # the file name, for the 修订说明
+
+    @property
+    def diff(self) -> TextDiff:
+        return diff_texts(self.current.body if self.current else "", self.document.body)
+
+    @property
+    def changed(self) -> bool:
+        return self.current is None or self.current.dump() != self.document.dump()
+
+
+def convert(data: bytes, *, filename: str, limits: Limits) -> tuple[str, str | None, tuple[str, ...]]:
+    """(Markdown body, title, warnings) of a .docx or .md file; front matter of a .md is left out."""
+    if not filename.lower().endswith(".md"):
+        imported = import_docx(data, limits=limits)
+        return imported.markdown, imported.title, imported.warnings
+    if len(data) > limits.max_bytes:
+        raise WordImportError(f"文件超过导入上限 {limits.max_bytes // 1024 // 1024} MB。")
+    try:
+        text = data.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        raise WordImportError("Markdown 文件不是 UTF-8 编码，请另存为 UTF-8 后再导入。") from exc
+    if text.startswith("---\n"):
+        _front, text, _line = split_front_matter(text, path=filename)
+    text = text if text.endswith("\n") else text + "\n"
+    return text, _title(text), ()
+
+
+def _title(markdown: str) -> str | None:
+    match = _H1.search(markdown)
+    return match.group(1).strip() if match else None
+
+
+def prepare(library: Library, code: DocumentCode, data: bytes, *, filename: str, limits: Limits) -> PreparedImport:
+    """Convert a file into the next version of `code` (or its first version)."""
+    body, title, warnings = convert(data, filename=filename, limits=limits)
+    try:
+        loaded = library.load(code)
+    except NotFound:
+        loaded = None
+    if filename.lower().endswith(".md") and data.lstrip(b"\xef\xbb\xbf").startswith(b"---"):
+        try:  # a whole document (front matter and body): it becomes the next version as it is
+            whole = parse_document(data.decode("utf-8-sig").replace("\r\n", "\n"), path=code.path)
+        except InvalidFrontMatter as exc:
+            raise WordImportError(f"{filename} 的头信息有误：{exc.message}") from exc
+        current, base = (loaded.document, loaded.version.commit) if loaded else (None, library.repo.head())
+        return PreparedImport(code, whole, current, base, warnings, filename)
+    if loaded is not None:
+        document = loaded.document.with_changes(body=_with_title(body, title or loaded.document.meta.title))
+        return PreparedImport(code, document, loaded.document, loaded.version.commit, warnings, filename)
+    catalogue, _ = library.catalogue()
+    item = catalogue.item(code.item)
+    if item is None:
+        raise WordImportError(f"目录中没有条目 {code.item}，请先在目录中添加该条目。")
+    name = title or _name_from_file(filename) or f"{item.name}{code.doc_type.label}"
+    meta = DocumentMeta(code=code, title=name, departments=item.departments or ("未指定",), status=Status.DRAFT)
+    return PreparedImport(code, new_document(meta, _with_title(body, name)), None, library.repo.head(), warnings, filename)
+
+
+def _with_title(body: str, title: str) -> str:
+    """Documents start with their title as `#`; a body without one gets it."""
+    if _H1.match(body.lstrip("\n")):
+        return body.lstrip("\n")
+    return f"# {title}\n\n{body.lstrip(chr(10))}"
+
+
+def _name_from_file(filename: str) -> str | None:
+    """`A108Z 招生工作管理办法.docx` -> 招生工作管理办法."""
+    stem = unicodedata.normalize("NFKC", Path(filename).stem)
+    return re.sub(r"(?i)^[A-Z][0-9]{3}[ZLB]", "", stem).strip(" -_.、") or None
+
+
+def save(library: Library, prepared: PreparedImport, *, author: Author, message: str) -> WriteResult:
+    return library.save(prepared.document, author=author, message=message, base=prepared.base)
+
+
+# -- folders -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FolderEntry:
+    path: Path
+    code: DocumentCode | None = None
+    status: str = "pending"  # new, update, unchanged, problem, saved, failed
+    message: str = ""
+    prepared: PreparedImport | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS.get(self.status, self.status)
+
+
+_STATUS_LABELS = {
+    "new": "新建",
+    "update": "更新",
+    "unchanged": "无变化",
+    "problem": "未导入",
+    "saved": "已提交",
+    "failed": "提交失败",
+}
+
+
+@dataclass(frozen=True)
+class FolderPlan:
+    folder: Path
+    entries: tuple[FolderEntry, ...]
+
+    def by_status(self, *statuses: str) -> list[FolderEntry]:
+        return [e for e in self.entries if e.status in statuses]
+
+
+def plan_folder(library: Library, folder: Path, *, limits: Limits, progress: Callable[[int, int], None] | None = None) -> FolderPlan:
+    """The dry run: what each .docx/.md file in `folder` would become, and which are left out."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(("~$", ".")))
+    titles = _titles(library)
+    catalogue, _ = library.catalogue()
+    entries: list[FolderEntry] = []
+    for done, path in enumerate(files, start=1):
+        entry = FolderEntry(path=path)
+        entries.append(entry)
+        try:
+            data = path.read_bytes()
+            _body, title, _warnings = convert(data, filename=path.name, limits=limits)
+            entry.code = _code_for(path, title, titles, entry)
+            if entry.code is not None and catalogue.item(entry.code.item) is None:
+                entry.status, entry.message = "problem", f"目录中没有条目 {entry.code.item}"
+            elif entry.code is not None:
+                entry.prepared = prepare(library, entry.code, data, filename=path.name, limits=limits)
+                entry.status = "unchanged" if not entry.prepared.changed else ("update" if entry.prepared.current else "new")
+                entry.message = "；".join(entry.prepared.warnings)
+        except ZhengaiError as exc:
+            entry.status, entry.message = "problem", str(exc)
+        if progress is not None:
+            progress(done, len(files))
+    _refuse_shared_codes(entries)
+    return FolderPlan(folder=folder, entries=tuple(entries))
+
+
+def _titles(library: Library) -> dict[str, list[str]]:
+    """Existing document titles -> codes, to recognise a file by its title."""
+    out: dict[str, list[str]] = {}
+    with library.db.session() as session:
+        for code, title in session.execute(select(DocumentRow.code, DocumentRow.title)):
+            out.setdefault(_normal(title), []).append(code)
+    return out
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _code_for(path: Path, title: str | None, titles: dict[str, list[str]], entry: FolderEntry) -> DocumentCode | None:
+    name = unicodedata.normalize("NFKC", path.stem).upper()
+    from_name = set(_CODE_IN_TEXT.findall(name))
+    from_title = set(_CODE_IN_TEXT.findall(unicodedata.normalize("NFKC", title or "")))
+    if not from_title and title:
+        from_title = set(titles.get(_normal(title), []))
+    candidates = from_name or from_title
+    if len(from_name) > 1 or (not from_name and len(from_title) > 1):
+        entry.status, entry.message = "problem", f"代码不明确：{'、'.join(sorted(candidates))}"
+        return None
+    if from_name and from_title and from_name != from_title:
+        entry.status = "problem"
+        entry.message = f"代码不明确：文件名为 {next(iter(from_name))}，标题对应 {'、'.join(sorted(from_title))}"
+        return None
+    if not candidates:
+        entry.status, entry.message = "problem", "无法确定代码：文件名和标题中都没有文档代码（如 A108Z），标题也不是已有文档的标题"
+        return None
+    try:
+        return document_code(next(iter(candidates)))
+    except InvalidCode as exc:
+        entry.status, entry.message = "problem", str(exc)
+        return None
+
+
+def _refuse_shared_codes(entries: list[FolderEntry]) -> None:
+    by_code: dict[DocumentCode, list[FolderEntry]] = {}
+    for entry in entries:
+        if entry.code is not None and entry.status != "problem":
+            by_code.setdefault(entry.code, []).append(entry)
+    for code, same in by_code.items():
+        if len(same) > 1:
+            names = "、".join(e.path.name for e in same)
+            for entry in same:
+                entry.status, entry.message, entry.prepared = "problem", f"代码不明确：{names} 都对应 {code}", None
+
+
+def apply_folder(
+    library: Library, plan: FolderPlan, *, author: Author, progress: Callable[[int, int], None] | None = None
+) -> FolderPlan:
+    """Commit each new or changed document of a dry run, one commit per document."""
+    todo = plan.by_status("new", "update")
+    for done, entry in enumerate(todo, start=1):
+        prepared = entry.prepared
+        if prepared is None:
+            continue
+        verb = "更新" if prepared.current else "新建"
+        source = "从 Word 批量导入" if entry.path.suffix.lower() == ".docx" else "批量导入"
+        message = f"{source}{verb}：{entry.path.name}"
+        try:
+            save(library, prepared, author=author, message=message)
+            entry.status = "saved"
+        except Conflict:
+            entry.status, entry.message = "failed", "预览后该文档已被他人修改，未覆盖；请重新运行导入"
+        except ZhengaiError as exc:
+            entry.status, entry.message = "failed", str(exc)
+        if progress is not None:
+            progress(done, len(todo))
+    return plan

@@ -1,0 +1,608 @@
+""".docx -> Markdown in the house style of the demo documents.
+
+Headings come from Word's heading styles, or, in paragraphs of the default style, from how a
+clerk types them: a short bold or centred first line is the title, `第一章 总则` a chapter
+(`##`), `第一节` or `（一）…` without closing punctuation a section. Clauses become
+`**第一条** …` whatever the label looked like. Word's automatic numbering is written out: plain
+`1.` and bullets become Markdown lists, Chinese labels (第一条, （一）) become text. Tables keep
+one header row; a vertically merged cell is repeated in each row it covers so every row reads
+on its own, a horizontally merged one is kept in its first column. Paragraphs in the styles the
+exporter writes (Body Text, Quote, Code Block, Mermaid) map back exactly, so export -> import
+gives the same Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from lxml import etree
+
+from zhengai_docs.render.docx_package import Deadline, Limits, WordImportError, WordPackage, open_package
+from zhengai_docs.render.docx_styles import Numbering, StyleSheet, attr, toggle, w
+
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_SPACE = "[ \t\u3000\u00a0]"
+_CLAUSE = re.compile(rf"(第[一二三四五六七八九十百千零〇两0-9]+条){_SPACE}*")
+_CHAPTER = re.compile(rf"第[一二三四五六七八九十百零〇0-9]+[章编]{_SPACE}*\S")
+_SECTION = re.compile(rf"第[一二三四五六七八九十百零〇0-9]+节{_SPACE}*\S")
+_LEVEL_ONE = re.compile(r"[一二三四五六七八九十]+、\S")
+_LEVEL_TWO = re.compile(r"（[一二三四五六七八九十]+）\S")
+_DOC_NUMBER = re.compile(r"〔\d{4}〕|\[\d{4}\]|\d+号$")
+_END_PUNCTUATION = tuple("。；;，,：:、！？!?")
+_MANUAL_BULLET = re.compile(r"[•●▪■◆◇○]\s*")
+_SIMPLE_ORDERED = re.compile(r"%[1-9][.)]")
+_EXPLICIT_BODY = {"body text", "body text 2", "body text 3", "body text first indent", "table text", "list paragraph"}
+_SKIPPED_STYLES = re.compile(r"toc \d|toc heading|document number|handbook part|header|footer")
+_QUOTE_STYLES = {"quote", "intense quote", "引用", "明显引用"}
+_CODE_STYLES = {"code block": "", "mermaid": "mermaid", "html preformatted": "", "macro text": ""}
+_TITLE_STYLES = {"title", "document title", "标题"}
+_CODE_RUN_STYLES = {"inline code", "html code", "verbatim char"}
+_SHORT = 40
+
+
+@dataclass(frozen=True)
+class ImportedText:
+    markdown: str
+    title: str | None
+    warnings: tuple[str, ...]
+
+
+@dataclass
+class _Segment:
+    text: str
+    bold: bool = False
+    italic: bool = False
+    link: str | None = None
+    br: bool = False
+    code: bool = False
+
+
+@dataclass
+class _Block:
+    kind: str  # heading, para, item, quote, code, table
+    text: str = ""
+    level: int = 0
+    ordered: bool = False
+    number: int = 1
+    list_id: str = ""
+    lang: str = ""
+    in_quote: bool = False
+    rows: list[list[str]] = field(default_factory=list)
+
+
+def import_docx(data: bytes, *, limits: Limits | None = None) -> ImportedText:
+    """Convert a .docx (as bytes) to Markdown; WordImportError for files that cannot be read."""
+    limits = limits or Limits()
+    deadline = Deadline(limits.max_seconds)
+    package = open_package(data, limits=limits)
+    deadline.check()
+    return _Converter(package, limits=limits, deadline=deadline).run()
+
+
+class _Converter:
+    def __init__(self, package: WordPackage, *, limits: Limits, deadline: Deadline) -> None:
+        self.package = package
+        self.styles = StyleSheet(package.styles)
+        self.numbering = Numbering.parse(package.numbering)
+        self.limits = limits
+        self.deadline = deadline
+        self.blocks: list[_Block] = []
+        self.warnings: dict[str, int] = {}
+
+    def run(self) -> ImportedText:
+        body = self.package.document.find(w("body"))
+        if body is None:
+            raise WordImportError("文档没有正文。")
+        cells = sum(1 for _ in body.iter(w("tc")))
+        if cells > self.limits.max_table_cells:
+            raise WordImportError(
+                f"文档中的表格共有 {cells} 个单元格，超过上限 {self.limits.max_table_cells}。请把过大的表格拆开或改用 Excel 附件。"
+            )
+        for element in _block_children(body):
+            self.deadline.check()
+            if element.tag == w("p"):
+                self._paragraph(element)
+            elif element.tag == w("tbl"):
+                self._table(element)
+        _promote_headings(self.blocks)
+        markdown = _emit(self.blocks)
+        if not markdown.strip():
+            raise WordImportError("文档中没有可导入的文字。")
+        title = next((b.text for b in self.blocks if b.kind == "heading" and b.level == 1), None)
+        warnings = tuple(f"{what}（{count} 处）" for what, count in self.warnings.items())
+        return ImportedText(markdown=markdown, title=_unescape(title) if title else None, warnings=warnings)
+
+    def warn(self, what: str) -> None:
+        self.warnings[what] = self.warnings.get(what, 0) + 1
+
+    # -- paragraphs ----------------------------------------------------------------------------
+
+    def _paragraph(self, p: etree._Element) -> None:
+        ppr = p.find(w("pPr"))
+        style_id = attr(ppr.find(w("pStyle"))) if ppr is not None else None
+        style = self.styles.name(style_id)
+        if _SKIPPED_STYLES.fullmatch(style):
+            return
+        segments = self._segments(p, style_id)
+        if style in _CODE_STYLES:
+            self._code(_plain(segments), _CODE_STYLES[style])
+            return
+        label, list_info = self._numbering(ppr, style_id)
+        plain = _plain(segments).strip(" \t\u3000\u00a0\n")
+        if not plain and not label:
+            return
+        outline = attr(ppr.find(w("outlineLvl"))) if ppr is not None and ppr.find(w("outlineLvl")) is not None else None
+        level = 1 if style in _TITLE_STYLES else self.styles.heading_level(style_id)
+        if level is None and outline is not None and outline.isdigit() and int(outline) < 9:
+            level = int(outline) + 1
+        if level is not None and style not in _TITLE_STYLES:
+            level = min(level + 1, 6)
+        if level is not None:
+            self._add(_Block("heading", text=_heading_text(label + plain), level=level))
+            return
+        quote = style in _QUOTE_STYLES
+        if list_info is not None:
+            ordered, ilvl, number, list_id = list_info
+            text = _inline(_strip(segments))
+            self._add(_Block("item", text=text, level=ilvl, ordered=ordered, number=number, list_id=list_id, in_quote=quote))
+            return
+        if quote:
+            self._add(_Block("quote", text=_inline(_strip(segments))))
+            return
+        if label:
+            segments = [_Segment(label, bold=bool(segments) and segments[0].bold), *segments]
+            plain = label + plain
+        bullet = _MANUAL_BULLET.match(plain)
+        if bullet and len(plain) > bullet.end():
+            self._add(_Block("item", text=_inline(_drop(_strip(segments), bullet.end())), list_id="manual"))
+            return
+        heading = None if style in _EXPLICIT_BODY else self._typed_heading(ppr, style_id, segments, plain)
+        if heading is not None:
+            self._add(_Block("heading", text=_heading_text(plain), level=heading))
+            return
+        clause = _CLAUSE.match(plain)
+        if clause and len(plain) > clause.end():
+            rest = _inline(_drop(_strip(segments), clause.end()))
+            self._add(_Block("para", text=f"**{clause.group(1)}** {rest}"))
+            return
+        self._add(_Block("para", text=_line_start(_inline(_strip(segments)))))
+
+    def _typed_heading(self, ppr: etree._Element | None, style_id: str | None, segments: list[_Segment], plain: str) -> int | None:
+        """A heading typed as an ordinary paragraph: 第一章 总则, a bold or centred short line."""
+        if len(plain) > _SHORT or "\n" in plain or plain.endswith(_END_PUNCTUATION):
+            return None
+        if _CHAPTER.match(plain):
+            return 2
+        if _SECTION.match(plain):
+            return 3
+        if _CLAUSE.match(plain):
+            return None
+        direct = ppr.find(w("jc")) if ppr is not None else None
+        centred = (attr(direct) if direct is not None else self.styles.first(style_id, "jc")) in ("center", "centre")
+        bold = all(s.bold for s in segments if s.text.strip())
+        first = not any(b.kind != "heading" for b in self.blocks) and not any(b.level == 1 for b in self.blocks)
+        if first and (centred or bold) and not _DOC_NUMBER.search(plain):
+            return 1
+        if _LEVEL_ONE.match(plain):
+            return 2
+        if _LEVEL_TWO.match(plain):
+            return 3
+        if not bold or _DOC_NUMBER.search(plain):
+            return None
+        return 2 if centred else 3
+
+    def _numbering(self, ppr: etree._Element | None, style_id: str | None) -> tuple[str, tuple[bool, int, int, str] | None]:
+        """(text label, None) for Chinese numbering; ("", (ordered, level, number, list)) for lists."""
+        num: tuple[str, int | None] | None = None
+        num_pr = ppr.find(w("numPr")) if ppr is not None else None
+        if num_pr is not None:
+            found_id = attr(num_pr.find(w("numId")))
+            found_level = attr(num_pr.find(w("ilvl")))
+            num = (found_id, int(found_level) if found_level and found_level.isdigit() else None) if found_id is not None else None
+        if num is None:
+            inherited = self.styles.first(style_id, "num")
+            num = inherited if isinstance(inherited, tuple) else None
+        if num is None or num[0] in ("0", "") or num[0] not in self.numbering.nums:
+            return "", None
+        num_id: str = num[0]
+        ilvl: int = num[1] or 0
+        level = self.numbering.level(num_id, ilvl)
+        if level is None:
+            return "", None
+        values = self.numbering.advance(num_id, ilvl)
+        list_id = self.numbering.nums[num_id][0]
+        if level.fmt == "bullet":
+            return "", (False, ilvl, 1, list_id)
+        if level.fmt == "decimal" and _SIMPLE_ORDERED.fullmatch(level.text):
+            return "", (True, ilvl, values[ilvl], list_id)
+        label = self.numbering.label(num_id, ilvl, values)
+        if not label:
+            return "", None
+        return label + ("" if level.suffix == "nothing" or label[-1] in "）)、" else " "), None
+
+    def _code(self, text: str, lang: str) -> None:
+        last = self.blocks[-1] if self.blocks else None
+        if last is not None and last.kind == "code" and last.lang == lang:
+            last.text += "\n" + text
+        else:
+            self._add(_Block("code", text=text, lang=lang))
+
+    def _add(self, block: _Block) -> None:
+        self.blocks.append(block)
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def _segments(self, p: etree._Element, style_id: str | None) -> list[_Segment]:
+        para_bold = bool(self.styles.first(style_id, "bold"))
+        para_italic = bool(self.styles.first(style_id, "italic"))
+        out: list[_Segment] = []
+        for run, link in self._runs(p, None):
+            rpr = run.find(w("rPr"))
+            run_style = attr(rpr.find(w("rStyle"))) if rpr is not None else None
+            code = run_style is not None and self.styles.name(run_style) in _CODE_RUN_STYLES
+            bold = _effective(rpr, "b", self.styles.first(run_style, "bold") if run_style else None, para_bold)
+            italic = _effective(rpr, "i", self.styles.first(run_style, "italic") if run_style else None, para_italic)
+            for child in run:
+                tag = child.tag
+                if tag == w("t"):
+                    out.append(_Segment(child.text or "", bold, italic, link, code=code))
+                elif tag == w("tab"):
+                    out.append(_Segment(" ", bold, italic, link))
+                elif tag in (w("br"), w("cr")):
+                    if attr(child, "type") not in ("page", "column"):
+                        out.append(_Segment("\n", br=True))
+                elif tag == w("noBreakHyphen"):
+                    out.append(_Segment("-", bold, italic, link))
+                elif tag in (w("drawing"), w("pict"), w("object"), f"{{{_MC}}}AlternateContent"):
+                    self.warn("图片、文本框或嵌入对象未导入")
+                elif tag in (w("footnoteReference"), w("endnoteReference")):
+                    self.warn("脚注和尾注未导入")
+        return out
+
+    def _runs(self, parent: etree._Element, link: str | None) -> Iterator[tuple[etree._Element, str | None]]:
+        for child in parent:
+            tag = child.tag
+            if tag == w("r"):
+                yield child, link
+            elif tag == w("hyperlink"):
+                target = self.package.relationships.get(child.get(f"{{{_R}}}id", ""))
+                yield from self._runs(child, target if target and re.match(r"(https?|mailto):", target) else link)
+            elif tag in (w("ins"), w("moveTo"), w("smartTag"), w("customXml"), w("fldSimple"), w("sdt"), w("sdtContent")):
+                yield from self._runs(child, link)
+            elif tag == f"{{{_MC}}}AlternateContent":
+                self.warn("图片、文本框或嵌入对象未导入")
+
+    # -- tables --------------------------------------------------------------------------------
+
+    def _table(self, tbl: etree._Element) -> None:
+        grid: list[list[tuple[str, bool, bool]]] = []  # (text, continues the cell above, covered by a span)
+        flags: list[bool] = []  # rows Word repeats as the header
+        for index, tr in enumerate(tbl.findall(w("tr"))):
+            self.deadline.check()
+            trpr = tr.find(w("trPr"))
+            flags.append(trpr is not None and bool(toggle(trpr.find(w("tblHeader")))))
+            header_rows = next((i for i, flag in enumerate(flags) if not flag), len(flags))
+            row: list[tuple[str, bool, bool]] = [("", False, False)] * _int_val(trpr, "gridBefore")
+            for tc in tr.findall(w("tc")):
+                tcpr = tc.find(w("tcPr"))
+                span = max(1, _int_val(tcpr, "gridSpan"))
+                vmerge = tcpr.find(w("vMerge")) if tcpr is not None else None
+                continues = vmerge is not None and attr(vmerge) in (None, "continue")
+                text = self._cell(tc, header=index < max(1, header_rows))
+                row.append((text, continues, False))
+                row += [("", continues, True)] * (span - 1)
+            grid.append(row)
+        if not grid:
+            return
+        width = max(len(r) for r in grid)
+
+        def spans_all(row: list[tuple[str, bool, bool]]) -> bool:
+            return width > 1 and len(row) == width and all(cell[2] for cell in row[1:])
+
+        while len(grid) > 1 and spans_all(grid[0]):
+            if grid[0][0][0]:  # a title row spanning the whole table becomes a bold line above it
+                self._add(_Block("para", text=f"**{grid[0][0][0]}**"))
+            grid, flags = grid[1:], flags[1:]
+        notes: list[str] = []
+        while len(grid) > 1 and spans_all(grid[-1]):
+            notes.insert(0, grid[-1][0][0])  # so does a note spanning the last row, below it
+            grid, flags = grid[:-1], flags[:-1]
+        header_rows = next((i for i, flag in enumerate(flags) if not flag), len(flags))
+        head = max(1, header_rows)
+        rows: list[list[str]] = []
+        for r, row in enumerate(grid):
+            row = row + [("", False, False)] * (width - len(row))
+            texts: list[str] = []
+            for c, (text, continues, covered) in enumerate(row):
+                if continues and r > 0:
+                    texts.append(rows[r - 1][c])  # a vertically merged cell, repeated in each row
+                elif covered and r < head and c > 0:
+                    texts.append(texts[c - 1])  # a header spanning columns names each of them
+                else:
+                    texts.append(text)
+            rows.append(texts)
+        if header_rows > 1:
+            merged = [" / ".join(dict.fromkeys(t for t in column if t)) for column in zip(*rows[:header_rows], strict=True)]
+            rows = [merged, *rows[header_rows:]]
+        self._add(_Block("table", rows=rows))
+        for note in notes:
+            if note:
+                self._add(_Block("para", text=note.replace("\\|", "|")))
+
+    def _cell(self, tc: etree._Element, *, header: bool = False) -> str:
+        lines: list[str] = []
+        for element in _block_children(tc):
+            if element.tag == w("tbl"):
+                self.warn("表格中的嵌套表格已展开为文字")
+                nested = [" ".join(self._cell(cell) for cell in row.findall(w("tc"))) for row in element.iter(w("tr"))]
+                lines.extend(t for t in nested if t.strip())
+                continue
+            ppr = element.find(w("pPr"))
+            style_id = attr(ppr.find(w("pStyle"))) if ppr is not None else None
+            label, list_info = self._numbering(ppr, style_id)
+            segments = _strip(self._segments(element, style_id))
+            if header and all(s.bold for s in segments if s.text.strip()):
+                segments = [replace(s, bold=False) for s in segments]  # header rows are bold anyway
+            if list_info is not None:
+                label = "• " if not list_info[0] else f"{list_info[2]}. "
+            text = _inline(segments)
+            if text or label:
+                lines.append(_escape(label) + text)
+        return "<br>".join(line.replace("|", "\\|") for line in lines)
+
+
+def _int_val(props: etree._Element | None, tag: str) -> int:
+    if props is None:
+        return 0
+    value = attr(props.find(w(tag)))
+    return int(value) if value and value.isdigit() else 0
+
+
+def _block_children(parent: etree._Element) -> Iterator[etree._Element]:
+    """Paragraphs and tables in order, looking inside content controls and custom XML."""
+    for child in parent:
+        if child.tag in (w("p"), w("tbl")):
+            yield child
+        elif child.tag in (w("sdt"), w("sdtContent"), w("customXml"), w("ins"), w("moveTo")):
+            yield from _block_children(child)
+
+
+def _effective(rpr: etree._Element | None, tag: str, from_run_style: object, from_paragraph: bool) -> bool:
+    direct = toggle(rpr.find(w(tag))) if rpr is not None else None
+    if direct is not None:
+        return direct
+    if isinstance(from_run_style, bool):
+        return from_run_style
+    return from_paragraph
+
+
+# -- inline Markdown -------------------------------------------------------------------------------
+
+_SPECIAL = re.compile(r"([\\`*_]|\](?=[(\[:]))")
+
+
+def _escape(text: str) -> str:
+    text = _SPECIAL.sub(r"\\\1", text)
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", text)
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text).replace("&lt;", "<").replace("&amp;", "&")
+
+
+def _line_start(text: str) -> str:
+    """Escape what would turn a paragraph into a heading, quote, list or rule."""
+    if re.match(r"[#>]|[-+*]\s|[-=]{3,}\s*$", text):
+        return "\\" + text
+    match = re.match(r"(\d+)([.)])(\s)", text)
+    if match:
+        return match.group(1) + "\\" + text[len(match.group(1)) :]
+    return text
+
+
+def _plain(segments: list[_Segment]) -> str:
+    return "".join(s.text for s in segments)
+
+
+def _strip(segments: list[_Segment]) -> list[_Segment]:
+    """Drop leading and trailing spaces (indentation typed with spaces) and line breaks."""
+    out = [replace(s) for s in segments if s.text]
+    while out and (out[0].br or not out[0].text.lstrip(" \t\u3000\u00a0")):
+        out.pop(0)
+    while out and (out[-1].br or not out[-1].text.rstrip(" \t\u3000\u00a0")):
+        out.pop()
+    if out:
+        out[0].text = out[0].text.lstrip(" \t\u3000\u00a0")
+        out[-1].text = out[-1].text.rstrip(" \t\u3000\u00a0")
+    return out
+
+
+def _drop(segments: list[_Segment], count: int) -> list[_Segment]:
+    """The segments without their first `count` characters (and the spaces after them)."""
+    out: list[_Segment] = []
+    for segment in segments:
+        if count >= len(segment.text):
+            count -= len(segment.text)
+            continue
+        out.append(replace(segment, text=segment.text[count:]))
+        count = 0
+    return _strip(out)
+
+
+def _inline(segments: list[_Segment]) -> str:
+    """Bold, italic, links and line breaks as Markdown; emphasis never starts or ends on a space."""
+    merged: list[_Segment] = []
+    for s in segments:
+        if s.br:
+            merged.append(_Segment("", br=True))
+            continue
+        bold = s.bold and bool(s.text.strip())
+        italic = s.italic and bool(s.text.strip())
+        last = merged[-1] if merged else None
+        if last is not None and not last.br and (last.bold, last.italic, last.link, last.code) == (bold, italic, s.link, s.code):
+            last.text += s.text
+        else:
+            merged.append(_Segment(s.text, bold, italic, s.link, code=s.code))
+    out: list[str] = []
+    index = 0
+    while index < len(merged):
+        segment = merged[index]
+        if segment.br:
+            out.append("<br>")
+            index += 1
+            continue
+        if segment.link is not None:
+            group = [segment]
+            while index + len(group) < len(merged) and merged[index + len(group)].link == segment.link:
+                group.append(merged[index + len(group)])
+            inner = _emphasis([_Segment(g.text, g.bold, g.italic, code=g.code) for g in group])
+            out.append(f"[{inner}]({_url(segment.link)})")
+            index += len(group)
+            continue
+        group = [segment]
+        while index + len(group) < len(merged) and merged[index + len(group)].link is None and not merged[index + len(group)].br:
+            group.append(merged[index + len(group)])
+        out.append(_emphasis(group))
+        index += len(group)
+    return "".join(out)
+
+
+def _emphasis(segments: list[_Segment]) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(segments):
+        bold = segments[index].bold
+        end = index
+        while end < len(segments) and segments[end].bold == bold:
+            end += 1
+        inner = "".join(_piece(s) for s in segments[index:end])
+        out.append(_wrap(inner, "**") if bold else inner)
+        index = end
+    return "".join(out)
+
+
+def _piece(segment: _Segment) -> str:
+    if segment.code:
+        return _code(segment.text)
+    return _wrap(_escape(segment.text), "*") if segment.italic else _escape(segment.text)
+
+
+def _code(text: str) -> str:
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _wrap(text: str, marker: str) -> str:
+    core = text.strip(" \t\u3000\u00a0")
+    if not core:
+        return text
+    start = text.index(core[0])
+    return f"{text[:start]}{marker}{core}{marker}{text[start + len(core) :]}"
+
+
+def _url(url: str) -> str:
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+def _heading_text(text: str) -> str:
+    return _escape(re.sub(rf"{_SPACE}+|\n", " ", text).strip())
+
+
+# -- blocks ----------------------------------------------------------------------------------------
+
+
+def _promote_headings(blocks: list[_Block]) -> None:
+    """A document titled with Heading 1 and chaptered with Heading 2 reads as # and ##."""
+    headings = [b for b in blocks if b.kind == "heading"]
+    if not headings or any(b.level == 1 for b in headings) or blocks[0].kind != "heading":
+        return
+    top = blocks[0].level
+    if len(headings) < 2 or sum(1 for b in headings if b.level <= top) != 1:
+        return
+    for block in headings:
+        block.level = max(1, block.level - (top - 1))
+
+
+def _emit(blocks: list[_Block]) -> str:
+    parts: list[str] = []
+    index = 0
+    while index < len(blocks):
+        block = blocks[index]
+        if block.kind == "quote" or block.in_quote:
+            end = index
+            while end < len(blocks) and (blocks[end].kind == "quote" or blocks[end].in_quote):
+                end += 1
+            quoted = _groups(blocks[index:end])
+            parts.append("\n>\n".join("\n".join("> " + line for line in group.split("\n")) for group in quoted))
+            index = end
+            continue
+        if block.kind == "item":
+            end = index
+            while end < len(blocks) and blocks[end].kind == "item" and not blocks[end].in_quote:
+                end += 1
+            parts.extend(_lists(blocks[index:end]))
+            index = end
+            continue
+        if block.kind == "heading":
+            parts.append("#" * block.level + " " + block.text)
+        elif block.kind == "code":
+            fence = "````" if "```" in block.text else "```"
+            parts.append(f"{fence}{block.lang}\n{block.text}\n{fence}")
+        elif block.kind == "table":
+            parts.append(_table_markdown(block))
+        elif block.text:
+            parts.append(block.text)
+        index += 1
+    return "\n\n".join(parts) + "\n"
+
+
+def _groups(blocks: list[_Block]) -> list[str]:
+    """Paragraphs and lists of one quotation, each as text to prefix with `> `."""
+    out: list[str] = []
+    index = 0
+    while index < len(blocks):
+        if blocks[index].kind != "item":
+            out.append(blocks[index].text)
+            index += 1
+            continue
+        end = index
+        while end < len(blocks) and blocks[end].kind == "item":
+            end += 1
+        out.extend(_lists(blocks[index:end]))
+        index = end
+    return out
+
+
+def _lists(items: list[_Block]) -> list[str]:
+    """Consecutive list paragraphs as Markdown lists; a new top-level list starts a new block."""
+    out: list[str] = []
+    lines: list[str] = []
+    base = items[0].level
+    depth = 0
+    top: tuple[str, bool] | None = None  # the list the outermost items belong to
+    for item in items:
+        relative = max(0, item.level - base)
+        if relative == 0:
+            if top is not None and top != (item.list_id, item.ordered):
+                out.append("\n".join(lines))
+                lines = []
+            top = (item.list_id, item.ordered)
+        depth = min(relative, depth + 1) if lines else 0
+        marker = f"{item.number}." if item.ordered else "-"
+        lines.append("    " * depth + f"{marker} {item.text}")
+    out.append("\n".join(lines))
+    return out
+
+
+def _table_markdown(block: _Block) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    rows = [line(block.rows[0]), "|" + "---|" * len(block.rows[0])]
+    rows += [line(row) for row in block.rows[1:]]
+    return "\n".join(rows)

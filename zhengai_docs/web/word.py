@@ -1,0 +1,335 @@
+"""Word in and out on the web: import with preview and diff, export, the handbook, the report.
+
+Import is two steps. The upload is converted and shown (rendered preview, the difference from
+the current version, any warnings) with the Markdown and the commit it was compared against
+carried in the form; nothing is written until the user confirms with a 修订说明, and the save
+is refused if the document changed in between (the preview is then shown again, against the
+new version). Files that cannot be read are refused with the reason, before anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code, level1_code
+from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_document
+from zhengai_docs.catalogue.framework import Framework
+from zhengai_docs.cycles.rules import SHANGHAI
+from zhengai_docs.db import queries
+from zhengai_docs.errors import Conflict, InvalidCode, NotFound
+from zhengai_docs.publishing import handbook as handbook_service
+from zhengai_docs.publishing import imports, selfdiag, word_template
+from zhengai_docs.render.docx_export import export_markdown
+from zhengai_docs.render.docx_package import Limits, WordImportError
+from zhengai_docs.render.html import render_markdown
+from zhengai_docs.storage.paths import revision_id
+from zhengai_docs.textdiff import diff_texts
+from zhengai_docs.users import Role
+from zhengai_docs.web.app import services
+from zhengai_docs.web.auth import can_edit, current_author, read_required, role_required
+from zhengai_docs.web.editing import MAX_BODY_CHARS
+
+bp = Blueprint("word", __name__)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_FILENAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+class UploadForm(FlaskForm):
+    file = FileField("Word 文档（.docx）或 Markdown 文件（.md）", validators=[FileRequired(message="请选择要导入的文件")])
+
+
+class ConfirmForm(FlaskForm):
+    title = StringField("标题", validators=[DataRequired(message="请填写标题"), Length(max=200)])
+    body = TextAreaField("导入后的正文（Markdown）", validators=[Length(max=MAX_BODY_CHARS, message="正文过长")])
+    message = StringField("修订说明", validators=[DataRequired(message="请填写修订说明"), Length(max=300)])
+    base = HiddenField()
+    source = HiddenField()
+
+    def validate_base(self, field: HiddenField) -> None:
+        if field.data:
+            try:
+                revision_id(field.data)
+            except InvalidCode:
+                raise ValidationError("页面版本号无效，请重新上传") from None
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+def _target(code: str) -> tuple[DocumentCode, tuple[str, ...], bool]:
+    """The code, the departments that decide who may import, and whether the document exists."""
+    try:
+        doc_code = document_code(code)
+    except InvalidCode:
+        abort(404)
+    found = queries.item_view(services().db, doc_code.item)
+    if found is None:
+        abort(404)
+    summary = queries.document_summary(services().db, str(doc_code))
+    departments = summary.departments if summary is not None else found[0].departments
+    if not can_edit(departments):
+        abort(403)
+    return doc_code, departments, summary is not None
+
+
+def _limits() -> Limits:
+    return Limits.from_settings(services().settings)
+
+
+@bp.route("/documents/<code>/import", methods=["GET", "POST"])
+@login_required
+def import_document(code: str) -> str | WerkzeugResponse | tuple[str, int]:
+    doc_code, _departments, exists = _target(code)
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return render_template("word/import.html", form=form, code=doc_code, exists=exists), 400 if request.method == "POST" else 200
+    upload = form.file.data
+    filename = _FILENAME_FORBIDDEN.sub("", upload.filename or "upload.docx")[-200:] or "upload.docx"
+    limits = _limits()
+    data = upload.stream.read(limits.max_bytes + 1)
+    try:
+        prepared = imports.prepare(services().library, doc_code, data, filename=filename, limits=limits)
+    except WordImportError as exc:
+        form.file.errors = [exc.message]
+        return render_template("word/import.html", form=form, code=doc_code, exists=exists), 400
+    confirm = ConfirmForm(formdata=None)
+    confirm.title.data = prepared.document.meta.title
+    confirm.body.data = prepared.document.body
+    confirm.base.data = prepared.base or ""
+    confirm.source.data = filename
+    return _preview(confirm, doc_code, current=prepared.current.body if prepared.current else None, warnings=prepared.warnings)
+
+
+@bp.route("/documents/<code>/import/confirm", methods=["POST"])
+@login_required
+def confirm_import(code: str) -> str | WerkzeugResponse | tuple[str, int]:
+    doc_code, departments, _exists = _target(code)
+    form = ConfirmForm()
+    library = services().library
+    current = _current(doc_code)
+    if not form.validate():
+        return _preview(form, doc_code, current=current.body if current else None, warnings=()), 400
+    body = (form.body.data or "").replace("\r\n", "\n")
+    body = body if body.endswith("\n") else body + "\n"
+    base = form.base.data or None
+    previous = _current(doc_code, revision=base) if base else None
+    if previous is not None:
+        document = previous.with_changes(body=body, title=form.title.data.strip())
+    else:
+        mine = tuple(d for d in departments if can_edit((d,))) or departments
+        meta = DocumentMeta(code=doc_code, title=form.title.data.strip(), departments=mine, status=Status.DRAFT)
+        document = new_document(meta, body)
+    try:
+        result = library.save(document, author=current_author(), message=form.message.data.strip(), base=base)
+    except Conflict:
+        latest = library.load(doc_code)
+        form.base.data = latest.version.commit
+        message = "您预览期间该文档已被他人修改，导入没有保存，也没有覆盖他人的修改。下面已按最新版本重新比较，请核对后再次确认。"
+        return _preview(form, doc_code, current=latest.document.body, warnings=(), conflict=message), 409
+    flash("已从 Word 导入并保存。" if result.changed else "导入的内容与现行版本相同，未产生新版本。", "success")
+    return redirect(url_for("documents.view", code=str(doc_code)))
+
+
+def _current(code: DocumentCode, *, revision: str | None = None) -> Document | None:
+    try:
+        return services().library.load(code, revision=revision).document
+    except NotFound:
+        return None
+
+
+def _preview(
+    form: ConfirmForm, code: DocumentCode, *, current: str | None, warnings: tuple[str, ...], conflict: str | None = None
+) -> str:
+    body = form.body.data or ""
+    return render_template(
+        "word/preview.html",
+        form=form,
+        code=code,
+        rendered=render_markdown(body),
+        diff=diff_texts(current or "", body),
+        is_new=current is None,
+        warnings=warnings,
+        conflict=conflict,
+    )
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _download(data: bytes, filename: str) -> Response:
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    disposition = f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(filename)}"
+    return Response(data, mimetype=DOCX, headers={"Content-Disposition": disposition})
+
+
+def _template_path() -> Path:
+    return word_template(services().settings, Path(current_app.instance_path))
+
+
+@bp.route("/documents/<code>/export.docx")
+@read_required
+def export_document(code: str) -> Response:
+    try:
+        doc_code = document_code(code)
+        revision = revision_id(request.args["rev"]) if request.args.get("rev") else None
+    except InvalidCode:
+        abort(404)
+    try:
+        loaded = services().library.load(doc_code, revision=revision)
+    except NotFound:
+        abort(404)
+    meta = loaded.document.meta
+    data = export_markdown(loaded.document.body, template=_template_path(), title=meta.title, subtitle=handbook_service.subtitle(meta))
+    suffix = f"-{loaded.version.commit[:10]}" if revision else ""
+    return _download(data, f"{doc_code} {meta.title}{suffix}.docx")
+
+
+class HandbookForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET form that only reads
+
+    level = SelectField("一级类别", choices=[])
+    department = SelectField("牵头部门", choices=[])
+    type = SelectField("文档类型", choices=[SelectChoice("", "全部类型")] + [SelectChoice(t.value, t.label) for t in DocType])
+
+
+def _handbook_form() -> tuple[HandbookForm, handbook_service.HandbookFilter]:
+    db = services().db
+    form = HandbookForm(request.args)
+    names = handbook_service.level_names(db)
+    form.level.choices = [SelectChoice("", "全部类别")] + [SelectChoice(c, f"{c} {n}") for c, n in sorted(names.items()) if len(c) == 1]
+    departments = queries.departments(db)
+    form.department.choices = [SelectChoice("", "全部部门")] + [SelectChoice(d, d) for d in departments]
+    level = form.level.data or None
+    department = form.department.data or None
+    doc_type = form.type.data or None
+    try:
+        if level is not None:
+            level1_code(level)
+        chosen_type = DocType(doc_type) if doc_type else None
+    except (InvalidCode, ValueError):
+        abort(400, description="筛选条件无效。")
+    if department is not None and department not in departments:
+        abort(400, description="没有这个部门。")
+    return form, handbook_service.HandbookFilter(level1=level, department=department, doc_type=chosen_type)
+
+
+@bp.route("/handbook")
+@read_required
+def handbook() -> str:
+    form, selection = _handbook_form()
+    entries = handbook_service.select_documents(services().db, selection)
+    return render_template("word/handbook.html", form=form, entries=entries, query=request.query_string.decode())
+
+
+@bp.route("/handbook.docx")
+@read_required
+def handbook_docx() -> Response:
+    _form, selection = _handbook_form()
+    svc = services()
+    data, _count = handbook_service.compile_handbook(
+        db=svc.db,
+        repo=svc.library.repo,
+        selection=selection,
+        template=_template_path(),
+        college=svc.settings["COLLEGE_NAME"],
+        today=dt.datetime.now(SHANGHAI).date(),
+    )
+    names = handbook_service.level_names(svc.db)
+    return _download(data, f"{svc.settings['COLLEGE_NAME']}制度汇编（{selection.describe(names)}）.docx")
+
+
+# -- self-diagnosis report -----------------------------------------------------------------------
+
+
+class SelfDiagnosisForm(FlaskForm):
+    opinion = TextAreaField("自我诊断意见（不超过 500 字）")
+    measures = TextAreaField("改进措施（不超过 200 字）")
+    effects = TextAreaField("改进成效（不超过 200 字）")
+
+
+class OverviewForm(FlaskForm):
+    opinion = TextAreaField("自我诊改工作概述（不超过 500 字）")
+
+
+def _framework() -> Framework:
+    try:
+        return services().library.frameworks.get(services().settings["ACTIVE_FRAMEWORK"]).framework
+    except NotFound:
+        abort(404, description="当前使用的诊断框架不存在，请管理员检查 ACTIVE_FRAMEWORK 设置。")
+
+
+def _year(value: int | None = None) -> int:
+    year = value if value is not None else request.args.get("year", type=int) or dt.datetime.now(SHANGHAI).year
+    if not 2000 <= year <= 2100:
+        abort(404)
+    return year
+
+
+@bp.route("/reports/self-diagnosis")
+@role_required(Role.QUALITY, Role.ADMIN)
+def self_diagnosis() -> str:
+    framework = _framework()
+    year = _year()
+    rows = selfdiag.element_rows(services().db, framework, year=year)
+    overview = selfdiag.load_entries(services().db, framework=framework.id, year=year).get(selfdiag.OVERVIEW)
+    return render_template(
+        "word/self_diagnosis.html", framework=framework, year=year, rows=rows, overview=overview, fields=selfdiag.FIELDS
+    )
+
+
+@bp.route("/reports/self-diagnosis/<int:year>/<element_id>", methods=["GET", "POST"])
+@role_required(Role.QUALITY, Role.ADMIN)
+def edit_self_diagnosis(year: int, element_id: str) -> str | WerkzeugResponse | tuple[str, int]:
+    framework = _framework()
+    year = _year(year)
+    element = framework.element(element_id)
+    if element is None and element_id != selfdiag.OVERVIEW:
+        abort(404)
+    form: FlaskForm = OverviewForm() if element is None else SelfDiagnosisForm()
+    entry = selfdiag.load_entries(services().db, framework=framework.id, year=year).get(element_id)
+    if request.method == "GET" and entry is not None:
+        for name in ("opinion", "measures", "effects"):
+            if hasattr(form, name):
+                getattr(form, name).data = getattr(entry, name)
+    if form.validate_on_submit():
+        values = {name: getattr(form, name).data or "" for name in ("opinion", "measures", "effects") if hasattr(form, name)}
+        try:
+            selfdiag.save_entry(
+                services().db, framework=framework.id, year=year, element_id=element_id, values=values, author=current_author().name
+            )
+        except selfdiag.TooLong as exc:
+            flash(f"未保存：{exc}。", "error")
+        else:
+            flash("已保存。", "success")
+            return redirect(url_for("word.self_diagnosis", year=year) + f"#e-{element_id}")
+        status = 400
+    else:
+        status = 400 if request.method == "POST" else 200
+    limits = {f.name: f.limit for f in selfdiag.FIELDS} if element is not None else {"opinion": selfdiag.OVERVIEW_LIMIT}
+    counts = {name: selfdiag.char_count(getattr(form, name).data or "") for name in limits}
+    return render_template(
+        "word/self_diagnosis_edit.html", form=form, framework=framework, year=year, element=element, counts=counts, limits=limits
+    ), status
+
+
+@bp.route("/reports/self-diagnosis/<int:year>.docx")
+@role_required(Role.QUALITY, Role.ADMIN)
+def self_diagnosis_docx(year: int) -> Response:
+    framework = _framework()
+    year = _year(year)
+    svc = services()
+    data = selfdiag.report_docx(db=svc.db, framework=framework, year=year, template=_template_path(), college=svc.settings["COLLEGE_NAME"])
+    return _download(data, f"{svc.settings['COLLEGE_NAME']}内部质量保证体系自我诊改报告（{year}）.docx")
