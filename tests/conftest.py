@@ -58,6 +58,27 @@ def instance(tmp_path: Path, demo_template: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def indexed_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo instance with its search index built once (`zhengai-docs init` builds it too)."""
+    from zhengai_docs.search.indexer import rebuild_index
+    from zhengai_docs.search.whoosh_backend import WhooshBackend
+
+    instance = tmp_path_factory.mktemp("indexed-template") / "instance"
+    shutil.copytree(demo_template, instance)
+    backend = WhooshBackend(instance / "search-index")
+    rebuild_index(backend, ContentRepository(instance / "content.git"))
+    backend.close()
+    return instance
+
+
+@pytest.fixture
+def indexed_instance(tmp_path: Path, indexed_template: Path) -> Path:
+    target = tmp_path / "instance"
+    shutil.copytree(indexed_template, target)
+    return target
+
+
 def make_app(instance: Path, **settings: object) -> Flask:
     return create_app({"TESTING": True, **settings}, instance_path=str(instance))
 

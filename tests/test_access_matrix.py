@@ -87,6 +87,8 @@ ROUTES = (
     Route("editing.create", "GET", "/items/A108/new/Z", A101Z_EDITORS),
     Route("editing.create", "POST", "/items/A108/new/Z", A101Z_EDITORS, data=_create_data, ok=(302,)),
     Route("editing.preview", "POST", "/preview", SIGNED_IN, json={"body": "# 预览"}),
+    Route("search.page", "GET", "/search", SIGNED_IN),
+    Route("search.api", "GET", "/api/search", SIGNED_IN, api=True),
 )
 
 

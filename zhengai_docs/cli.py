@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from zhengai_docs.bootstrap import DEMO_PASSWORD, SYSTEM_AUTHOR, initialise
 from zhengai_docs.db.doctor import diagnose
 from zhengai_docs.db.sync import cached_commit, rebuild
 from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.search.indexer import SearchIndex, rebuild_index
 from zhengai_docs.storage.repository import Author
 from zhengai_docs.users import Role, check_credentials, create_user
 from zhengai_docs.web.app import Services
@@ -106,6 +108,7 @@ def init(ctx: _Context, demo: bool, admin_name: str, admin_password: str | None)
         click.echo(f"已导入示例内容：{report.catalogue_items} 个目录条目，{report.demo_documents} 份文档")
     if report.users:
         click.echo(f"已创建示例账号（密码均为 {DEMO_PASSWORD}）：{', '.join(report.users)}")
+    _build_missing_index(svc)
     if not demo and check_credentials(svc.db, username=admin_name, password="") is None:
         password = admin_password or secrets.token_urlsafe(12)
         with _errors():
@@ -245,6 +248,45 @@ def doctor(ctx: _Context, force: bool) -> None:
         click.echo(f"  内容：{problem}")
     if not diagnosis.cache_ok or diagnosis.content_problems:
         sys.exit(1)
+
+
+@cli.command()
+@pass_context
+def reindex(ctx: _Context) -> None:
+    """Rebuild the full-text search index from the content repository.
+
+    The new index is built beside the live one, which goes on answering searches and taking
+    saves; it replaces the live one once it has caught up. Run it after editing the user
+    dictionary (zhengai_docs/data/userdict.txt), after an upgrade, or when search says so.
+
+    Examples:
+      zhengai-docs reindex
+      zhengai-docs --instance /srv/zhengai reindex
+    """
+    svc = ctx.services
+    start = time.perf_counter()
+    with _errors(), _progress("重建搜索索引") as progress:
+        index = _search_index(svc)
+        result = rebuild_index(index.backend, svc.library.repo, progress=progress)
+    size = index.backend.state().size_bytes / 1e6
+    commit = (result.new or "")[:12] or "（空仓库）"
+    click.echo(f"搜索索引已重建：{result.documents} 份文档，对应提交 {commit}，用时 {time.perf_counter() - start:.1f} 秒，{size:.1f} MB")
+
+
+def _search_index(svc: Services) -> SearchIndex:
+    if svc.library.search is None:
+        raise ZhengaiError("本实例未配置搜索索引")
+    return svc.library.search
+
+
+def _build_missing_index(svc: Services) -> None:
+    """`init` builds the search index once; after that, saves and syncs keep it current."""
+    index = _search_index(svc)
+    if index.backend.state().exists:
+        return
+    with _errors(), _progress("建立搜索索引") as progress:
+        result = rebuild_index(index.backend, svc.library.repo, progress=progress)
+    click.echo(f"已建立搜索索引：{result.documents} 份文档")
 
 
 def main() -> None:

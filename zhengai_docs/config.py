@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `zhengai-docs serve` listens on."),
     Setting("PORT", 5000, "Port `zhengai-docs serve` listens on."),
     Setting("COLLEGE_NAME", "职业技术学院", "College name shown in page titles and reports."),
+    Setting("SEARCH_INDEX", "search-index", "Folder of the full-text search index (a cache: `zhengai-docs reindex` rebuilds it)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -19,6 +19,7 @@ from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import SyncResult, cached_commit, sync
 from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound
+from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Author, ContentRepository, FileVersion, WriteResult
 from zhengai_docs.users import department_user_counts, rename_department_scopes
@@ -31,14 +32,17 @@ class LoadedDocument:
 
 
 class Library:
-    def __init__(self, *, repo: ContentRepository, db: Database) -> None:
+    def __init__(self, *, repo: ContentRepository, db: Database, search: SearchIndex | None = None) -> None:
         self.repo = repo
         self.db = db
+        self.search = search  # the full-text index, which follows the head on its own record
         self._synced_head: str | None = None
         self._lock = threading.Lock()
 
     def sync(self) -> SyncResult | None:
         """Cheap when nothing moved: one ref-file read, no query (remembered per process)."""
+        if self.search is not None:
+            self.search.follow(wait=False)
         head = self.repo.head()
         if head is not None and head == self._synced_head:
             return None
@@ -55,6 +59,8 @@ class Library:
         """Write one document (refusing stale bases) and update the cache."""
         result = self.repo.write(document.meta.code.path, document.dump(), author=author, message=message, base=base)
         self.sync()
+        if self.search is not None:
+            self.search.follow(wait=True)  # the saved text is searchable when save returns
         return result
 
     def restore(self, code: DocumentCode, revision: str, *, author: Author, message: str, base: str | None) -> WriteResult:

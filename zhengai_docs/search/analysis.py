@@ -1,4 +1,4 @@
-"""Text analysis for Chinese search: folding, plain text, words and character grams.
+"""Text analysis for Chinese search: folding, display text, words and character pairs.
 
 Matching is defined on *folded display text*: the document's visible text with every run of
 whitespace collapsed to one space, then ASCII letters lower-cased and full-width ASCII forms
@@ -6,12 +6,12 @@ whitespace collapsed to one space, then ASCII letters lower-cased and full-width
 match found in folded text is at the same offsets in the display text (snippets need that).
 
 Two analyses feed the index:
-- character grams (every character, every overlapping pair with its position) make any
-  substring findable exactly; see `schema`.
-- words from rjieba (jieba's dictionary in Rust, ~30x faster, same tokens) with a domain user
-  dictionary rank whole-word matches first. `WordTokenizer` is phrase-safe: accurate-mode words
-  get consecutive positions and the dictionary words inside a long word share its position, so
-  phrase queries over words still work.
+- character pairs (every overlapping two-character gram) select candidate documents for any
+  query of two or more characters; the folded text itself then confirms the exact match;
+- words from rjieba (jieba's dictionary and algorithm in Rust, ~30x faster, same tokens) with
+  the domain user dictionary rank whole-word matches first. Each accurate-mode word is indexed
+  together with every dictionary word inside it, which is jieba's search mode made complete:
+  after 双师型 is in the dictionary, search mode alone would no longer yield 双师.
 """
 
 from __future__ import annotations
@@ -21,14 +21,12 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
-
-import rjieba
-from whoosh.analysis import Token, Tokenizer
+from types import ModuleType
 
 USER_DICTIONARY = Path(__file__).resolve().parent.parent / "data" / "userdict.txt"
-ANALYSIS_VERSION = "1"  # bump when tokenization changes in a way that needs a reindex
+ANALYSIS_VERSION = "3"  # bump when analysis changes in a way that calls for a reindex
 
 
 def _fold_table() -> dict[int, int]:
@@ -52,7 +50,7 @@ def collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-# -- plain text from Markdown -------------------------------------------------------------------
+# -- display text from Markdown -----------------------------------------------------------------
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
@@ -65,11 +63,26 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 _TRAILING_HASHES = re.compile(r"\s+#+\s*$")
 
 
+_DIAGRAM_LABEL = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)|\{([^}]*)\}|\|([^|]*)\|")
+
+
 def plain_text(markdown: str) -> str:
-    """The text a reader sees, roughly: Markdown markup removed, line structure kept."""
+    """The text a reader sees, roughly: Markdown markup removed, line structure kept.
+
+    A Mermaid diagram (a 流程's flowchart) is reduced to its node and edge labels.
+    """
     lines = []
+    fence: str | None = None
     for line in markdown.splitlines():
-        if _FENCE.match(line) or _TABLE_RULE.match(line):
+        opening = _FENCE.match(line)
+        if opening:
+            fence = None if fence else line.strip()
+            continue
+        if fence is not None and fence.endswith("mermaid"):
+            labels = ("".join(groups).strip("\"'[](){} ") for groups in _DIAGRAM_LABEL.findall(line))
+            lines.append(" ".join(label for label in labels if label))
+            continue
+        if _TABLE_RULE.match(line):
             continue
         if _HEADING.match(line):
             line = _TRAILING_HASHES.sub("", _HEADING.sub("", line))
@@ -84,6 +97,11 @@ def plain_text(markdown: str) -> str:
 def search_text(*, title: str, doc_number: str | None, body_text: str) -> str:
     """The display text a query is matched against: title, issuing number, then the body."""
     return collapse("\n".join(part for part in (title, doc_number or "", body_text) if part))
+
+
+def pairs(folded: str) -> set[str]:
+    """Every overlapping pair of characters (the index's character-gram terms)."""
+    return {folded[i : i + 2] for i in range(len(folded) - 1)}
 
 
 # -- words --------------------------------------------------------------------------------------
@@ -108,26 +126,31 @@ def read_user_dictionary(path: Path = USER_DICTIONARY) -> tuple[UserWord, ...]:
     return tuple(words)
 
 
-_segmenter: Any = None
+_segmenter: ModuleType | None = None
 _segmenter_lock = threading.Lock()
 
 
-def segmenter() -> Any:
-    """One rjieba instance per process with the user dictionary (jieba's global stays untouched)."""
+def segmenter() -> ModuleType:
+    """rjieba with the user dictionary, loaded on first use (0.1 s, ~33 MiB per process).
+
+    The module's own default instance is used: a second `rjieba.Jieba()` would cost another
+    ~24 MiB in every worker process, and nothing else in the process uses rjieba.
+    """
     global _segmenter
     if _segmenter is None:
         with _segmenter_lock:
             if _segmenter is None:
-                instance = rjieba.Jieba()
+                import rjieba
+
                 for entry in read_user_dictionary():
-                    instance.add_word(entry.word, entry.freq, None)
-                _segmenter = instance
+                    rjieba.add_word(entry.word, entry.freq, None)
+                _segmenter = rjieba
     return _segmenter
 
 
-def dictionary_fingerprint() -> str:
-    """Identifies the analysis an index was built with; a different one calls for a reindex."""
-    digest = hashlib.sha256(ANALYSIS_VERSION.encode() + b"\0" + USER_DICTIONARY.read_bytes())
+def analysis_fingerprint() -> str:
+    """Identifies the word analysis an index was built with (tokenizer version and dictionary)."""
+    digest = hashlib.sha256(f"{ANALYSIS_VERSION}\0{version('rjieba')}\0".encode() + USER_DICTIONARY.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -135,9 +158,9 @@ def _is_wordlike(word: str) -> bool:
     return any(ch.isalnum() for ch in word)
 
 
-def query_words(text: str) -> list[str]:
-    """Accurate-mode words of a (folded) query term, punctuation dropped."""
-    return [w for w in segmenter().cut(fold(text), hmm=False) if _is_wordlike(w)]
+def query_words(term: str) -> list[str]:
+    """Accurate-mode words of a folded query term, punctuation and spaces dropped."""
+    return [w for w in segmenter().cut(term, hmm=False) if _is_wordlike(w)]
 
 
 def inner_words(word: str) -> Iterator[str]:
@@ -150,78 +173,12 @@ def inner_words(word: str) -> Iterator[str]:
                 yield piece
 
 
-class WordTokenizer(Tokenizer):  # type: ignore[misc]
-    """Phrase-safe rjieba tokenizer (module level: the schema is pickled with the index)."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: Any,
-    ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        text = fold(value)
-        if not tokenize:
-            token.original = token.text = text
-            token.boost = 1.0
-            if positions:
-                token.pos = start_pos
-            if chars:
-                token.startchar, token.endchar = start_char, start_char + len(text)
-            yield token
-            return
-        seg = segmenter()
-        pos = start_pos
-        for word, start, end in seg.tokenize(text, "default", False):
-            if not _is_wordlike(word):
-                continue
-            pieces = [word] if mode == "query" or len(word) < 3 else [word, *inner_words(word)]
-            for piece in pieces:
-                token.text = piece
-                token.boost = 1.0
-                token.stopped = False
-                if keeporiginal:
-                    token.original = piece
-                if positions:
-                    token.pos = pos
-                if chars:
-                    token.startchar, token.endchar = start_char + start, start_char + end
-                yield token
-            pos += 1
-
-
-# -- character grams ----------------------------------------------------------------------------
-
-
-def unigram_counts(folded: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for ch in folded:
-        if ch != " ":
-            counts[ch] = counts.get(ch, 0) + 1
-    return counts
-
-
-def bigram_positions(folded: str) -> dict[str, list[int]]:
-    """Every overlapping pair of characters with the positions it starts at."""
-    positions: dict[str, list[int]] = {}
-    for index in range(len(folded) - 1):
-        pair = folded[index : index + 2]
-        found = positions.get(pair)
-        if found is None:
-            positions[pair] = [index]
-        else:
-            found.append(index)
-    return positions
+def index_words(folded: str) -> set[str]:
+    """The words a document is indexed under: accurate-mode words and the words inside them."""
+    words: set[str] = set()
+    for word in segmenter().cut(folded, hmm=False):
+        if _is_wordlike(word) and word not in words:
+            words.add(word)
+            if len(word) > 2:
+                words.update(inner_words(word))
+    return words

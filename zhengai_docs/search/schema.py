@@ -1,90 +1,78 @@
-"""The Whoosh schema: exact character-gram fields, word fields for ranking, filter fields.
+"""The Whoosh schema and the per-document match record.
 
-Exactness comes from two gram fields over the folded text:
-- `grams1`: every character (frequencies), so a one-character query is a single term;
-- `grams2`: every overlapping pair of characters with its position, so a query of n >= 2
-  characters is the phrase of its n - 1 pairs at consecutive positions, which holds exactly
-  where the text contains the query (an AND of grams alone would also accept 质量…量保 for 质量保).
-The word fields (`words`, `title`) are there only for ranking. Field classes are module level
-because Whoosh pickles the schema into the index.
+- `pairs`: every character pair of the folded search text; selects candidate documents for
+  query terms of two or more characters (a pair present is necessary, not sufficient);
+- `words`: rjieba words, for ranking whole-word matches first;
+- `record`: a column with the folded search text, the code, the issue date and where the title
+  ends. It confirms every match exactly (a substring test) and is read once per segment;
+- the filter fields (type, levels, item, status, departments, points) and stored display fields.
+
+Term sets are indexed without frequencies or positions: the record gives exact frequencies,
+and postings with positions cost Whoosh (pure Python) several times more to write and read.
+Field classes are module level because Whoosh pickles the schema into the index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from whoosh import formats
+from whoosh import columns, formats
 from whoosh.analysis import Token, Tokenizer
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, FieldType, Schema
+from whoosh.fields import COLUMN, ID, KEYWORD, STORED, FieldType, Schema
 
-from zhengai_docs.search.analysis import WordTokenizer, bigram_positions, fold, unigram_counts
+from zhengai_docs.search.analysis import fold, index_words, pairs, search_text
+from zhengai_docs.search.backend import IndexedDocument
 
-STATE_ID = "_state"  # the `code` of the one entry that records the indexed commit
+SCHEMA_VERSION = 2  # an index with another version is treated as missing until `reindex`
+STATE_ID = "_state"  # the `code` of the entry that records the indexed commit
+_SEP = "\x1f"
 
 
-class _GramTokenizer(Tokenizer):  # type: ignore[misc]
-    """Grams as tokens: only for Whoosh utilities that re-analyse a field; indexing skips it."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
+class _WordTokenizer(Tokenizer):
+    """Words of a text, for Whoosh utilities that re-analyse a field (indexing skips it)."""
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _GramTokenizer) and other.size == self.size
+        return type(other) is type(self)
 
     def __hash__(self) -> int:
-        return hash((type(self), self.size))
+        return hash(type(self))
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False, mode: str = "", **kwargs: Any) -> Iterator[Token]:
         token = Token(positions, chars, mode=mode, **kwargs)
-        text = fold(value)
-        for index in range(len(text) - self.size + 1):
-            token.text = text[index : index + self.size]
+        for word in sorted(index_words(fold(value))):
+            token.text = word
             token.boost = 1.0
             token.stopped = False
-            if positions:
-                token.pos = index
-            if chars:
-                token.startchar, token.endchar = index, index + self.size
             yield token
 
 
-class UnigramField(FieldType):  # type: ignore[misc]
-    """Every character of already folded text, with its frequency."""
+class TermSetField(FieldType):
+    """A set of terms per document: no frequencies, no positions.
+
+    Scorable only so that a lengths column exists: without one, Whoosh 2.7.4 looks for the
+    missing file once per posting while writing (a stat() call each, ~2x slower indexing).
+    """
 
     def __init__(self) -> None:
-        super().__init__(formats.Frequency(), _GramTokenizer(1), scorable=True)
+        super().__init__(formats.Existence(), _WordTokenizer(), scorable=True)
 
-    def index(self, value: str, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
-        encode = self.format.encode
-        for char, count in unigram_counts(value).items():
-            yield char.encode("utf-8"), count, float(count), encode(count)
-
-
-class BigramField(FieldType):  # type: ignore[misc]
-    """Every overlapping character pair of already folded text, with positions."""
-
-    def __init__(self) -> None:
-        super().__init__(formats.Positions(), _GramTokenizer(2), scorable=True)
-
-    def index(self, value: str, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
-        encode = self.format.encode
-        for pair, positions in bigram_positions(value).items():
-            yield pair.encode("utf-8"), len(positions), float(len(positions)), encode(positions)
+    def index(self, value: Iterable[str], **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        for term in sorted(value):
+            yield term.encode("utf-8"), 1, 1.0, b""
 
 
 def build_schema() -> Schema:
-    words = WordTokenizer()
     return Schema(
-        kind=ID(stored=True),
-        code=ID(stored=True, unique=True, sortable=True),
-        title=TEXT(analyzer=words, stored=True, phrase=True),
-        title_grams1=UnigramField(),
-        title_grams2=BigramField(),
-        words=TEXT(analyzer=words, phrase=True),
-        grams1=UnigramField(),
-        grams2=BigramField(),
+        code=ID(stored=True, unique=True),
+        pairs=TermSetField(),
+        words=TermSetField(),
+        record=COLUMN(columns.VarBytesColumn()),
+        title=STORED(),
         body=STORED(),
+        doc_number=STORED(),
         doc_type=ID(stored=True),
         level1=ID(stored=True),
         level2=ID(stored=True),
@@ -92,8 +80,68 @@ def build_schema() -> Schema:
         status=ID(stored=True),
         departments=KEYWORD(stored=True, commas=True, scorable=False),
         points=KEYWORD(stored=True, commas=True, scorable=False),
-        issued=ID(stored=True, sortable=True),
-        doc_number=STORED(),
+        issued=ID(stored=True),
         commit=STORED(),
+        schema_version=STORED(),
         fingerprint=STORED(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """What matching and sorting need of one document, kept in memory per segment."""
+
+    code: str
+    issued: str  # ISO date or ""
+    title_end: int  # the folded text starts with the title
+    text: str  # folded search text: title, issuing number, body (it ends with the folded body)
+
+    order: str = field(init=False)  # sorts in catalogue order: A101Z, A101L, A101B, A102Z …
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", self.code[:4] + str("ZLB".find(self.code[4:5]) % 3))
+
+    def encode(self) -> bytes:
+        return _SEP.join((self.code, self.issued, str(self.title_end), self.text)).encode("utf-8")
+
+    @classmethod
+    def decode(cls, raw: bytes) -> MatchRecord | None:
+        if not raw:
+            return None  # the state entry
+        code, issued, title_end, text = raw.decode("utf-8").split(_SEP, 3)
+        return cls(code=code, issued=issued, title_end=int(title_end), text=text)
+
+
+def document_fields(document: IndexedDocument) -> dict[str, Any]:
+    """The Whoosh fields of one document."""
+    text = fold(search_text(title=document.title, doc_number=document.doc_number, body_text=document.body_text))
+    title_end = len(fold(search_text(title=document.title, doc_number=None, body_text="")))
+    record = MatchRecord(code=document.code, issued=_day(document.issued), title_end=title_end, text=text)
+    fields: dict[str, Any] = {
+        "code": document.code,
+        "pairs": pairs(text),
+        "words": index_words(text),
+        "record": record.encode(),
+        "title": document.title,
+        "body": document.body_text,
+        "doc_number": document.doc_number or "",
+        "doc_type": document.doc_type,
+        "level1": document.level1,
+        "level2": document.level2,
+        "item": document.item,
+        "departments": ",".join(d.replace(",", "，") for d in document.departments),
+        "points": ",".join(document.points),
+    }
+    if document.status:
+        fields["status"] = document.status
+    if document.issued is not None:
+        fields["issued"] = document.issued.isoformat()
+    return fields
+
+
+def state_fields(*, commit: str | None, fingerprint: str) -> dict[str, Any]:
+    return {"code": STATE_ID, "commit": commit or "", "schema_version": SCHEMA_VERSION, "fingerprint": fingerprint}
+
+
+def _day(value: dt.date | None) -> str:
+    return value.isoformat() if value is not None else ""

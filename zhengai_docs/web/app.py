@@ -18,6 +18,8 @@ from zhengai_docs.bootstrap import SHANGHAI
 from zhengai_docs.config import load_settings, resolve_database_url, resolve_path
 from zhengai_docs.db.database import Database
 from zhengai_docs.library import Library
+from zhengai_docs.search.indexer import SearchIndex
+from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import get_user
 
@@ -46,7 +48,8 @@ def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) ->
     settings = load_settings(Path(app.instance_path), config)
     db = Database(resolve_database_url(Path(app.instance_path), settings["DATABASE_URL"]))
     repo = ContentRepository(resolve_path(Path(app.instance_path), settings["CONTENT_REPOSITORY"]), branch=settings["CONTENT_BRANCH"])
-    app.extensions["zhengai"] = Services(library=Library(repo=repo, db=db), db=db, settings=settings)
+    search = SearchIndex(WhooshBackend(resolve_path(Path(app.instance_path), settings["SEARCH_INDEX"])), repo)
+    app.extensions["zhengai"] = Services(library=Library(repo=repo, db=db, search=search), db=db, settings=settings)
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"] or _instance_secret(Path(app.instance_path)),
         MAX_CONTENT_LENGTH=int(settings["MAX_UPLOAD_MB"]) * 1024 * 1024,
@@ -98,8 +101,10 @@ def _login_manager(app: Flask) -> None:
 
 def _register(app: Flask) -> None:
     from zhengai_docs.web import admin, api, auth, catalogue, cycles, documents, editing, errors, security
+    from zhengai_docs.web import search as search_views
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(search_views.bp)
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(admin.bp)

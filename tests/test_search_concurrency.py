@@ -1,0 +1,106 @@
+"""Acceptance: 4 processes save while 4 others search; every save is searchable, nothing fails.
+
+The processes are separate interpreters (spawn) sharing one instance folder, as gunicorn or
+several `serve` processes would: each has its own Library, SQL connection and index handle.
+Searchers sync before every search, as a page request does, so they compete for the writer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queue_module
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zhengai_docs.catalogue.codes import document_code
+from zhengai_docs.db.database import Database
+from zhengai_docs.library import Library
+from zhengai_docs.search.backend import SearchRequest
+from zhengai_docs.search.indexer import SearchIndex
+from zhengai_docs.search.whoosh_backend import WhooshBackend
+from zhengai_docs.storage.repository import Author, ContentRepository
+
+SAVERS = 4
+SEARCHERS = 4
+SAVES = 4
+CODES = ["A101Z", "A101L", "A104Z", "A104L", "A105Z", "A105L", "A106Z", "A106L"]
+CODES += ["B202Z", "B202L", "C204Z", "C204L", "D203Z", "D203L", "E303Z", "E303L"]
+QUERIES = ["双师", "质量", "诊改", "教务处", "GB/T", "专业带头人", "实习实训", "质"]
+
+
+def _library(instance: Path) -> tuple[Library, WhooshBackend]:
+    repo = ContentRepository(instance / "content.git")
+    backend = WhooshBackend(instance / "search-index")
+    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    return Library(repo=repo, db=db, search=SearchIndex(backend, repo)), backend
+
+
+def _save(instance: str, number: int, results: Any) -> None:
+    try:
+        library, backend = _library(Path(instance))
+        author = Author(name=f"编辑{number}", email=f"editor{number}@example.edu.cn")
+        for n in range(SAVES):
+            code = CODES[number * SAVES + n]
+            token = f"bingfa{number}x{n}q"
+            loaded = library.load(document_code(code))
+            document = loaded.document.with_changes(body=loaded.document.body + f"\n并发保存 {token}\n")
+            library.save(document, author=author, message=f"并发保存 {token}", base=loaded.version.commit)
+            found = [h.code for h in backend.search(SearchRequest(text=token)).hits]
+            results.put(("saved", token, code, found))
+        library.db.dispose()
+    except Exception:
+        results.put(("error", traceback.format_exc()))
+
+
+def _search(instance: str, stop: Any, results: Any) -> None:
+    try:
+        library, backend = _library(Path(instance))
+        searches = 0
+        while not stop.is_set() or searches < 10:
+            library.sync()  # what every page request does first
+            backend.search(SearchRequest(text=QUERIES[searches % len(QUERIES)]))
+            searches += 1
+        results.put(("searched", searches))
+        library.db.dispose()
+    except Exception:
+        results.put(("error", traceback.format_exc()))
+
+
+@pytest.mark.slow
+def test_saving_and_searching_processes(indexed_instance: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    stop = context.Event()
+    searchers = [context.Process(target=_search, args=(str(indexed_instance), stop, results)) for _ in range(SEARCHERS)]
+    savers = [context.Process(target=_save, args=(str(indexed_instance), n, results)) for n in range(SAVERS)]
+    for process in searchers + savers:
+        process.start()
+    for process in savers:
+        process.join(timeout=240)
+    stop.set()
+    for process in searchers:
+        process.join(timeout=60)
+    messages = []
+    while True:
+        try:
+            messages.append(results.get(timeout=1))
+        except queue_module.Empty:
+            break
+    assert [m[1] for m in messages if m[0] == "error"] == []
+    assert all(p.exitcode == 0 for p in searchers + savers)
+    saved = [m for m in messages if m[0] == "saved"]
+    assert len(saved) == SAVERS * SAVES
+    for _, token, code, found in saved:
+        assert found == [code], f"{token} was not searchable when its save returned"
+    searched = [m[1] for m in messages if m[0] == "searched"]
+    assert len(searched) == SEARCHERS and min(searched) >= 10
+
+    library, backend = _library(indexed_instance)
+    assert backend.state().commit == library.repo.head()
+    for _, token, code, _found in saved:
+        assert [h.code for h in backend.search(SearchRequest(text=token)).hits] == [code]
+    backend.close()
+    library.db.dispose()

@@ -1,0 +1,164 @@
+"""Keep the search index a projection of the branch head, like the SQL cache (`db.sync`).
+
+`sync_index` takes the index writer, reads the commit the index records and applies only the
+documents that changed between it and the head (`git diff-tree` between any two commits, so a
+rewritten branch is followed too). It never rebuilds: a missing index waits for
+`zhengai-docs reindex` (`rebuild_index`), which builds a new index beside the live one and
+switches over when it has caught up. `SearchIndex` is what the `Library` calls: cheap when
+nothing moved, and it never lets an index problem fail a request or a save.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from zhengai_docs.catalogue.codes import document_code_from_path
+from zhengai_docs.catalogue.document import parse_document, split_front_matter
+from zhengai_docs.errors import InvalidFrontMatter, StorageError
+from zhengai_docs.search.analysis import collapse, plain_text
+from zhengai_docs.search.backend import IndexBusy, IndexedDocument, IndexMissing, IndexWriter, Progress, SearchBackend
+from zhengai_docs.storage.repository import ContentRepository
+
+log = logging.getLogger(__name__)
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree
+REQUEST_WAIT = 0.5  # seconds a page view waits for the index writer (then the next one catches up)
+SAVE_WAIT = 30.0  # seconds a save waits, so that the saved document is searchable when it returns
+
+
+@dataclass(frozen=True)
+class IndexSyncResult:
+    old: str | None
+    new: str | None
+    mode: str  # unchanged, incremental, rebuild
+    documents: int = 0
+
+
+def indexed_document(path: str, text: str) -> IndexedDocument | None:
+    """The index entry of a document file; a file with broken front matter is still findable."""
+    code = document_code_from_path(path)
+    if code is None:
+        return None
+    try:
+        document = parse_document(text, path=path)
+    except InvalidFrontMatter:
+        try:
+            _, body, _ = split_front_matter(text, path=path)
+        except InvalidFrontMatter:
+            body = text
+        return IndexedDocument(
+            code=str(code),
+            title=str(code),
+            doc_type=code.doc_type.value,
+            status="",
+            departments=(),
+            points=(),
+            issued=None,
+            doc_number=None,
+            body_text=collapse(plain_text(body)),
+        )
+    meta = document.meta
+    return IndexedDocument(
+        code=str(code),
+        title=meta.title,
+        doc_type=code.doc_type.value,
+        status=meta.status.value,
+        departments=meta.departments,
+        points=meta.points,
+        issued=meta.issued,
+        doc_number=meta.doc_number,
+        body_text=collapse(plain_text(document.body)),
+    )
+
+
+def sync_index(backend: SearchBackend, repo: ContentRepository, *, timeout: float) -> IndexSyncResult:
+    """Bring the index to the branch head incrementally (IndexMissing when there is none)."""
+    state = backend.state()
+    if not state.exists:
+        raise IndexMissing("搜索索引尚未建立，请管理员运行 zhengai-docs reindex")
+    if state.commit == repo.head():
+        return IndexSyncResult(old=state.commit, new=state.commit, mode="unchanged")
+    with backend.writer(timeout=timeout) as writer:
+        return catch_up(writer, repo)
+
+
+def catch_up(writer: IndexWriter, repo: ContentRepository) -> IndexSyncResult:
+    """Apply the changes between the writer's recorded commit and the head (read under its lock)."""
+    recorded = writer.recorded
+    head = repo.head()
+    if head is None or head == recorded:
+        return IndexSyncResult(old=recorded, new=recorded, mode="unchanged")
+    try:
+        changes = [c for c in repo.changes_between(recorded or EMPTY_TREE, head) if document_code_from_path(c.path)]
+    except StorageError as exc:  # the recorded commit no longer exists (history rewritten and pruned)
+        raise IndexMissing("搜索索引对应的提交已不存在，请管理员运行 zhengai-docs reindex") from exc
+    texts = dict(repo.read_blobs({c.blob for c in changes if c.blob}))
+    for change in changes:
+        document = indexed_document(change.path, texts[change.blob]) if change.blob else None
+        if document is None:
+            writer.delete(str(document_code_from_path(change.path)))
+        else:
+            writer.upsert(document)
+    writer.finish(head)
+    return IndexSyncResult(old=recorded, new=head, mode="incremental", documents=len(changes))
+
+
+def rebuild_index(
+    backend: SearchBackend, repo: ContentRepository, *, timeout: float = SAVE_WAIT, progress: Progress | None = None
+) -> IndexSyncResult:
+    """Index every document at the head into a new index, catch up, then switch to it."""
+    head = repo.head()
+    files = {p: b for p, b in (repo.list_files(head).items() if head else ()) if document_code_from_path(p)}
+
+    def documents() -> Iterator[IndexedDocument]:
+        paths: dict[str, list[str]] = {}
+        for path, blob in files.items():
+            paths.setdefault(blob, []).append(path)  # identical files share one blob
+        for blob, text in repo.read_blobs(paths):
+            for path in paths[blob]:
+                document = indexed_document(path, text)
+                if document is not None:
+                    yield document
+
+    with backend.rebuild(documents(), commit=head, total=len(files), timeout=timeout, progress=progress) as writer:
+        caught_up = catch_up(writer, repo)
+    return IndexSyncResult(old=None, new=caught_up.new, mode="rebuild", documents=len(files))
+
+
+class SearchIndex:
+    """One process's link between the repository and the index, as the `Library` uses it."""
+
+    def __init__(self, backend: SearchBackend, repo: ContentRepository) -> None:
+        self.backend = backend
+        self.repo = repo
+        self._indexed: str | None = None  # the head this process last saw the index reach
+        self._lock = threading.Lock()
+
+    def follow(self, *, wait: bool) -> bool:
+        """Bring the index to the head; True when it is there. Never raises.
+
+        `wait=False` (page views) waits briefly for another writer, then leaves the work to the
+        next request; `wait=True` (after a save) waits until the saved commit is indexed.
+        """
+        head = self.repo.head()
+        if head is None or head == self._indexed:
+            return True
+        timeout = SAVE_WAIT if wait else REQUEST_WAIT
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        try:
+            result = sync_index(self.backend, self.repo, timeout=timeout)
+        except IndexMissing:
+            return False  # nothing to update until `zhengai-docs reindex` builds it
+        except IndexBusy:
+            log.info("search index busy; %s is indexed by the next request", head[:12])
+            return False
+        except Exception:  # a broken index is a cache problem: reading and saving go on
+            log.warning("search index not brought to %s", head[:12], exc_info=True)
+            return False
+        finally:
+            self._lock.release()
+        self._indexed = result.new
+        return True

@@ -1,0 +1,289 @@
+"""The embedded search backend: a Whoosh index (see `whoosh_store` for its folder and locks).
+
+Several processes share one index folder:
+- one writer at a time: the WRITELOCK file lock is taken with a timeout (IndexBusy after it,
+  never Whoosh's LockError); the recorded commit is read after the lock is taken and written in
+  the same Whoosh commit as the documents, so an update is applied exactly once, never undone;
+- readers keep one searcher per thread, refresh it before each query, and reopen when a merge
+  or a rebuild removed a file under them (Whoosh raises FileNotFoundError then).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from whoosh.index import LockError
+from whoosh.reading import TermNotFound
+
+from zhengai_docs.search.analysis import analysis_fingerprint
+from zhengai_docs.search.backend import (
+    IndexBusy,
+    IndexedDocument,
+    IndexMissing,
+    IndexState,
+    IndexWriter,
+    Progress,
+    SearchBackend,
+    SearchFilters,
+    SearchHit,
+    SearchRequest,
+    SearchResults,
+    SearchUnavailable,
+    Suggestion,
+)
+from zhengai_docs.search.highlight import highlight_all, snippet
+from zhengai_docs.search.matching import Match, RecordCache, find, order
+from zhengai_docs.search.query import parse_query
+from zhengai_docs.search.schema import SCHEMA_VERSION, STATE_ID, document_fields, state_fields
+from zhengai_docs.search.whoosh_store import IndexStore
+
+_READ_ATTEMPTS = 6
+_MAX_SUGGESTIONS = 5
+_MAX_SUGGESTION_TRIES = 12
+T = TypeVar("T")
+
+
+class _Session(IndexWriter):
+    def __init__(self, writer: Any, *, recorded: str | None, fingerprint: str) -> None:
+        self._writer = writer
+        self._recorded = recorded
+        self._fingerprint = fingerprint
+        self.finished = False
+
+    @property
+    def recorded(self) -> str | None:
+        return self._recorded
+
+    def upsert(self, document: IndexedDocument) -> None:
+        self._writer.update_document(**document_fields(document))
+
+    def delete(self, code: str) -> None:
+        self._writer.delete_by_term("code", code)
+
+    def finish(self, commit: str | None) -> None:
+        self._writer.update_document(**state_fields(commit=commit, fingerprint=self._fingerprint))
+        self.finished = True
+
+
+class WhooshBackend(SearchBackend):
+    def __init__(self, path: Path | str, *, chunk_size: int = 1000, limitmb: int = 256) -> None:
+        self.store = IndexStore(Path(path))
+        self.cache = RecordCache()
+        self.chunk_size = chunk_size  # documents per segment in a rebuild: bounds its memory
+        self.limitmb = limitmb
+        self._local = threading.local()
+        self._fingerprint = analysis_fingerprint()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _searcher(self) -> Any:
+        name, ix = self.store.current()
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == name:
+            searcher = held[1].refresh()
+        else:
+            self._drop_searcher()
+            searcher = ix.searcher()
+        if held is None or searcher is not held[1]:
+            self.cache.retain(leaf.segment().segment_id() for leaf, _ in searcher.reader().leaf_readers())
+        self._local.held = (name, searcher)
+        return searcher
+
+    def _drop_searcher(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                held[1].close()
+
+    def _reading(self, work: Callable[[Any], T]) -> T:
+        """Run `work(searcher)`, reopening when a concurrent commit removed a segment file."""
+        for attempt in range(_READ_ATTEMPTS):
+            try:
+                return work(self._searcher())
+            except FileNotFoundError:
+                self._drop_searcher()
+                time.sleep(0.005 * (attempt + 1))
+        raise SearchUnavailable("搜索索引暂时无法读取，请稍后重试")
+
+    def close(self) -> None:
+        self._drop_searcher()
+
+    def state(self) -> IndexState:
+        def read(searcher: Any) -> IndexState:
+            commit, version, fingerprint = _recorded(searcher.reader())
+            if version != SCHEMA_VERSION:
+                return IndexState(exists=False)
+            return IndexState(
+                exists=True,
+                commit=commit,
+                documents=max(0, searcher.doc_count() - 1),
+                analysis_current=fingerprint == self._fingerprint,
+                size_bytes=self.store.size_bytes(self.store.current()[0]),
+            )
+
+        try:
+            return self._reading(read)
+        except IndexMissing:
+            return IndexState(exists=False)
+
+    # -- searching --------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchResults:
+        parsed = parse_query(request.text)
+        terms = parsed.terms
+
+        def run(searcher: Any) -> SearchResults:
+            reader = searcher.reader()
+            commit, version, _ = _recorded(reader)
+            if version != SCHEMA_VERSION:
+                raise IndexMissing("搜索索引来自旧版本，请管理员运行 zhengai-docs reindex")
+            if not terms and not request.filters.active:
+                return SearchResults(request=request, terms=terms, hits=(), total=0, commit=commit)
+            matches = order(find(reader, self.cache, terms=terms, filters=request.filters), sort=request.sort)
+            page = max(1, request.page)
+            shown = matches[(page - 1) * request.per_page : page * request.per_page]
+            hits = tuple(_hit(reader.stored_fields(m[1]), Match._make(m), terms, snippets=request.snippets) for m in shown)
+            suggestions = _suggestions(reader, self.cache, terms, request.filters) if not matches and terms and request.suggest else ()
+            return SearchResults(request=request, terms=terms, hits=hits, total=len(matches), suggestions=suggestions, commit=commit)
+
+        return self._reading(run)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writer(self, *, timeout: float) -> Iterator[IndexWriter]:
+        with self.store.writer_lock(timeout=timeout):
+            _, ix = self.store.current()
+            with self._session(ix) as session:
+                yield session
+
+    @contextlib.contextmanager
+    def _session(self, ix: Any) -> Iterator[_Session]:
+        try:
+            writer = ix.writer(timeout=5.0, delay=0.05, limitmb=64)
+        except LockError as exc:  # only if a process writes without our lock (an older version)
+            raise IndexBusy("搜索索引正被其他进程更新，请稍后重试") from exc
+        try:
+            commit, version, _ = _recorded(writer.reader())
+            if version != SCHEMA_VERSION:
+                raise IndexMissing("搜索索引来自旧版本，请管理员运行 zhengai-docs reindex")
+            session = _Session(writer, recorded=commit, fingerprint=self._fingerprint)
+            yield session
+        except BaseException:
+            writer.cancel()
+            raise
+        if session.finished:
+            writer.commit()
+        else:
+            writer.cancel()
+
+    @contextlib.contextmanager
+    def rebuild(
+        self, documents: Iterable[IndexedDocument], *, commit: str | None, total: int, timeout: float, progress: Progress | None = None
+    ) -> Iterator[IndexWriter]:
+        with self.store.rebuild_lock():
+            name, ix = self.store.create()
+            try:
+                self._fill(ix, documents, commit=commit, total=total, progress=progress)
+                with self.store.writer_lock(timeout=timeout):
+                    with self._session(ix) as session:
+                        yield session
+                    self.store.publish(name)
+            except BaseException:
+                shutil.rmtree(self.store.root / name, ignore_errors=True)
+                raise
+
+    def _fill(self, ix: Any, documents: Iterable[IndexedDocument], *, commit: str | None, total: int, progress: Progress | None) -> None:
+        """Add every document, one segment per `chunk_size` (Whoosh sorts a segment in memory)."""
+        writer = None
+        done = 0
+        for document in documents:
+            if writer is None:
+                writer = ix.writer(limitmb=self.limitmb)
+            writer.add_document(**document_fields(document))
+            done += 1
+            if done % self.chunk_size == 0:
+                writer.commit(merge=False)
+                writer = None
+            if progress is not None and done % 50 == 0:
+                progress(done, max(total, done))
+        writer = writer or ix.writer()
+        writer.add_document(**state_fields(commit=commit, fingerprint=self._fingerprint))
+        writer.commit(merge=False)
+        if progress is not None:
+            progress(done, max(total, done))
+
+
+def _recorded(reader: Any) -> tuple[str | None, int | None, str | None]:
+    """(commit, schema version, analysis fingerprint) of the state entry."""
+    try:
+        docnum = reader.first_id("code", STATE_ID)
+    except TermNotFound:
+        return None, None, None
+    if docnum is None:
+        return None, None, None
+    stored = reader.stored_fields(docnum)
+    return stored.get("commit") or None, stored.get("schema_version"), stored.get("fingerprint")
+
+
+def _hit(stored: dict[str, Any], match: Match, terms: Sequence[str], *, snippets: bool) -> SearchHit:
+    title = stored.get("title", "")
+    body = stored.get("body", "")  # the folded search text ends with this text, folded
+    doc_number = stored.get("doc_number") or None
+    issued = stored.get("issued")
+    return SearchHit(
+        code=stored["code"],
+        title=title,
+        title_html=highlight_all(title, terms),
+        snippet_html=_snippet(body, title, match, terms) if snippets else "",
+        doc_number_html=highlight_all(doc_number, terms) if doc_number else "",
+        doc_type=stored.get("doc_type", ""),
+        status=stored.get("status", ""),
+        departments=tuple(d for d in stored.get("departments", "").split(",") if d),
+        points=tuple(p for p in stored.get("points", "").split(",") if p),
+        issued=dt.date.fromisoformat(issued) if issued else None,
+        doc_number=doc_number,
+        score=round(match.score, 3),
+        title_match=match.title_match,
+    )
+
+
+def _snippet(body: str, title: str, match: Match, terms: Sequence[str]) -> str:
+    """A snippet of the body, after its first heading when that repeats the title."""
+    folded = match.record.text[len(match.record.text) - len(body) :]  # the record ends with the body
+    skip = len(title) + 1 if body.startswith(title + " ") else 0
+    return snippet(body[skip:], terms, folded=folded[skip:])
+
+
+def _suggestions(reader: Any, cache: RecordCache, terms: Sequence[str], filters: SearchFilters) -> tuple[Suggestion, ...]:
+    """Near queries that do find something: one term alone, similar words, shorter pieces."""
+    candidates: list[tuple[str, ...]] = [(t,) for t in terms] if len(terms) > 1 else []
+    for index, term in enumerate(terms):
+        near: dict[str, int] = {}
+        for leaf, _ in reader.leaf_readers():
+            for word in leaf.terms_within("words", term, 1 if len(term) <= 4 else 2, prefix=1):
+                near[word] = near.get(word, 0) + leaf.doc_frequency("words", word)
+        for word in sorted(near, key=lambda w: -near[w])[:4]:
+            candidates.append((*terms[:index], word, *terms[index + 1 :]))
+        for size in range(len(term) - 1, 1, -1):
+            candidates += [(*terms[:index], piece, *terms[index + 1 :]) for piece in (term[:size], term[-size:])]
+    found: list[Suggestion] = []
+    seen = {tuple(terms)}
+    for candidate in candidates:
+        if candidate in seen or len(seen) > _MAX_SUGGESTION_TRIES:
+            continue
+        seen.add(candidate)
+        hits = len(find(reader, cache, terms=candidate, filters=filters))
+        if hits:
+            found.append(Suggestion(text=" ".join(candidate), hits=hits))
+            if len(found) == _MAX_SUGGESTIONS:
+                break
+    return tuple(found)
