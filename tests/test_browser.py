@@ -163,3 +163,41 @@ def test_process_flowchart_is_drawn(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/documents/A101L")
     expect(page.locator(".flowchart svg").first).to_be_visible()
     shot(page, "10-flowchart")
+
+
+def test_quality_office_filters_gaps_and_exports(page: Page, live_server: str) -> None:
+    sign_in(page, live_server, "zhiliang")
+    page.goto(f"{live_server}/audit/gaps")
+    page.locator("select[name=dept]").select_option("教务处")
+    page.get_by_role("button", name="筛选").click()
+    expect(page.locator("p.muted", has_text="只统计 教务处 牵头的文档")).to_be_visible()
+    shot(page, "11-gaps")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Excel").click()
+    saved = download.value
+    assert saved.suggested_filename == "诊断点缺口-教务处.xlsx"
+    assert Path(saved.path()).stat().st_size > 1000
+
+
+def test_editor_links_points_with_the_picker_and_coverage_follows(page: Page, live_server: str) -> None:
+    sign_in(page, live_server, "jiaowu")
+    page.goto(f"{live_server}/audit/points/5.1.1")
+    expect(page.locator("section", has_text="关联文档")).not_to_contain_text("A101B")
+    page.goto(f"{live_server}/documents/A101B/edit")
+    picker = page.locator("#point-picker")
+    if picker.get_attribute("open") is None:  # it opens by itself when there are suggestions
+        picker.locator("summary").click()
+    page.get_by_placeholder("输入关键词筛选诊断点").fill("环境")
+    expect(page.locator("li[data-text^='1.1.1 ']")).to_be_hidden()
+    page.locator("input[data-point='5.1.1']").check()
+    page.locator("input[data-point='5.1.2']").check()
+    assert "5.1.1" in page.locator("#points").input_value() and "5.1.2" in page.locator("#points").input_value()
+    shot(page, "12-point-picker")
+    page.locator("#message").fill("关联政策与资源环境诊断点")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    page.goto(f"{live_server}/audit/points/5.1.1")
+    expect(page.locator("section", has_text="关联文档").first).to_contain_text("A101B")
+    page.goto(f"{live_server}/audit/coverage")
+    expect(page.locator("tr", has_text="5.1.2").first).to_contain_text("A101B")
+    shot(page, "13-coverage")

@@ -196,3 +196,24 @@ def test_invalid_document_pushed_from_outside_is_reported(instance: Path, tmp_pa
     result = CliRunner().invoke(cli, ["--instance", str(instance), "doctor"])
     assert result.exit_code == 1
     assert "regulations/A/A1/A103Z.md:2: 代码 A104Z 与文件位置不符（应为 A103Z）" in result.output
+
+
+def test_revision_seq_is_the_commits_place_on_the_branch(instance: Path) -> None:
+    """Incremental syncs number revisions as a full rebuild would, even across commits that
+    touch no document (catalogue, frameworks), so "written after" can be judged by seq."""
+    repo = ContentRepository(instance / "content.git")
+    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    library = Library(repo=repo, db=db)
+    framework = repo.read("frameworks/moe-2015.yaml")
+    repo.write("frameworks/moe-2015.yaml", framework.text + "\n", author=EDITOR, message="不涉及文档的提交", base=framework.commit)
+    loaded = library.load(document_code("A101Z"))
+    library.save(loaded.document.with_changes(body="新正文\n"), author=EDITOR, message="修订", base=loaded.version.commit)
+    with db.session() as session:
+        incremental = session.scalar(select(RevisionRow.seq).where(RevisionRow.code == "A101Z").order_by(RevisionRow.seq.desc()).limit(1))
+    assert incremental == repo.position(repo.require_head())
+    result = CliRunner().invoke(cli, ["--instance", str(instance), "doctor", "--rebuild"])
+    assert result.exit_code == 0, result.output
+    with db.session() as session:
+        rebuilt = session.scalar(select(RevisionRow.seq).where(RevisionRow.code == "A101Z").order_by(RevisionRow.seq.desc()).limit(1))
+    assert rebuilt == incremental
+    db.dispose()

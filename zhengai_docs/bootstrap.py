@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+import yaml
 from sqlalchemy import func, select
 
 from zhengai_docs.catalogue.codes import document_code_from_path
 from zhengai_docs.catalogue.document import parse_document
 from zhengai_docs.catalogue.importer import plan_import, read_rows
 from zhengai_docs.catalogue.model import Catalogue
+from zhengai_docs.cycles.rules import SHANGHAI
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import User
+from zhengai_docs.frameworks import framework_path
 from zhengai_docs.library import Library
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Author, ContentRepository
 from zhengai_docs.users import Role, create_user
 
 PACKAGE = Path(__file__).parent
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SYSTEM_AUTHOR = Author(name="zhengai-docs", email="zhengai-docs@localhost")
 DEMO_PASSWORD = "zhengai-demo"  # noqa: S105 - printed by `init --demo`; demo accounts only
 DEMO_USERS = (
@@ -48,6 +50,14 @@ def bundled(name: str) -> Path:
 
 def builtin_data(name: str) -> Path:
     return PACKAGE / "data" / name
+
+
+BUILTIN_FRAMEWORKS = ("moe-2015", "beijing-2016")
+
+
+def builtin_frameworks() -> dict[str, str]:
+    """The national reference framework and the Beijing variant, as repository files."""
+    return {framework_path(fid): builtin_data(f"framework-{fid}.yaml").read_text(encoding="utf-8") for fid in BUILTIN_FRAMEWORKS}
 
 
 @dataclass
@@ -78,6 +88,8 @@ def initialise(
     library = Library(repo=repo, db=db)
     if demo and repo.head() is None:
         report.catalogue_items, report.demo_documents = load_demo_content(repo, progress=progress)
+    if not library.frameworks.ids():
+        repo.commit(builtin_frameworks(), author=SYSTEM_AUTHOR, message="导入内置诊断框架", base=repo.head())
     library.sync()
     if demo:
         report.users = create_demo_users(db)
@@ -87,15 +99,17 @@ def initialise(
 def load_demo_content(repo: ContentRepository, *, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
     """Commit the built-in catalogue, then each bundled document dated as issued (oldest first).
 
-    Migrated documents keep their historical dates, so the demo history reads like a real one.
+    Migrated documents keep their historical dates, so the demo history reads like a real one;
+    some arrive with earlier issues (`data/demo-history.yaml`), so their history has cycles.
     """
     plan = plan_import(Catalogue(title="包头职业技术学院制度体系及索引目录"), read_rows(builtin_data("catalogue-baotou.tsv")))
-    documents = sorted(_bundled_documents(), key=lambda d: (d[2], d[0]))
+    bundled_documents = list(_bundled_documents())
+    documents = sorted(bundled_documents + list(_earlier_versions(bundled_documents)), key=lambda d: (d[2], d[0]))
     start = documents[0][2] - dt.timedelta(days=30) if documents else dt.date.today()
     repo.commit(
-        {CATALOGUE_PATH: plan.catalogue.to_yaml()},
+        {CATALOGUE_PATH: plan.catalogue.to_yaml(), **builtin_frameworks()},
         author=SYSTEM_AUTHOR,
-        message=f"导入制度体系及索引目录（{plan.item_count} 个条目）",
+        message=f"导入制度体系及索引目录（{plan.item_count} 个条目）和内置诊断框架",
         base=None,
         date=_morning(start),
     )
@@ -104,7 +118,7 @@ def load_demo_content(repo: ContentRepository, *, progress: Callable[[int, int],
         repo.commit({path: text}, author=SYSTEM_AUTHOR, message=f"迁移：{title}", base=repo.head(), date=_morning(issued))
         if progress is not None:
             progress(done, len(documents))
-    return plan.item_count, len(documents)
+    return plan.item_count, len(bundled_documents)
 
 
 def _morning(day: dt.date) -> dt.datetime:
@@ -123,6 +137,17 @@ def _bundled_documents() -> Iterator[tuple[str, str, dt.date]]:
             yield path, text, issued
 
 
+def _earlier_versions(documents: list[tuple[str, str, dt.date]]) -> Iterator[tuple[str, str, dt.date]]:
+    history = yaml.safe_load(builtin_data("demo-history.yaml").read_text(encoding="utf-8"))
+    for path, text, issued in documents:
+        for earlier in history.get(path.rsplit("/", 1)[1][:-3], []):
+            old = re.sub(r"^issued: .*$", f"issued: {earlier['issued'].isoformat()}", text, count=1, flags=re.M)
+            old = re.sub(r"^doc_number: .*$", f"doc_number: {earlier['doc_number']}", old, count=1, flags=re.M)
+            if earlier["issued"] >= issued or old == text:
+                raise ValueError(f"demo history of {path} must predate its issue date {issued}")
+            yield path, old, earlier["issued"]
+
+
 def create_demo_users(db: Database) -> list[str]:
     """Demo accounts, one per role, all with DEMO_PASSWORD; existing names are left alone."""
     created = []
@@ -130,6 +155,7 @@ def create_demo_users(db: Database) -> list[str]:
         with db.session() as session:
             if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
                 continue
-        create_user(db, username=username, password=DEMO_PASSWORD, role=role, display_name=name, departments=departments)
+        email = f"{username}@example.edu.cn"  # so that `zhengai-docs remind` has someone to write to
+        create_user(db, username=username, password=DEMO_PASSWORD, role=role, display_name=name, email=email, departments=departments)
         created.append(username)
     return created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import sys
 import time
@@ -13,11 +14,18 @@ from typing import Any
 import click
 from flask import Flask
 
-from zhengai_docs import create_app
+from zhengai_docs import coverage, create_app
 from zhengai_docs.bootstrap import DEMO_PASSWORD, SYSTEM_AUTHOR, initialise
+from zhengai_docs.catalogue.framework import framework_from_rows, parse_framework
+from zhengai_docs.catalogue.importer import read_rows
+from zhengai_docs.cycles import report as cycle_report
+from zhengai_docs.cycles import rules as cycle_rules
+from zhengai_docs.cycles.remind import Outbox
+from zhengai_docs.cycles.remind import remind as remind_editors
 from zhengai_docs.db.doctor import diagnose
 from zhengai_docs.db.sync import cached_commit, rebuild
 from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.notify import SmtpSettings
 from zhengai_docs.search.indexer import SearchIndex, rebuild_index
 from zhengai_docs.storage.repository import Author
 from zhengai_docs.users import Role, check_credentials, create_user
@@ -250,6 +258,127 @@ def doctor(ctx: _Context, force: bool) -> None:
         sys.exit(1)
 
 
+_TODAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _today(value: Any) -> dt.date:
+    return value.date() if value is not None else cycle_rules.today()
+
+
+@cli.command()
+@click.option("--today", type=_TODAY, help="Evaluate as of this date (YYYY-MM-DD) instead of today in Asia/Shanghai.")
+@click.option("--dry-run", is_flag=True, help="List who would be reminded of what; send and record nothing.")
+@pass_context
+def remind(ctx: _Context, today: Any, dry_run: bool) -> None:
+    """E-mail each department's editors their due-soon and overdue documents (for cron).
+
+    Each document is reminded once per stage (due soon, overdue) and recipient; the SMTP_* and
+    REMINDER_WEBHOOK_URL settings say where messages go. Exits 1 when a message could not be sent.
+
+    Examples:
+      zhengai-docs remind --dry-run
+      zhengai-docs remind          # e.g. from cron: 0 8 * * 1
+    """
+    svc = ctx.services
+    with _errors():
+        svc.library.sync()
+        outbox = Outbox(college=svc.settings["COLLEGE_NAME"], site_url=svc.settings["SITE_URL"])
+        result = remind_editors(
+            svc.db,
+            policy=cycle_rules.Policy.from_settings(svc.settings),
+            today=_today(today),
+            smtp=SmtpSettings.from_settings(svc.settings),
+            webhook_url=svc.settings["REMINDER_WEBHOOK_URL"],
+            outbox=outbox,
+            dry_run=dry_run,
+        )
+    verb = "将发送" if dry_run else "已发送"
+    for address, codes in result.mailed:
+        click.echo(f"{verb}提醒邮件给 {address}：{'、'.join(codes)}")
+    if result.webhook:
+        click.echo(f"{verb} Webhook 提醒：{'、'.join(result.webhook)}")
+    if not result.mailed and not result.webhook:
+        click.echo("没有需要发送的新提醒。")
+    for username in result.no_address:
+        click.echo(f"提示：部门编辑 {username} 没有登记邮箱，无法收到提醒", err=True)
+    for failure in result.failures:
+        click.echo(f"错误：{failure}", err=True)
+    if result.failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--overdue", is_flag=True, help="Documents past their revision due date (exit 1 if any).")
+@click.option("--coverage", is_flag=True, help="Diagnostic points without an in-force standard (exit 1 below --min-coverage).")
+@click.option("--min-coverage", type=click.FloatRange(0, 1), help="Share of points that must be covered (default: AUDIT_MIN_COVERAGE).")
+@click.option("--today", type=_TODAY, help="Evaluate as of this date (YYYY-MM-DD) instead of today in Asia/Shanghai.")
+@pass_context
+def audit(ctx: _Context, overdue: bool, coverage: bool, min_coverage: float | None, today: Any) -> None:
+    """Quality checks for the quality office and cron; exits 1 when a selected check finds a problem.
+
+    With no check named, every check runs.
+
+    Examples:
+      zhengai-docs audit --overdue
+      zhengai-docs audit --overdue --today 2027-03-01
+      zhengai-docs audit --coverage --min-coverage 0.8
+    """
+    svc = ctx.services
+    checks = {"overdue": overdue, "coverage": coverage}
+    selected = [name for name, chosen in checks.items() if chosen] or list(checks)
+    failed = False
+    with _errors():
+        svc.library.sync()
+        if "overdue" in selected:
+            failed |= _audit_overdue(svc, _today(today))
+        if "coverage" in selected:
+            threshold = float(svc.settings["AUDIT_MIN_COVERAGE"]) if min_coverage is None else min_coverage
+            failed |= _audit_coverage(svc, _today(today), threshold)
+    if failed:
+        sys.exit(1)
+
+
+def _audit_coverage(svc: Services, today: dt.date, threshold: float) -> bool:
+    framework = svc.library.frameworks.get(svc.settings["ACTIVE_FRAMEWORK"]).framework
+    result = coverage.coverage(framework, coverage.audit_snapshot(svc.db, svc.settings, today))
+    click.echo(f"诊断点覆盖（{framework.name}）：{result.covered}/{len(result.points)}（{result.ratio:.0%}），要求不低于 {threshold:.0%}")
+    for gap in result.gaps:
+        click.echo(f"  {gap.point.id} {gap.point.name}：{gap.gap.label if gap.gap else ''}")
+    return result.ratio < threshold
+
+
+@cli.command("import-framework")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "framework", help="Framework id for a table (e.g. hunan-2017); YAML files carry their own.")
+@click.option("--name", help="Framework name for a table.")
+@pass_context
+def import_framework(ctx: _Context, source: Path, framework: str | None, name: str | None) -> None:
+    """Add or update a diagnostic framework from YAML, CSV or XLSX (one commit)."""
+    svc = ctx.services
+    with _errors():
+        if source.suffix.lower() in (".yaml", ".yml"):
+            parsed = parse_framework(source.read_text(encoding="utf-8"), path=source.name)
+        else:
+            parsed = framework_from_rows(read_rows(source), framework=framework or "", name=name or source.stem)
+        for warning in parsed.warnings():
+            click.echo(f"注意：{warning}", err=True)
+        result = svc.library.frameworks.save(parsed, author=SYSTEM_AUTHOR, message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
+        svc.library.sync()
+    counts = parsed.counts
+    state = "已导入" if result.changed else "内容没有变化"
+    sizes = f"{counts['items']} 个诊断项目、{counts['elements']} 个诊断要素、{counts['points']} 个诊断点"
+    click.echo(f"{state}：{parsed.name}（{parsed.id}），{sizes}")
+
+
+def _audit_overdue(svc: Services, today: dt.date) -> bool:
+    policy = cycle_rules.Policy.from_settings(svc.settings)
+    late = cycle_report.attention(cycle_report.document_cycles(svc.db, policy=policy, today=today), cycle_rules.State.OVERDUE)
+    click.echo(f"修订周期（{today}）：{len(late)} 份文档已逾期")
+    for cycle in late:
+        click.echo(f"  {cycle.code} {cycle.title}（{'、'.join(cycle.departments)}）：{cycle.clock.summary}")
+    return bool(late)
+
+
 @cli.command()
 @pass_context
 def reindex(ctx: _Context) -> None:
@@ -287,6 +416,11 @@ def _build_missing_index(svc: Services) -> None:
     with _errors(), _progress("建立搜索索引") as progress:
         result = rebuild_index(index.backend, svc.library.repo, progress=progress)
     click.echo(f"已建立搜索索引：{result.documents} 份文档")
+
+
+from zhengai_docs.cli_word import register as _register_word  # noqa: E402 - uses the group and helpers above
+
+_register_word(cli)
 
 
 def main() -> None:

@@ -39,7 +39,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `zhengai-docs serve` listens on."),
     Setting("PORT", 5000, "Port `zhengai-docs serve` listens on."),
     Setting("COLLEGE_NAME", "职业技术学院", "College name shown in page titles and reports."),
+    Setting("ACTIVE_FRAMEWORK", "moe-2015", "Id of the diagnostic framework that links, coverage and audits use (frameworks/<id>.yaml)."),
+    Setting("AUDIT_MIN_COVERAGE", 0.0, "Share of diagnostic points (0–1) in-force standards must govern, or `audit --coverage` exits 1."),
     Setting("SEARCH_INDEX", "search-index", "Folder of the full-text search index (a cache: `zhengai-docs reindex` rebuilds it)."),
+    Setting("CYCLE_YEARS_Z", 3, "Revision cycle of 制度 (regulations) in years; a document's review_cycle overrides it."),
+    Setting("CYCLE_YEARS_L", 3, "Revision cycle of 流程 (processes) in years."),
+    Setting("CYCLE_YEARS_B", 3, "Revision cycle of 标准 (standards) in years (质量标准“至少3年内调整一次”)."),
+    Setting("CYCLE_DUE_SOON_DAYS", 90, "Days before the due date from which a document counts as due soon."),
+    Setting("SITE_URL", "", "Public address of the site (e.g. https://zhengai.example.edu.cn), for links in reminders."),
+    Setting("SMTP_HOST", None, "Mail server for reminders; e-mail is off while unset."),
+    Setting("SMTP_PORT", 587, "Mail server port (587 for STARTTLS, 465 for SSL, 25 for a plain relay)."),
+    Setting("SMTP_USER", None, "Mail server login, if it needs one."),
+    Setting("SMTP_PASSWORD", None, "Mail server password."),
+    Setting("SMTP_FROM", None, "Sender of reminders, e.g. 诊改办 <zhengai@example.edu.cn>."),
+    Setting("SMTP_TLS", "starttls", "Connection security: starttls, ssl or none."),
+    Setting("REMINDER_WEBHOOK_URL", None, "Group-chat bot webhook (WeCom, DingTalk, Feishu …) that also receives reminders as JSON."),
+    Setting("WORD_TEMPLATE", "", "Word style template (.docx) for exports; empty: the bundled templates/reference.docx."),
+    Setting("WORD_IMPORT_MAX_MB", 10, "Largest .docx accepted for import, in megabytes."),
+    Setting("WORD_IMPORT_MAX_UNZIPPED_MB", 100, "Largest total decompressed size of an imported .docx (zip-bomb guard), in megabytes."),
+    Setting("WORD_IMPORT_MAX_SECONDS", 20, "Time one .docx import may take before it is stopped."),
+    Setting("WORD_IMPORT_MAX_TABLE_CELLS", 20000, "Most table cells an imported .docx may contain."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -69,6 +88,8 @@ def _coerce(setting: Setting, raw: str) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(setting.default, int):
         return int(raw)
+    if isinstance(setting.default, float):
+        return float(raw)
     return raw
 
 

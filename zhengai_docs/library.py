@@ -19,6 +19,7 @@ from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import SyncResult, cached_commit, sync
 from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound
+from zhengai_docs.frameworks import FrameworkStore
 from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Author, ContentRepository, FileVersion, WriteResult
@@ -35,6 +36,7 @@ class Library:
     def __init__(self, *, repo: ContentRepository, db: Database, search: SearchIndex | None = None) -> None:
         self.repo = repo
         self.db = db
+        self.frameworks = FrameworkStore(repo)
         self.search = search  # the full-text index, which follows the head on its own record
         self._synced_head: str | None = None
         self._lock = threading.Lock()

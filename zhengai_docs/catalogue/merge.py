@@ -24,6 +24,7 @@ FIELD_LABELS = {
     "points": "关联诊断点",
     "review_cycle": "修订周期",
     "related": "相关文档",
+    "reviewed": "审核未修订记录",
 }
 
 _ABSENT = object()  # both sides created the document: every difference is a conflict

@@ -9,8 +9,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes stored as UTC. SQLite keeps no offset, so a commit made at 08:00+08:00
+    would otherwise come back as a naive 08:00 and be shown eight hours off."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the time zone is needed to store it as UTC")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -24,7 +44,7 @@ class CacheState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commit: Mapped[str | None] = mapped_column(String(40))
-    synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     catalogue_error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -86,9 +106,12 @@ class DocumentRow(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     cycle_years: Mapped[int | None] = mapped_column(Integer)
     cycle_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed: Mapped[dt.date | None] = mapped_column(Date)  # last "reviewed, no change"
+    clock: Mapped[dt.date | None] = mapped_column(Date)  # when the revision cycle started (cycles.rules)
+    clock_source: Mapped[str | None] = mapped_column(String(10))  # issued, reviewed or published
     error: Mapped[str | None] = mapped_column(Text)
     last_commit: Mapped[str | None] = mapped_column(String(40))
-    last_changed: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_changed: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     departments: Mapped[list[DocumentDepartment]] = relationship(
         cascade="all, delete-orphan", order_by="DocumentDepartment.position", lazy="selectin"
     )
@@ -139,9 +162,11 @@ class RevisionRow(Base):
     blob: Mapped[str | None] = mapped_column(String(40))
     author_name: Mapped[str] = mapped_column(String(200))
     author_email: Mapped[str] = mapped_column(String(200))
-    date: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    date: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     message: Mapped[str] = mapped_column(Text)
     issued: Mapped[dt.date | None] = mapped_column(Date)
+    reviewed: Mapped[dt.date | None] = mapped_column(Date)
+    clock: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class User(Base):
@@ -154,7 +179,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(20))  # reader, editor, quality, admin
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     departments: Mapped[list[UserDepartment]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
@@ -177,4 +202,43 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ReminderLog(Base):
+    """A revision-cycle reminder sent (record of people: never rebuilt), so nobody gets it twice.
+
+    One row per document, stage (due_soon or overdue), due date and recipient (an e-mail address
+    or `webhook`); a restarted clock has a new due date and so reminds again.
+    """
+
+    __tablename__ = "reminder_log"
+    __table_args__ = (UniqueConstraint("code", "stage", "due", "recipient", name="uq_reminder_log_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(5), index=True)
+    stage: Mapped[str] = mapped_column(String(20))
+    due: Mapped[dt.date] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(String(200))
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SelfDiagnosisEntry(Base):
+    """One framework element's part of the 自我诊改报告 for one year (record of people: never rebuilt).
+
+    `element_id` is the framework's element id (`1.1`), or `overview` for the report's
+    自我诊改工作概述. Lengths are checked in `publishing.selfdiag` when the text is entered.
+    """
+
+    __tablename__ = "self_diagnosis"
+    __table_args__ = (UniqueConstraint("framework", "year", "element_id", name="uq_self_diagnosis_element"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(Integer)
+    element_id: Mapped[str] = mapped_column(String(20))
+    opinion: Mapped[str] = mapped_column(Text, default="")  # 自我诊断意见 (or the overview)
+    measures: Mapped[str] = mapped_column(Text, default="")  # 改进措施
+    effects: Mapped[str] = mapped_column(Text, default="")  # 改进成效
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -14,12 +14,13 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from zhengai_docs.catalogue.codes import DocumentCode, document_code_from_path
 from zhengai_docs.catalogue.document import parse_document
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
+from zhengai_docs.cycles.rules import Source, clock_source, clock_start, local_date
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import (
     CacheState,
@@ -38,6 +39,7 @@ from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Change, CommitChanges, ContentRepository
 
 _ISSUED = re.compile(r"^issued:\s*['\"]?(\d{4}-\d{2}-\d{2})", re.M)
+_REVIEWED = re.compile(r"^reviewed:[ \t]*\r?\n(?:[ \t]+\S.*\n)*?[ \t]+date:[ \t]*['\"]?(\d{4}-\d{2}-\d{2})", re.M)
 Progress = Callable[[int, int], None]
 
 
@@ -64,6 +66,7 @@ def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = N
     if head is None or cached is None or not repo.is_ancestor(cached, head):
         return rebuild(db, repo, expected=cached, progress=progress)
     log = list(repo.log(since=cached, until=head))
+    start = repo.position(cached) + 1  # seq is the commit's place on the first-parent line
     changes = _net_changes(log)
     texts = dict(repo.read_blobs({c.blob for c in changes if c.blob} | _revision_blobs(log)))
     with db.transaction() as session:
@@ -79,7 +82,6 @@ def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = N
             session.flush()
             if change.blob is not None:
                 session.add(_document_row(code, change.blob, texts[change.blob]))
-        start = (session.scalar(select(RevisionRow.seq).order_by(RevisionRow.seq.desc()).limit(1)) or 0) + 1
         revisions = _add_revisions(session, log, texts, start_seq=start)
         _stamp_last_changes(session, log)
     return SyncResult(old=cached, new=head, mode="incremental", documents=len(changes), revisions=revisions)
@@ -164,6 +166,10 @@ def _document_row(code: DocumentCode, blob: str, text: str) -> DocumentRow:
     row.approved_by = meta.approved_by
     if meta.review_cycle is not None:
         row.cycle_years, row.cycle_reason = meta.review_cycle.years, meta.review_cycle.reason
+    row.reviewed = meta.reviewed.date if meta.reviewed is not None else None
+    row.clock = clock_start(issued=meta.issued, reviewed=row.reviewed, published=None)  # commit date: _stamp_last_changes
+    source = clock_source(start=row.clock, issued=meta.issued, reviewed=row.reviewed)
+    row.clock_source = None if source is None else source.value
     row.departments = [DocumentDepartment(department=d, position=i) for i, d in enumerate(dict.fromkeys(meta.departments))]
     row.points = [DocumentPoint(point_id=p) for p in dict.fromkeys(meta.points)]
     row.related = [DocumentRelated(related=str(r)) for r in dict.fromkeys(meta.related)]
@@ -205,7 +211,8 @@ def _add_revisions(session: Session, log: list[CommitChanges], texts: dict[str, 
             code = document_code_from_path(change.path)
             if code is None:
                 continue
-            issued = _issued_of(texts.get(change.blob, "")) if change.blob else None
+            text = texts.get(change.blob, "") if change.blob else ""
+            issued, reviewed = _date_of(_ISSUED, text), _date_of(_REVIEWED, text)
             rows.append(
                 {
                     "code": str(code),
@@ -218,6 +225,8 @@ def _add_revisions(session: Session, log: list[CommitChanges], texts: dict[str, 
                     "date": rev.date,
                     "message": rev.message,
                     "issued": issued,
+                    "reviewed": reviewed,
+                    "clock": clock_start(issued=issued, reviewed=reviewed, published=rev.date) if change.blob else None,
                 }
             )
     if rows:
@@ -233,13 +242,22 @@ def _stamp_last_changes(session: Session, log: list[CommitChanges]) -> None:
             if code is not None and change.blob is not None:
                 latest[str(code)] = (entry.revision.commit, entry.revision.date)
     for code_text, (commit, date) in latest.items():
-        session.execute(update(DocumentRow).where(DocumentRow.code == code_text).values(last_commit=commit, last_changed=date))
+        session.execute(
+            update(DocumentRow)
+            .where(DocumentRow.code == code_text)
+            .values(
+                last_commit=commit,
+                last_changed=date,
+                clock=func.coalesce(DocumentRow.clock, local_date(date)),
+                clock_source=func.coalesce(DocumentRow.clock_source, Source.PUBLISHED.value),
+            )
+        )
 
 
-def _issued_of(text: str) -> dt.date | None:
-    """The issue date a revision carried, read cheaply (full parsing of every revision is slow)."""
+def _date_of(pattern: re.Pattern[str], text: str) -> dt.date | None:
+    """The issue or review date a revision carried, read cheaply (full parsing of every revision is slow)."""
     front = text.split("\n---", 1)[0]
-    match = _ISSUED.search(front)
+    match = pattern.search(front)
     if match is None:
         return None
     try:

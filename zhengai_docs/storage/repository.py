@@ -23,9 +23,9 @@ from pathlib import Path
 
 import git
 
-from zhengai_docs.errors import Conflict, NotFound, StorageError
+from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
 from zhengai_docs.storage.objects import ObjectWriter, Tree, parent_dirs, parse_tree
-from zhengai_docs.storage.paths import content_path, is_content_path, revision_id
+from zhengai_docs.storage.paths import FRAMEWORKS_DIR, content_path, is_content_path, revision_id
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
 ZERO = "0" * 40
@@ -172,9 +172,11 @@ class ContentRepository:
             result[path] = fields[0] if len(fields) == 3 and fields[1] == "blob" else None
         return result
 
-    def list_files(self, revision: str) -> dict[str, str]:
-        """Every managed file at a commit, as path -> blob id (other files are ignored)."""
-        out = self._git("ls-tree", "-r", "-z", "--full-tree", revision_id(revision))
+    def list_files(self, revision: str, *, under: str | None = None) -> dict[str, str]:
+        """Every managed file at a commit (or in one top-level folder), as path -> blob id."""
+        if under not in (None, FRAMEWORKS_DIR, "regulations", "standards"):
+            raise InvalidCode(f"不允许的仓库目录：{under!r}")
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", revision_id(revision), *(["--", f"{under}/"] if under else []))
         files: dict[str, str] = {}
         for entry in out.decode().split("\0"):
             if not entry:
@@ -200,6 +202,11 @@ class ContentRepository:
             size = int(fields[2])
             yield blob, out[end + 1 : end + 1 + size].decode("utf-8")
             pos = end + 1 + size + 1
+
+    def position(self, revision: str) -> int:
+        """How many commits the first-parent line has up to `revision` (the root is 1): the
+        same numbering as the cache's revision `seq`, so order can be compared without dates."""
+        return int(self._git("rev-list", "--first-parent", "--count", revision_id(revision)).decode())
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         result = self._run(["merge-base", "--is-ancestor", revision_id(ancestor), revision_id(descendant)], check=False)

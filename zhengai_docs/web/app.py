@@ -100,8 +100,9 @@ def _login_manager(app: Flask) -> None:
 
 
 def _register(app: Flask) -> None:
-    from zhengai_docs.web import admin, api, auth, catalogue, cycles, documents, editing, errors, security
+    from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, editing, errors, security
     from zhengai_docs.web import search as search_views
+    from zhengai_docs.web import word as word_views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(search_views.bp)
@@ -111,6 +112,8 @@ def _register(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(cycles.bp)
     app.register_blueprint(editing.bp)
+    app.register_blueprint(word_views.bp)
+    app.register_blueprint(audit.bp)
     app.jinja_env.globals["can_edit"] = auth.can_edit
     errors.register(app)
     security.register(app)
@@ -124,8 +127,9 @@ def _register(app: Flask) -> None:
 
     @app.template_filter("shanghai")
     def shanghai(value: dt.datetime) -> str:
-        """Commit times in the college's time zone."""
-        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        """Commit times in the college's time zone (SQLite hands back naive UTC datetimes)."""
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return aware.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:

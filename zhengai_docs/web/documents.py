@@ -6,7 +6,9 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 
+from zhengai_docs import coverage
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
+from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound
 from zhengai_docs.render.html import render_markdown
@@ -49,6 +51,7 @@ def view(code: str) -> str:
     rendered = render_markdown(loaded.document.body)
     if rendered.has_mermaid:
         allow_mermaid_styles()
+    framework = active_framework_or_none()
     return render_template(
         "documents/view.html",
         code=doc_code,
@@ -58,7 +61,23 @@ def view(code: str) -> str:
         item=item[0] if item else None,
         revision=revision,
         related=[(str(r), queries.document_summary(services().db, str(r))) for r in loaded.document.meta.related],
+        points=[(p, framework.point(p) if framework else None) for p in loaded.document.meta.points],
+        flags=_flags(doc_code, framework) if framework and revision is None else [],
     )
+
+
+def active_framework_or_none() -> Framework | None:
+    try:
+        return services().library.frameworks.get(services().settings["ACTIVE_FRAMEWORK"]).framework
+    except NotFound:
+        return None
+
+
+def _flags(code: DocumentCode, framework: Framework) -> list[coverage.Flag]:
+    """"Needs review" and integrity flags of this document (only its item's rows are read)."""
+    snapshot = coverage.load_snapshot(services().db, item=code.item)
+    changes = services().library.frameworks.point_changes(framework.id)
+    return coverage.flags(framework, snapshot, point_changes=changes, codes={str(code)})
 
 
 @bp.route("/<code>/source")

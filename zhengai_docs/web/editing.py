@@ -8,6 +8,7 @@ current version, the difference, and a merged proposal to check and save again.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -19,19 +20,23 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from zhengai_docs.bootstrap import bundled
 from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code, item_code
-from zhengai_docs.catalogue.document import Document, DocumentMeta, ReviewCycle, Status, new_document
+from zhengai_docs.catalogue.document import Document, DocumentMeta, Review, ReviewCycle, Status, new_document
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
+from zhengai_docs.coverage import suggest_points
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_author
+from zhengai_docs.web.documents import active_framework_or_none
 from zhengai_docs.web.security import allow_mermaid_styles
 
 bp = Blueprint("editing", __name__)
 
 MAX_BODY_CHARS = 500_000
+# Front-matter fields the form edits; others (e.g. `reviewed`) are carried over unchanged.
+FORM_FIELDS = ("title", "departments", "status", "issued", "doc_number", "approved_by", "points", "review_cycle", "related")
 _SEPARATORS = re.compile(r"[\s,，、;；]+")
 _POINT = re.compile(r"[0-9]{1,2}(\.[0-9]{1,2}){1,3}")
 _SKELETONS = {DocType.Z: "zhi-du.md", DocType.L: "liu-cheng.md", DocType.B: "biao-zhun.md"}
@@ -140,7 +145,7 @@ def _document_from(form: DocumentForm, code: DocumentCode, previous: Document | 
     if previous is None:
         body = _PLACEHOLDER_TITLE.sub(lambda _m: f"# {meta.title}\n", body, count=1)
         return new_document(meta, body)
-    return previous.with_changes(body=body, **{f: getattr(meta, f) for f in FIELD_LABELS})
+    return previous.with_changes(body=body, **{f: getattr(meta, f) for f in FORM_FIELDS})
 
 
 def _department_choices(form: DocumentForm, extra: tuple[str, ...] = ()) -> None:
@@ -262,14 +267,25 @@ def _display(value: object) -> str:
         return "、".join(str(v) for v in value)
     if isinstance(value, ReviewCycle):
         return f"{value.years} 年（{value.reason}）"
+    if isinstance(value, Review):
+        return f"{value.date} {value.by}：{value.reason}"
     if isinstance(value, Status):
         return value.value
     return str(value)
 
 
-def _render_editor(**context: object) -> str:
+def _render_editor(**context: Any) -> str:
     allow_mermaid_styles()  # the live preview draws flowcharts
-    return render_template("editing/edit.html", **context)
+    form: DocumentForm = context["form"]
+    framework = active_framework_or_none()
+    suggestions = []
+    if framework is not None:
+        text = f"{form.title.data or ''}\n{form.body.data or ''}"
+        suggestions = suggest_points(framework, text, exclude=set(_split(form.points.data)))
+    return render_template("editing/edit.html", framework=framework, suggestions=suggestions, **context)
+
+
+
 
 
 @bp.route("/preview", methods=["POST"])

@@ -177,3 +177,45 @@
     if (form) { setUp(form); }
   });
 })();
+
+/* The diagnostic-point picker: checkboxes and suggestions edit the 关联诊断点 field. */
+(function () {
+  "use strict";
+  function setUp(picker, field) {
+    var separators = /[\s,，、;；]+/;
+    function current() { return field.value.split(separators).filter(Boolean); }
+    function write(ids) { field.value = ids.join("，"); field.dispatchEvent(new Event("input", { bubbles: true })); }
+    function sync() {
+      var ids = current();
+      picker.querySelectorAll("input[data-point]").forEach(function (box) { box.checked = ids.indexOf(box.dataset.point) !== -1; });
+    }
+    picker.addEventListener("change", function (event) {
+      var box = event.target;
+      if (!box.dataset || !box.dataset.point) { return; }
+      var ids = current().filter(function (id) { return id !== box.dataset.point; });
+      if (box.checked) { ids.push(box.dataset.point); }
+      write(ids);
+    });
+    picker.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-suggest]");
+      if (!button) { return; }
+      var ids = current();
+      if (ids.indexOf(button.dataset.suggest) === -1) { ids.push(button.dataset.suggest); write(ids); sync(); }
+      button.disabled = true;
+    });
+    var filter = picker.querySelector("input[type=search]");
+    filter.hidden = false;
+    filter.addEventListener("input", function () {
+      var words = filter.value.trim().split(/\s+/).filter(Boolean);
+      picker.querySelectorAll("li[data-text]").forEach(function (li) {
+        li.hidden = !words.every(function (w) { return li.dataset.text.indexOf(w) !== -1; });
+      });
+    });
+    field.addEventListener("input", sync);
+    sync();
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var picker = document.getElementById("point-picker"), field = document.getElementById("points");
+    if (picker && field) { setUp(picker, field); }
+  });
+})();

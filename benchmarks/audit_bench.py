@@ -1,0 +1,79 @@
+"""Audit views benchmark: coverage, gaps, matrix, completeness, flags and a point page at N
+documents with five frameworks loaded (issue 5 target: every view p95 ≤ 100 ms at 10k).
+
+Reuses (or builds) the corpus of `pages_bench.py`, adds five frameworks as commits, then times
+requests through the real app (server-side time, Flask's test client).
+
+    python benchmarks/audit_bench.py --documents 10000 --keep /tmp/pages-10k
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.measure import peak_rss_mib, report, timed
+from benchmarks.pages_bench import prepare
+from zhengai_docs import create_app
+from zhengai_docs.bootstrap import SYSTEM_AUTHOR, builtin_data
+from zhengai_docs.catalogue.framework import parse_framework
+from zhengai_docs.frameworks import FrameworkStore
+from zhengai_docs.storage.repository import ContentRepository
+
+
+def load_frameworks(repo: ContentRepository) -> None:
+    """The two built-in frameworks and three provincial variants: five in all."""
+    store = FrameworkStore(repo)
+    if len(store.ids()) >= 5:
+        return
+    national = builtin_data("framework-moe-2015.yaml").read_text(encoding="utf-8")
+    store.save(parse_framework(national), author=SYSTEM_AUTHOR, message="框架 moe-2015")
+    beijing = builtin_data("framework-beijing-2016.yaml").read_text(encoding="utf-8")
+    store.save(parse_framework(beijing), author=SYSTEM_AUTHOR, message="框架 beijing-2016")
+    for province in ("hunan-2017", "jiangsu-2017", "zhejiang-2018"):
+        variant = national.replace("id: moe-2015", f"id: {province}", 1)
+        store.save(parse_framework(variant), author=SYSTEM_AUTHOR, message=f"框架 {province}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=1000)
+    parser.add_argument("--revisions", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--keep", type=Path, help="build into (or reuse) this folder instead of a temporary one")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        prepare(root, args.documents, args.revisions)
+        load_frameworks(ContentRepository(root / "content.git"))
+        app = create_app(
+            {"ANONYMOUS_READ": True, "DATABASE_URL": f"sqlite:///{root / 'zhengai.db'}", "CONTENT_REPOSITORY": str(root / "content.git")},
+            instance_path=str(root),
+        )
+        app.extensions["zhengai"].db.upgrade()
+        client = app.test_client()
+        rng = random.Random(3)
+        points = [p.id for p in app.extensions["zhengai"].library.frameworks.get("moe-2015").framework.points()]
+
+        def get(url: str) -> None:
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        get("/audit/")
+        print(f"{len(app.extensions['zhengai'].library.frameworks.ids())} frameworks; timing {args.runs} requests per view")
+        for url in ("/audit/", "/audit/coverage", "/audit/gaps", "/audit/matrix", "/audit/completeness", "/audit/flags"):
+            report(f"GET {url}", timed(args.runs, lambda n, url=url: get(url)), 100)
+        report("GET /audit/gaps?dept=教务处", timed(args.runs, lambda n: get("/audit/gaps?dept=教务处")), 100)
+        report("GET /audit/points/<id>", timed(args.runs, lambda n: get(f"/audit/points/{rng.choice(points)}")), 100)
+        report("GET /audit/gaps?format=xlsx", timed(args.runs // 4, lambda n: get("/audit/gaps?format=xlsx")), 100)
+        print(f"peak RSS: {peak_rss_mib():.0f} MiB")
+        app.extensions["zhengai"].db.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""The quality office's views: coverage of the diagnostic framework, gaps, roll-ups, the
+points × items matrix, catalogue completeness, integrity flags, a page per point, frameworks.
+
+All staff may read them (transparency is part of 诊改); importing a framework needs the
+quality office or an administrator. Every table exports as CSV and XLSX (`?format=csv|xlsx`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import StringField
+from wtforms.validators import Length, Optional
+
+from zhengai_docs import coverage as cov
+from zhengai_docs.catalogue.framework import InvalidFramework, framework_from_rows, parse_framework
+from zhengai_docs.catalogue.importer import read_rows
+from zhengai_docs.cycles import rules
+from zhengai_docs.cycles.report import CycleCache
+from zhengai_docs.db import queries
+from zhengai_docs.errors import ImportProblem, NotFound
+from zhengai_docs.frameworks import FrameworkVersion
+from zhengai_docs.users import Role
+from zhengai_docs.web.app import services
+from zhengai_docs.web.auth import current_author, read_required, role_required
+from zhengai_docs.web.exports import table_response
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+T = TypeVar("T")
+PAGE_SIZE = 100  # rows per page of the long tables; the exports carry every row
+MATRIX_PAGE_SIZE = 50  # 37 cells a row
+
+
+def active_framework() -> FrameworkVersion:
+    fid = services().settings["ACTIVE_FRAMEWORK"]
+    try:
+        return services().library.frameworks.get(fid)
+    except NotFound:
+        abort(404, description=f"未找到当前启用的诊断框架 {fid}，请导入该框架或修改 ACTIVE_FRAMEWORK 设置。")
+
+
+def _cached(key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """Results depend only on the cached commit, the day and the settings: compute them once
+    per process and commit (a 10k-document snapshot takes most of a second to build)."""
+    cache = current_app.extensions.setdefault("zhengai_audit", CycleCache(size=32))
+    today = rules.today()
+    return cache.get(services().db, (today, rules.Policy.from_settings(services().settings).key, *key), compute)
+
+
+def snapshot() -> cov.Snapshot:
+    return _cached(("snapshot",), lambda: cov.audit_snapshot(services().db, services().settings, rules.today()))
+
+
+def coverage_of(framework: FrameworkVersion, department: str | None) -> cov.Coverage:
+    return _cached(("coverage", framework.blob, department), lambda: cov.coverage(framework.framework, snapshot(), department=department))
+
+
+def flags_of(framework: FrameworkVersion, department: str | None) -> list[cov.Flag]:
+    changes = services().library.frameworks.point_changes(framework.framework.id)
+    return _cached(
+        ("flags", framework.blob, department),
+        lambda: cov.flags(framework.framework, snapshot(), point_changes=changes, department=department),
+    )
+
+
+def _department() -> str | None:
+    name = (request.args.get("dept") or "").strip()
+    if name and name not in queries.departments(services().db):
+        abort(404, description=f"没有名为“{name}”的部门。")
+    return name or None
+
+
+def _page_number(rows: int, size: int = PAGE_SIZE) -> tuple[int, int]:
+    raw = request.args.get("page", "1")
+    pages = max(1, -(-rows // size))
+    return (min(int(raw), pages) if raw.isdigit() and int(raw) >= 1 else 1), pages
+
+
+def _page(template: str, **context: Any) -> str:
+    return render_template(
+        f"audit/{template}",
+        departments=queries.departments(services().db),
+        department=context.pop("department", None),
+        framework=context.pop("framework", None) or active_framework().framework,
+        **context,
+    )
+
+
+@bp.route("/")
+@read_required
+def overview() -> str:
+    department = _department()
+    framework = active_framework()
+    return _page(
+        "overview.html",
+        department=department,
+        framework=framework.framework,
+        coverage=coverage_of(framework, department),
+        flag_count=len(flags_of(framework, department)),
+        missing=_cached(("completeness", department), lambda: cov.completeness(snapshot(), department=department)),
+    )
+
+
+@bp.route("/coverage")
+@read_required
+def coverage_tree() -> ResponseReturnValue:
+    department = _department()
+    version = active_framework()
+    framework, result = version.framework, coverage_of(version, department)
+    if request.args.get("format"):
+        rows = []
+        for p in result.points:
+            head = [p.point.id, p.point.name, "是" if p.covered else "否", p.gap.label if p.gap else ""]
+            if not p.documents:
+                rows.append([*head, "", "", "", "", "", ""])
+            for d in p.documents:
+                rows.append([*head, d.code, d.type_label, d.title, d.status or "", "、".join(d.departments), _state_label(d.cycle_state)])
+        header = ["诊断点", "名称", "已覆盖", "缺口", "文档", "类型", "标题", "状态", "牵头部门", "修订状态"]
+        return table_response("诊断点覆盖", header, rows, request.args["format"], department)
+    return _page("coverage.html", department=department, framework=framework, coverage=result)
+
+
+@bp.route("/gaps")
+@read_required
+def gaps() -> ResponseReturnValue:
+    department = _department()
+    version = active_framework()
+    framework, result = version.framework, coverage_of(version, department)
+    if request.args.get("format"):
+        rows = [
+            [p.point.id, p.point.name, p.gap.label if p.gap else "", "、".join(f"{d.code} {d.title}" for d in p.documents)]
+            for p in result.gaps
+        ]
+        return table_response("诊断点缺口", ["诊断点", "名称", "缺口原因", "现有关联文档"], rows, request.args["format"], department)
+    return _page("gaps.html", department=department, framework=framework, coverage=result, reasons=list(cov.GapReason))
+
+
+@bp.route("/matrix")
+@read_required
+def matrix() -> ResponseReturnValue:
+    department = _department()
+    level1 = (request.args.get("level1") or "").strip().upper() or None
+    if level1 is not None and (len(level1) != 1 or not level1.isalpha()):
+        abort(404)
+    framework = active_framework().framework
+    rows = _cached(("matrix", department, level1), lambda: cov.matrix(framework, snapshot(), department=department, level1=level1))
+    points = list(framework.points())
+    if request.args.get("format"):
+        table = [[r.item, r.name, *[r.cells.get(p.id, "") for p in points]] for r in rows]
+        return table_response("诊断点与目录条目矩阵", ["条目", "名称", *[p.id for p in points]], table, request.args["format"], department)
+    number, pages = _page_number(len(rows), MATRIX_PAGE_SIZE)
+    shown = [(r, [r.cells.get(p.id, "") for p in points]) for r in rows[(number - 1) * MATRIX_PAGE_SIZE : number * MATRIX_PAGE_SIZE]]
+    return _page(
+        "matrix.html", department=department, framework=framework, rows=shown, points=points, level1=level1, page=number, pages=pages
+    )
+
+
+@bp.route("/completeness")
+@read_required
+def completeness() -> ResponseReturnValue:
+    department = _department()
+    snap = snapshot()
+    rows = _cached(("completeness", department), lambda: cov.completeness(snap, department=department))
+    if request.args.get("format"):
+        table = [[r.item, r.name, "、".join(t.label for t in r.missing), "、".join(r.departments)] for r in rows]
+        return table_response("目录完整性", ["条目", "名称", "缺少", "牵头部门"], table, request.args["format"], department)
+    return _page(
+        "completeness.html",
+        department=department,
+        rows=rows,
+        by_department=cov.completeness_by_department(_cached(("completeness", None), lambda: cov.completeness(snap))),
+        item_count=len(snap.items),
+    )
+
+
+@bp.route("/flags")
+@read_required
+def flags() -> ResponseReturnValue:
+    department = _department()
+    version = active_framework()
+    framework = version.framework
+    found = flags_of(version, department)
+    titles = _cached(("titles",), lambda: {d.code: d.title for d in snapshot().documents})
+    if request.args.get("format"):
+        table = [[f.code, titles.get(f.code, ""), f.kind.label, f.detail] for f in found]
+        return table_response("关联完整性与待复核", ["文档", "标题", "问题", "详情"], table, request.args["format"], department)
+    number, pages = _page_number(len(found))
+    shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    return _page(
+        "flags.html", department=department, framework=framework, flags=shown, total=len(found), titles=titles, page=number, pages=pages
+    )
+
+
+@bp.route("/points/<point_id>")
+@read_required
+def point(point_id: str) -> str:
+    framework = active_framework()
+    found = framework.framework.point(point_id)
+    if found is None:
+        abort(404)
+    result = coverage_of(framework, None).point(point_id)
+    standards = [d.code for d in result.documents if d.doc_type == "B"] if result else []
+    history = _cached(("history", point_id), lambda: cov.coverage_history(services().db, services().library.repo, point_id, standards[:50]))
+    element = framework.framework.element(found.element_id)
+    return _page("point.html", framework=framework.framework, point=found, element=element, result=result, history=history)
+
+
+class FrameworkImportForm(FlaskForm):
+    file = FileField("框架文件（.yaml、.csv 或 .xlsx）", validators=[FileRequired(message="请选择文件")])
+    framework_id = StringField("框架标识（表格导入时填写，如 hunan-2017）", validators=[Optional(), Length(max=40)])
+    name = StringField("框架名称（表格导入时填写）", validators=[Optional(), Length(max=200)])
+
+
+@bp.route("/frameworks")
+@read_required
+def frameworks() -> str:
+    store = services().library.frameworks
+    listed = [store.get(fid).framework for fid in store.ids()]
+    return _page(
+        "frameworks.html",
+        frameworks=listed,
+        active=services().settings["ACTIVE_FRAMEWORK"],
+        form=FrameworkImportForm(),
+        framework=next((f for f in listed if f.id == services().settings["ACTIVE_FRAMEWORK"]), listed[0] if listed else None),
+    )
+
+
+@bp.route("/frameworks/<fid>")
+@read_required
+def framework(fid: str) -> str:
+    try:
+        version = services().library.frameworks.get(fid)
+    except (NotFound, InvalidFramework):
+        abort(404)
+    return _page("framework.html", framework=version.framework, active=services().settings["ACTIVE_FRAMEWORK"])
+
+
+@bp.route("/frameworks/import", methods=["POST"])
+@role_required(Role.QUALITY, Role.ADMIN)
+def import_framework() -> ResponseReturnValue:
+    """A framework change is a commit like any other; warnings are shown, not refused."""
+    form = FrameworkImportForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(url_for("audit.frameworks"))
+    upload = form.file.data
+    name = (upload.filename or "").lower()
+    try:
+        if name.endswith((".yaml", ".yml")):
+            parsed = parse_framework(upload.read().decode("utf-8"), path=upload.filename)
+        elif name.endswith((".csv", ".xlsx")):
+            parsed = framework_from_rows(_table_rows(upload, name), framework=form.framework_id.data or "", name=form.name.data or "")
+        else:
+            raise InvalidFramework("只支持 .yaml、.csv 和 .xlsx 文件")
+    except (InvalidFramework, ImportProblem, UnicodeDecodeError) as exc:
+        flash(f"导入失败：{exc}", "error")
+        return redirect(url_for("audit.frameworks"))
+    result = services().library.frameworks.save(parsed, author=current_author(), message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
+    services().library.sync()
+    flash(f"已导入 {parsed.name}：{parsed.counts['points']} 个诊断点。" if result.changed else "框架内容没有变化。", "success")
+    for warning in parsed.warnings():
+        flash(f"注意：{warning}", "info")
+    return redirect(url_for("audit.framework", fid=parsed.id))
+
+
+def _table_rows(upload: Any, name: str) -> list[tuple[int, list[str]]]:
+    import tempfile
+    from pathlib import Path
+
+    suffix = ".csv" if name.endswith(".csv") else ".xlsx"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"framework{suffix}"  # never the uploaded name
+        upload.save(path)
+        return read_rows(path)
+
+
+_STATE_LABELS = {"current": "正常", "due_soon": "即将到期", "overdue": "逾期", "never_issued": "未发布"}
+
+
+def _state_label(state: str | None) -> str:
+    return _STATE_LABELS.get(state or "", "")
+
+
+@bp.app_template_filter("cycle_state")
+def cycle_state_filter(state: str | None) -> str:
+    return _state_label(state)
