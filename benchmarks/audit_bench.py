@@ -21,6 +21,7 @@ from benchmarks.measure import peak_rss_mib, report, timed
 from benchmarks.pages_bench import prepare
 from zhengai_docs import create_app
 from zhengai_docs.bootstrap import SYSTEM_AUTHOR, builtin_data
+from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.catalogue.framework import parse_framework
 from zhengai_docs.frameworks import FrameworkStore
 from zhengai_docs.storage.repository import ContentRepository
@@ -71,6 +72,16 @@ def main() -> None:
         report("GET /audit/gaps?dept=教务处", timed(args.runs, lambda n: get("/audit/gaps?dept=教务处")), 100)
         report("GET /audit/points/<id>", timed(args.runs, lambda n: get(f"/audit/points/{rng.choice(points)}")), 100)
         report("GET /audit/gaps?format=xlsx", timed(args.runs // 4, lambda n: get("/audit/gaps?format=xlsx")), 100)
+        library = app.extensions["zhengai"].library
+        codes = [f"{chr(65 + i)}101B" for i in range(26)]
+
+        def after_a_save(n: int) -> None:
+            loaded = library.load(document_code(codes[n % len(codes)]))
+            library.save(loaded.document.with_changes(body=loaded.document.body + "\n补充。\n"), author=SYSTEM_AUTHOR, message="基准修订",
+                         base=loaded.version.commit)  # fmt: skip
+            get("/audit/")
+
+        report("save, then the first GET /audit/ (cache rebuilt)", timed(5, after_a_save))
         print(f"peak RSS: {peak_rss_mib():.0f} MiB")
         app.extensions["zhengai"].db.dispose()
 

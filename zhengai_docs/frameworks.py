@@ -16,6 +16,8 @@ from zhengai_docs.errors import NotFound
 from zhengai_docs.storage.paths import FRAMEWORKS_DIR
 from zhengai_docs.storage.repository import Author, ContentRepository, WriteResult
 
+_UNKNOWN = "unknown"  # not a blob id (those are hexadecimal)
+
 
 def framework_path(fid: str) -> str:
     return f"{FRAMEWORKS_DIR}/{framework_id(fid)}.yaml"
@@ -40,6 +42,7 @@ class FrameworkStore:
         self.repo = repo
         self._parsed: dict[str, Framework] = {}
         self._changes: dict[str, dict[str, PointChange]] = {}
+        self._blobs: dict[tuple[str | None, str], str | None] = {}
         self._lock = threading.Lock()
 
     def ids(self) -> list[str]:
@@ -53,7 +56,14 @@ class FrameworkStore:
         """A framework at head (or a revision); NotFound when it does not exist there."""
         path = framework_path(fid)
         commit = revision or self.repo.head()
-        blob = self.repo.blob_ids(commit, [path])[path]
+        with self._lock:
+            blob = self._blobs.get((commit, path), _UNKNOWN)
+        if blob is _UNKNOWN:  # one git call per commit and file, not per request
+            blob = self.repo.blob_ids(commit, [path])[path]
+            with self._lock:
+                if len(self._blobs) > 256:
+                    self._blobs.clear()
+                self._blobs[(commit, path)] = blob
         if blob is None:
             raise NotFound(f"诊断框架 {fid} 不存在")
         return FrameworkVersion(framework=self._parse(blob, path), blob=blob, commit=commit)
