@@ -196,7 +196,7 @@
       if (box.checked) { ids.push(box.dataset.point); }
       write(ids);
     });
-    picker.addEventListener("click", function (event) {
+    document.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-suggest]");
       if (!button) { return; }
       var ids = current();
