@@ -54,6 +54,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_FROM", None, "Sender of reminders, e.g. 诊改办 <zhengai@example.edu.cn>."),
     Setting("SMTP_TLS", "starttls", "Connection security: starttls, ssl or none."),
     Setting("REMINDER_WEBHOOK_URL", None, "Group-chat bot webhook (WeCom, DingTalk, Feishu …) that also receives reminders as JSON."),
+    Setting(
+        "REVIEW_REQUIRED",
+        True,
+        "Documents reach the branch in force only through review: editors open a revision (修订) draft, the approvers publish it. "
+        "Administrators keep direct correction (勘误). Off: editors save straight to the version in force.",
+    ),
+    Setting("ONE_OPEN_REVISION", True, "At most one open draft per document."),
+    Setting("APPROVERS_Z", "", "User names (comma-separated) who review and publish 制度 drafts; empty: the quality office."),
+    Setting("APPROVERS_L", "", "User names who review and publish 流程 drafts; empty: the quality office."),
+    Setting("APPROVERS_B", "", "User names who review and publish 标准 drafts; empty: the quality office."),
     Setting("WORD_TEMPLATE", "", "Word style template (.docx) for exports; empty: the bundled templates/reference.docx."),
     Setting("WORD_IMPORT_MAX_MB", 10, "Largest .docx accepted for import, in megabytes."),
     Setting("WORD_IMPORT_MAX_UNZIPPED_MB", 100, "Largest total decompressed size of an imported .docx (zip-bomb guard), in megabytes."),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import smtplib
 import ssl
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -23,6 +24,7 @@ from zhengai_docs.errors import ZhengaiError
 
 SECURITY_MODES = ("starttls", "ssl", "none")
 _TIMEOUT = 30
+_log = logging.getLogger(__name__)
 
 
 class NotifyError(ZhengaiError):
@@ -121,3 +123,26 @@ def post_json(url: str, payload: Mapping[str, Any]) -> None:
             response.read()
     except OSError as exc:
         raise NotifyError(f"Webhook 调用失败：{exc}") from exc
+
+
+def mail_sender(settings: Mapping[str, Any], addresses: Callable[[Sequence[int]], list[tuple[str, str]]]) -> Callable[[Sequence[int], str, str], None] | None:
+    """A function that mails a notification to users by id, or None when e-mail is off.
+
+    Failures are logged, not raised: the in-app notification has already been stored, and a
+    mail server being down must not undo a review step.
+    """
+    smtp = SmtpSettings.from_settings(settings)
+    if smtp is None:
+        return None
+    site = str(settings.get("SITE_URL") or "").rstrip("/")
+
+    def send(user_ids: Sequence[int], text: str, path: str) -> None:
+        body = f"{text}\n\n{site}{path}\n" if site else f"{text}\n\n（页面：{path}）\n"
+        mails = [Mail(to_name=name, to_address=address, subject=f"【诊改文档】{text[:60]}", body=body) for name, address in addresses(user_ids)]
+        try:
+            for index, error in send_mail(smtp, mails).items():
+                _log.warning("notification to %s refused: %s", mails[index].to_address, error)
+        except NotifyError as exc:
+            _log.warning("notification mail not sent: %s", exc)
+
+    return send

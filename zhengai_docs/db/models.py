@@ -242,3 +242,82 @@ class SelfDiagnosisEntry(Base):
     effects: Mapped[str] = mapped_column(Text, default="")  # 改进成效
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class DraftRow(Base):
+    """A revision in progress (record of people: never rebuilt). Its text lives on the git ref
+    `refs/drafts/<code>/<id>`; this row holds the workflow: status, people and the approval."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(5), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # revise or repeal
+    status: Mapped[str] = mapped_column(String(10), index=True)  # 草稿中 待审核 需修改 已批准 已发布 已放弃
+    reason: Mapped[str] = mapped_column(Text)
+    departments: Mapped[str] = mapped_column(String(500))  # lead departments when opened, "、"-joined
+    base: Mapped[str] = mapped_column(String(40))  # the branch commit the draft builds on
+    tip: Mapped[str] = mapped_column(String(40))  # the draft ref's commit, for compare-and-swap
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    approved_by_user: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    approving_body: Mapped[str | None] = mapped_column(String(100))
+    meeting_date: Mapped[dt.date | None] = mapped_column(Date)
+    doc_number: Mapped[str | None] = mapped_column(String(100))
+    issue_date: Mapped[dt.date | None] = mapped_column(Date)
+    require_ack: Mapped[bool] = mapped_column(default=False)  # staff of the lead departments confirm reading
+    published_commit: Mapped[str | None] = mapped_column(String(40))
+
+
+class DraftEvent(Base):
+    """One step of a draft's review: opened, saved, submitted, comment, changes requested, …"""
+
+    __tablename__ = "draft_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class Notification(Base):
+    """A message in a user's in-app inbox (submit, changes requested, approve, publish)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    message: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    read: Mapped[bool] = mapped_column(default=False)
+
+
+class ReadRequest(Base):
+    """A published version that staff of its lead departments are asked to confirm reading."""
+
+    __tablename__ = "read_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(5), index=True)
+    commit: Mapped[str] = mapped_column(String(40))
+    departments: Mapped[str] = mapped_column(String(500))  # "、"-joined
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ReadAck(Base):
+    """One person's confirmation that they have read a published version."""
+
+    __tablename__ = "read_acks"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("read_requests.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -14,14 +14,18 @@ from flask import Flask, current_app, g
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from zhengai_docs import inbox
 from zhengai_docs.bootstrap import SHANGHAI
+from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.config import load_settings, resolve_database_url, resolve_path
 from zhengai_docs.db.database import Database
 from zhengai_docs.library import Library
+from zhengai_docs.notify import mail_sender
 from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import get_user
+from zhengai_docs.workflow import Workflow
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Services:
     library: Library
     db: Database
     settings: dict[str, Any]
+    workflow: Workflow
 
 
 def services() -> Services:
@@ -49,7 +54,8 @@ def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) ->
     db = Database(resolve_database_url(Path(app.instance_path), settings["DATABASE_URL"]))
     repo = ContentRepository(resolve_path(Path(app.instance_path), settings["CONTENT_REPOSITORY"]), branch=settings["CONTENT_BRANCH"])
     search = SearchIndex(WhooshBackend(resolve_path(Path(app.instance_path), settings["SEARCH_INDEX"])), repo)
-    app.extensions["zhengai"] = Services(library=Library(repo=repo, db=db, search=search), db=db, settings=settings)
+    library = Library(repo=repo, db=db, search=search)
+    app.extensions["zhengai"] = Services(library=library, db=db, settings=settings, workflow=_workflow(library, settings))
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"] or _instance_secret(Path(app.instance_path)),
         MAX_CONTENT_LENGTH=int(settings["MAX_UPLOAD_MB"]) * 1024 * 1024,
@@ -68,6 +74,12 @@ def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) ->
     _login_manager(app)
     _register(app)
     return app
+
+
+def _workflow(library: Library, settings: Mapping[str, Any]) -> Workflow:
+    approvers = {t: [n.strip() for n in str(settings[f"APPROVERS_{t.name}"]).split(",") if n.strip()] for t in DocType}
+    mailer = mail_sender(settings, lambda ids: inbox.addresses(library.db, ids))
+    return Workflow(library, one_open_per_document=bool(settings["ONE_OPEN_REVISION"]), approvers=approvers, mailer=mailer)
 
 
 def _instance_secret(instance: Path) -> str:

@@ -1,0 +1,52 @@
+"""In-app notifications: a short message and a link in each recipient's inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from zhengai_docs.db.database import Database
+from zhengai_docs.db.models import Notification, User
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    text: str
+    url: str
+    created_at: dt.datetime
+    read: bool
+
+
+def notify(db: Database, user_ids: Sequence[int], text: str, *, url: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with db.transaction() as session:
+        for user_id in dict.fromkeys(user_ids):
+            session.add(Notification(user_id=user_id, message=text[:500], url=url[:200], created_at=now, read=False))
+
+
+def messages(db: Database, user_id: int, *, limit: int = 50) -> list[Message]:
+    with db.session() as session:
+        query = select(Notification).where(Notification.user_id == user_id).order_by(Notification.id.desc()).limit(limit)
+        return [Message(id=n.id, text=n.message, url=n.url, created_at=n.created_at, read=n.read) for n in session.scalars(query)]
+
+
+def unread_count(db: Database, user_id: int) -> int:
+    with db.session() as session:
+        query = select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read.is_(False))
+        return session.scalar(query) or 0
+
+
+def mark_read(db: Database, user_id: int) -> None:
+    with db.transaction() as session:
+        session.execute(update(Notification).where(Notification.user_id == user_id, Notification.read.is_(False)).values(read=True))
+
+
+def addresses(db: Database, user_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """(name, address) of the active users among `user_ids` who have an e-mail address."""
+    with db.session() as session:
+        users = session.scalars(select(User).where(User.id.in_(list(user_ids)), User.active.is_(True)))
+        return [(u.display_name or u.username, u.email) for u in users if u.email]
