@@ -80,7 +80,9 @@ def indexed_instance(tmp_path: Path, indexed_template: Path) -> Path:
 
 
 def make_app(instance: Path, **settings: object) -> Flask:
-    return create_app({"TESTING": True, **settings}, instance_path=str(instance))
+    """The app on a test instance. Review is off unless asked for: the direct-edit journeys of
+    the web tests predate drafts; tests/test_drafts_web.py and the browser tests turn it on."""
+    return create_app({"TESTING": True, "REVIEW_REQUIRED": False, **settings}, instance_path=str(instance))
 
 
 @pytest.fixture

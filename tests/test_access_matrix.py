@@ -18,8 +18,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token, login, make_app
+from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import User
+from zhengai_docs.db.models import DraftEvent, DraftRow, User
+from zhengai_docs.users import Role
+from zhengai_docs.workflow import Actor
 
 ANONYMOUS = "anonymous"
 ROLES = (ANONYMOUS, "duzhe", "jiaowu", "renshi", "zhiliang", "admin")
@@ -107,6 +110,33 @@ def _self_diagnosis(client: FlaskClient, app: Flask) -> dict[str, str]:
 
 def _token_only(client: FlaskClient, app: Flask) -> dict[str, str]:
     return {"csrf_token": csrf_token(client, "/login")}
+
+
+def _with_draft(app: Flask) -> None:
+    """Draft 1: a revision of A101Z opened by 教务处, for the draft routes to act on."""
+    workflow = app.extensions["zhengai"].workflow
+    if not workflow.listing():
+        with app.extensions["zhengai"].db.session() as session:
+            user = session.scalars(select(User).where(User.username == "jiaowu")).one()
+            actor = Actor(user.id, user.username, user.display_name, user.email or "", Role.EDITOR, tuple(user.department_names))
+        workflow.open(code=document_code("A101Z"), kind="revise", reason="矩阵测试", actor=actor)
+
+
+def _draft_edit(client: FlaskClient, app: Flask) -> dict[str, str]:
+    return {**_edit_data(client, app), "base": app.extensions["zhengai"].workflow.get(1).tip}
+
+
+def _note(client: FlaskClient, app: Flask) -> dict[str, str]:
+    return {"csrf_token": csrf_token(client, "/login"), "text": "意见"}
+
+
+def _approval(client: FlaskClient, app: Flask) -> dict[str, str]:
+    fields = {"approving_body": "院长办公会", "meeting_date": "2026-11-20", "doc_number": "包职院发〔2026〕1号", "issue_date": "2026-11-25"}
+    return {"csrf_token": csrf_token(client, "/login"), **fields}
+
+
+def _open_revision(client: FlaskClient, app: Flask) -> dict[str, str]:
+    return {"csrf_token": csrf_token(client, "/login"), "kind": "revise", "reason": "越权发起修订"}
 
 
 ROUTES = (
@@ -244,15 +274,34 @@ ROUTES = (
     Route("word.edit_self_diagnosis", "GET", "/reports/self-diagnosis/2026/1.1", QUALITY),
     Route("word.edit_self_diagnosis", "POST", "/reports/self-diagnosis/2026/1.1", QUALITY, data=_self_diagnosis, ok=(302,)),
     Route("word.self_diagnosis_docx", "GET", "/reports/self-diagnosis/2026.docx", QUALITY),
+    Route("drafts.open_revision", "GET", "/documents/A101Z/revise", A101Z_EDITORS, ok=(200, 302)),
+    Route("drafts.open_revision", "POST", "/documents/A101Z/revise", A101Z_EDITORS, data=_open_revision, ok=(302,)),
+    Route("drafts.index", "GET", "/drafts", SIGNED_IN),
+    Route("drafts.view", "GET", "/drafts/1", A101Z_EDITORS | QUALITY),
+    Route("drafts.edit", "GET", "/drafts/1/edit", A101Z_EDITORS),
+    Route("drafts.edit", "POST", "/drafts/1/edit", A101Z_EDITORS, data=_draft_edit, ok=(302,)),
+    Route("drafts.submit", "POST", "/drafts/1/submit", A101Z_EDITORS, data=_note, ok=(302,)),
+    Route("drafts.comment", "POST", "/drafts/1/comment", A101Z_EDITORS | QUALITY, data=_note, ok=(302,)),
+    Route("drafts.request_changes", "POST", "/drafts/1/request-changes", QUALITY, data=_note, ok=(302,)),
+    Route("drafts.approve", "POST", "/drafts/1/approve", QUALITY, data=_approval, ok=(302,)),
+    Route("drafts.publish", "POST", "/drafts/1/publish", QUALITY, data=_note, ok=(302,)),
+    Route("drafts.update", "POST", "/drafts/1/update", A101Z_EDITORS | QUALITY, data=_note, ok=(302,)),
+    Route("drafts.discard", "POST", "/drafts/1/discard", A101Z_EDITORS | QUALITY, data=_note, ok=(302,)),
+    Route("drafts.notifications", "GET", "/notifications", SIGNED_IN),
+    Route("drafts.mark_read", "POST", "/notifications/read", SIGNED_IN, data=_token_only, ok=(302,)),
+    Route("drafts.confirm_read", "POST", "/documents/A101Z/confirm-read", SIGNED_IN, data=_token_only, ok=(302,)),
+    Route("drafts.readers", "GET", "/documents/A101Z/readers", A101Z_EDITORS | QUALITY),
 )
 
 
-def _state(app: Flask) -> tuple[str | None, int]:
-    """What a refused request must leave untouched: the content head and the user table."""
+def _state(app: Flask) -> tuple[object, ...]:
+    """What a refused request must leave untouched: the content head, the users, the drafts."""
     db: Database = app.extensions["zhengai"].db
     with db.session() as session:
         users = session.scalar(select(func.count()).select_from(User)) or 0
-    return app.extensions["zhengai"].library.repo.head(), users
+        events = session.scalar(select(func.count()).select_from(DraftEvent)) or 0
+        drafts = tuple(session.execute(select(DraftRow.id, DraftRow.status, DraftRow.tip)).all())
+    return app.extensions["zhengai"].library.repo.head(), users, events, drafts
 
 
 def test_every_route_is_in_the_matrix(instance: Path) -> None:
@@ -271,6 +320,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Ite
     target = tmp_path_factory.mktemp("matrix") / "instance"
     shutil.copytree(demo_template, target)
     app = make_app(target)
+    _with_draft(app)
     clients = {}
     for role in ROLES:
         clients[role] = app.test_client()
@@ -286,6 +336,7 @@ def test_route_by_role(route: Route, role: str, instance: Path, shared: tuple[Fl
     writes = route.method != "GET" and role in route.allowed
     if writes:  # a successful write gets its own instance, so later tests see the demo state
         app = make_app(instance)
+        _with_draft(app)
         client = app.test_client()
         if role != ANONYMOUS:
             login(client, role)
@@ -312,11 +363,14 @@ def test_route_by_role(route: Route, role: str, instance: Path, shared: tuple[Fl
         app.extensions["zhengai"].db.dispose()
 
 
+PERSONAL = {"/password", "/drafts", "/notifications"}  # pages about the signed-in user, never anonymous
+
+
 def test_anonymous_reading_when_the_setting_allows_it(instance: Path) -> None:
     app = make_app(instance, ANONYMOUS_READ=True)
     client = app.test_client()
     for route in ROUTES:
-        if route.method == "GET" and route.allowed == SIGNED_IN and "password" not in route.url:
+        if route.method == "GET" and route.allowed == SIGNED_IN and route.url not in PERSONAL:
             url = route.url.replace("HEAD_COMMIT", app.extensions["zhengai"].library.repo.head() or "")
             assert client.get(url).status_code == 200, url
     assert client.get("/documents/A101Z/edit").status_code == 302  # writing still needs sign-in

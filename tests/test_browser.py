@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
@@ -33,9 +34,7 @@ if CHROMIUM is None:
 ARTEFACTS = Path(os.environ.get("ZHENGAI_ARTEFACTS", Path(__file__).resolve().parent.parent / "test-artefacts")) / "screenshots"
 
 
-@pytest.fixture
-def live_server(instance: Path) -> Iterator[str]:
-    app = make_app(instance)
+def _serve(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -43,6 +42,17 @@ def live_server(instance: Path) -> Iterator[str]:
     server.shutdown()
     thread.join()
     app.extensions["zhengai"].db.dispose()
+
+
+@pytest.fixture
+def live_server(instance: Path) -> Iterator[str]:
+    yield from _serve(make_app(instance))
+
+
+@pytest.fixture
+def reviewed_server(instance: Path) -> Iterator[str]:
+    """The app with REVIEW_REQUIRED on, as installed: changes go through drafts."""
+    yield from _serve(make_app(instance, REVIEW_REQUIRED=True))
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +209,74 @@ def test_editor_links_points_with_the_picker_and_coverage_follows(page: Page, li
     page.goto(f"{live_server}/audit/coverage")
     expect(page.locator("tr", has_text="5.1.2").first).to_contain_text("A101B")
     shot(page, "13-coverage")
+
+
+def test_draft_review_and_publication(browser: object, reviewed_server: str) -> None:
+    """Editor drafts and submits; the quality office sends it back; the editor revises and
+    resubmits; the quality office approves and publishes; a reader sees it and its approval."""
+    base = reviewed_server
+    contexts = []
+
+    def tab(username: str) -> Page:
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        sign_in(page, base, username)
+        return page
+
+    editor, quality, reader = tab("jiaowu"), tab("zhiliang"), tab("duzhe")
+    editor.goto(f"{base}/documents/A101Z")
+    editor.get_by_role("link", name="发起修订").click()
+    editor.get_by_label("原因").fill("依据新版专业目录修订")
+    editor.get_by_role("button", name="创建草稿").click()
+    body = editor.locator("textarea.body-input")
+    body.press("Control+End")
+    body.press_sequentially("\n第九条之一 新设专业须经行业专家组复核。")
+    editor.locator("#message").fill("新增论证条款")
+    shot(editor, "20-draft-editor")
+    editor.get_by_role("button", name="保存草稿").click()
+    expect(editor.locator("#draft-status")).to_have_text("草稿中")
+    reader.goto(f"{base}/documents/A101Z")
+    expect(reader.locator(".document")).not_to_contain_text("行业专家组")
+    editor.get_by_role("button", name="提交审核").click()
+    expect(editor.locator("#draft-status")).to_have_text("待审核")
+
+    quality.goto(f"{base}/notifications")
+    quality.get_by_role("link", name="已提交审核").first.click()
+    expect(quality.locator("table.diff ins", has_text="行业专家组").first).to_be_visible()
+    shot(quality, "21-draft-review")
+    quality.get_by_label("退回意见").fill("请写明论证的组织方式")
+    quality.get_by_role("button", name="退回修改").click()
+    expect(quality.locator("#draft-status")).to_have_text("需修改")
+
+    editor.goto(f"{base}/notifications")
+    editor.get_by_role("link", name="退回修改").first.click()
+    expect(editor.locator(".timeline")).to_contain_text("请写明论证的组织方式")
+    editor.get_by_role("link", name="编辑草稿").click()
+    body = editor.locator("textarea.body-input")
+    body.fill(body.input_value().replace("行业专家组复核。", "行业专家组现场复核。"))
+    editor.locator("#message").fill("写明论证方式")
+    editor.get_by_role("button", name="保存草稿").click()
+    editor.get_by_role("button", name="提交审核").click()
+    expect(editor.locator("#draft-status")).to_have_text("待审核")
+
+    quality.reload()
+    quality.get_by_label("审批机构").fill("院长办公会")
+    quality.get_by_label("会议日期").fill("2026-11-20")
+    quality.get_by_label("文号").fill("包职院发〔2026〕12号")
+    quality.get_by_label("发布日期").fill("2026-11-25")
+    quality.get_by_role("button", name="批准").click()
+    expect(quality.locator("#draft-status")).to_have_text("已批准")
+    quality.get_by_role("button", name="发布为现行版本").click()
+    expect(quality.locator(".document")).to_contain_text("行业专家组现场复核")
+
+    reader.goto(f"{base}/documents/A101Z")
+    expect(reader.locator(".document")).to_contain_text("新设专业须经行业专家组现场复核")
+    expect(reader.locator(".meta-panel")).to_contain_text("包职院发〔2026〕12号")
+    reader.get_by_role("link", name="修订历史").click()
+    record = reader.locator("table.history .approval-record").first
+    expect(record).to_contain_text("院长办公会（2026-11-20 审议），文号 包职院发〔2026〕12号")
+    shot(reader, "22-history-with-approval")
+    for context in contexts:
+        context.close()

@@ -23,7 +23,9 @@ from zhengai_docs.users import Role
 from zhengai_docs.workflow import Actor, Approval, DraftStatus, NotAllowed, Workflow, WorkflowError
 
 A101Z = document_code("A101Z")
-APPROVAL = Approval(approving_body="院长办公会", meeting_date=dt.date(2026, 11, 20), doc_number="包职院发〔2026〕12号", issue_date=dt.date(2026, 11, 25))
+APPROVAL = Approval(
+    approving_body="院长办公会", meeting_date=dt.date(2026, 11, 20), doc_number="包职院发〔2026〕12号", issue_date=dt.date(2026, 11, 25)
+)
 
 
 @pytest.fixture
@@ -55,7 +57,13 @@ def workflow(library: Library) -> Workflow:
 def revised(workflow: Workflow, draft_id: int, sentence: str) -> None:
     draft = workflow.get(draft_id)
     document = workflow.document(draft)
-    workflow.save(draft_id, document.with_changes(body=document.body + f"\n{sentence}\n"), actor=actor(workflow.library, "jiaowu"), message="补充条款", expected=draft.tip)
+    workflow.save(
+        draft_id,
+        document.with_changes(body=document.body + f"\n{sentence}\n"),
+        actor=actor(workflow.library, "jiaowu"),
+        message="补充条款",
+        expected=draft.tip,
+    )
 
 
 def test_a_draft_stays_off_the_branch_until_published(workflow: Workflow, library: Library) -> None:
@@ -90,8 +98,14 @@ def test_review_round_trip_and_publication_carries_the_approval(workflow: Workfl
     assert published.meta.doc_number == "包职院发〔2026〕12号"
     assert published.meta.approved_by == "院长办公会"
     assert published.meta.issued == dt.date(2026, 11, 25)
-    message = subprocess.run(["git", "-C", str(library.repo.path), "log", "-1", "--format=%B", result.commit], capture_output=True, text=True).stdout
-    assert "Approved-by: 院长办公会" in message and "Document-number: 包职院发〔2026〕12号" in message and "Approval-meeting: 2026-11-20" in message
+    message = subprocess.run(
+        ["git", "-C", str(library.repo.path), "log", "-1", "--format=%B", result.commit], capture_output=True, text=True
+    ).stdout
+    assert (
+        "Approved-by: 院长办公会" in message
+        and "Document-number: 包职院发〔2026〕12号" in message
+        and "Approval-meeting: 2026-11-20" in message
+    )
     assert workflow.get(draft.id).status is DraftStatus.PUBLISHED
     assert workflow.get(draft.id).published_commit == result.commit
     assert [e.action for e in workflow.events(draft.id)][-2:] == ["approve", "publish"]
@@ -104,7 +118,12 @@ def test_publication_is_refused_when_the_document_changed_meanwhile_and_catches_
     workflow.submit(draft.id, actor=editor)
     workflow.approve(draft.id, actor=quality, approval=APPROVAL)
     current = library.load(A101Z)
-    library.save(current.document.with_changes(title=current.document.meta.title + "（勘误）"), author=Author("管理员", "a@x"), message="勘误", base=current.version.commit)
+    library.save(
+        current.document.with_changes(title=current.document.meta.title + "（勘误）"),
+        author=Author("管理员", "a@x"),
+        message="勘误",
+        base=current.version.commit,
+    )
 
     assert workflow.changed_on_branch(workflow.get(draft.id))
     with pytest.raises(Conflict):
@@ -172,7 +191,9 @@ def test_a_discarded_draft_is_kept_in_history(workflow: Workflow, library: Libra
     tip = workflow.get(draft.id).tip
     workflow.discard(draft.id, actor=editor, note="不再需要")
     assert workflow.get(draft.id).status is DraftStatus.DISCARDED
-    refs = subprocess.run(["git", "-C", str(library.repo.path), "for-each-ref", "--format=%(refname) %(objectname)"], capture_output=True, text=True).stdout
+    refs = subprocess.run(
+        ["git", "-C", str(library.repo.path), "for-each-ref", "--format=%(refname) %(objectname)"], capture_output=True, text=True
+    ).stdout
     assert f"refs/drafts-discarded/A101Z/{draft.id} {tip}" in refs
     assert f"refs/drafts/A101Z/{draft.id} " not in refs
     assert workflow.open(code=A101Z, kind="revise", reason="重新修订", actor=editor).id != draft.id

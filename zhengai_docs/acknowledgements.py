@@ -39,7 +39,9 @@ class ReadStatus:
 
 
 def request(session: Session, *, code: str, commit: str, departments: Sequence[str], draft_id: int | None) -> None:
-    session.add(ReadRequest(code=code, commit=commit, departments="、".join(departments), draft_id=draft_id, created_at=dt.datetime.now(dt.UTC)))
+    session.add(
+        ReadRequest(code=code, commit=commit, departments="、".join(departments), draft_id=draft_id, created_at=dt.datetime.now(dt.UTC))
+    )
 
 
 def _latest(session: Session, code: str) -> ReadRequest | None:

@@ -125,7 +125,9 @@ def post_json(url: str, payload: Mapping[str, Any]) -> None:
         raise NotifyError(f"Webhook 调用失败：{exc}") from exc
 
 
-def mail_sender(settings: Mapping[str, Any], addresses: Callable[[Sequence[int]], list[tuple[str, str]]]) -> Callable[[Sequence[int], str, str], None] | None:
+def mail_sender(
+    settings: Mapping[str, Any], addresses: Callable[[Sequence[int]], list[tuple[str, str]]]
+) -> Callable[[Sequence[int], str, str], None] | None:
     """A function that mails a notification to users by id, or None when e-mail is off.
 
     Failures are logged, not raised: the in-app notification has already been stored, and a
@@ -138,7 +140,9 @@ def mail_sender(settings: Mapping[str, Any], addresses: Callable[[Sequence[int]]
 
     def send(user_ids: Sequence[int], text: str, path: str) -> None:
         body = f"{text}\n\n{site}{path}\n" if site else f"{text}\n\n（页面：{path}）\n"
-        mails = [Mail(to_name=name, to_address=address, subject=f"【诊改文档】{text[:60]}", body=body) for name, address in addresses(user_ids)]
+        mails = [
+            Mail(to_name=name, to_address=address, subject=f"【诊改文档】{text[:60]}", body=body) for name, address in addresses(user_ids)
+        ]
         try:
             for index, error in send_mail(smtp, mails).items():
                 _log.warning("notification to %s refused: %s", mails[index].to_address, error)

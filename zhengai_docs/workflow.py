@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from zhengai_docs.catalogue.codes import DocumentCode, document_code
+from zhengai_docs import acknowledgements, inbox
+from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document, Status, parse_document
 from zhengai_docs.catalogue.merge import MergedDocument, merge_documents
-from zhengai_docs import acknowledgements, inbox
-from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.db.models import DraftEvent, DraftRow, User
-from zhengai_docs.errors import NotFound, ZhengaiError
+from zhengai_docs.errors import InvalidCode, NotFound, ZhengaiError
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import may_audit, may_create, may_edit
 from zhengai_docs.storage.drafts import DraftStore, draft_ref
@@ -144,7 +143,9 @@ def _now() -> dt.datetime:
 def _view(row: DraftRow) -> DraftView:
     approval = None
     if row.approving_body and row.meeting_date and row.doc_number and row.issue_date:
-        approval = Approval(approving_body=row.approving_body, meeting_date=row.meeting_date, doc_number=row.doc_number, issue_date=row.issue_date)
+        approval = Approval(
+            approving_body=row.approving_body, meeting_date=row.meeting_date, doc_number=row.doc_number, issue_date=row.issue_date
+        )
     return DraftView(
         id=row.id,
         code=row.code,
@@ -203,6 +204,17 @@ class Workflow:
             raise NotFound(f"草稿 {draft.id} 中没有 {code} 的正文")
         return parse_document(version.text, path=code.path)
 
+    def document_at(self, draft: DraftView, commit: str) -> Document | None:
+        """The draft's text at one of its own earlier commits (None for any other commit)."""
+        repo = self.library.repo
+        try:
+            commit = repo.resolve(commit)
+            if not repo.is_ancestor(commit, draft.tip):
+                return None
+            return parse_document(repo.read(document_code(draft.code).path, revision=commit).text, path=document_code(draft.code).path)
+        except (NotFound, InvalidCode):
+            return None
+
     def in_force(self, draft: DraftView) -> Document | None:
         """The version readers see now (None for a new document not yet published)."""
         try:
@@ -215,7 +227,9 @@ class Workflow:
             rows = session.scalars(select(DraftEvent).where(DraftEvent.draft_id == draft_id).order_by(DraftEvent.id))
             return [EventView(action=r.action, by=r.by, at=r.at, text=r.text) for r in rows]
 
-    def listing(self, *, author_id: int | None = None, departments: Sequence[str] = (), statuses: Sequence[DraftStatus] = OPEN) -> list[DraftView]:
+    def listing(
+        self, *, author_id: int | None = None, departments: Sequence[str] = (), statuses: Sequence[DraftStatus] = OPEN
+    ) -> list[DraftView]:
         """Drafts by author and/or lead department (any of `departments`), newest first."""
         with self.db.session() as session:
             query = select(DraftRow).where(DraftRow.status.in_([s.value for s in statuses]))
@@ -403,10 +417,12 @@ class Workflow:
         if self.store.read(draft_ref(code, draft.id)).commit != draft.tip:
             raise WorkflowError("草稿在批准后被改动，请重新审核")
         status = Status.REPEALED if draft.kind == "repeal" else Status.IN_FORCE
-        changes: dict[str, object] = {"status": status, "doc_number": approval.doc_number, "approved_by": approval.approving_body}
-        if draft.kind != "repeal":
-            changes["issued"] = approval.issue_date  # a repeal keeps the date the text was issued
-        document = self.document(draft).with_changes(**changes)
+        if draft.kind == "repeal":  # the text keeps its own number and date; the repeal decision is in the trailers
+            document = self.document(draft).with_changes(status=status)
+        else:
+            document = self.document(draft).with_changes(
+                status=status, doc_number=approval.doc_number, approved_by=approval.approving_body, issued=approval.issue_date
+            )
         trailers = "\n".join(
             [
                 f"Draft: {draft.code}/{draft.id}",
@@ -427,7 +443,9 @@ class Workflow:
             row.updated_at = _now()
             self._event(session, row, "publish", actor, result.commit)
             if draft.require_ack and draft.kind != "repeal":
-                acknowledgements.request(session, code=draft.code, commit=result.commit, departments=document.meta.departments, draft_id=draft.id)
+                acknowledgements.request(
+                    session, code=draft.code, commit=result.commit, departments=document.meta.departments, draft_id=draft.id
+                )
         self._notify([draft.author_id], f"{draft.code} 的{draft.kind_label}已发布：{approval.doc_number}", draft_id)
         return result
 
@@ -439,7 +457,9 @@ class Workflow:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _open(self, code: DocumentCode, kind: str, reason: str, departments: Sequence[str], base: str, text: str | None, actor: Actor) -> DraftView:
+    def _open(
+        self, code: DocumentCode, kind: str, reason: str, departments: Sequence[str], base: str, text: str | None, actor: Actor
+    ) -> DraftView:
         if self.one_open and self.open_for(code):
             raise WorkflowError(f"{code} 已有进行中的修订，请先完成或放弃它")
         now = _now()
@@ -474,7 +494,9 @@ class Workflow:
     def _event(self, session: Session, row: DraftRow, action: str, actor: Actor, text: str) -> None:
         session.add(DraftEvent(draft_id=row.id, action=action, by=actor.name, at=_now(), text=text))
 
-    def _transition(self, draft_id: int, status: DraftStatus, action: str, actor: Actor, text: str, *, submitted: bool = False) -> DraftView:
+    def _transition(
+        self, draft_id: int, status: DraftStatus, action: str, actor: Actor, text: str, *, submitted: bool = False
+    ) -> DraftView:
         with self.db.transaction() as session:
             row = self._row(session, draft_id)
             row.status = status.value
@@ -503,7 +525,9 @@ class Workflow:
     def _reviewer_ids(self, draft: DraftView) -> list[int]:
         doc_type = document_code(draft.code).doc_type
         with self.db.session() as session:
-            users = session.scalars(select(User).where(User.active.is_(True), User.role.in_([Role.QUALITY.value, Role.ADMIN.value, Role.EDITOR.value])))
+            users = session.scalars(
+                select(User).where(User.active.is_(True), User.role.in_([Role.QUALITY.value, Role.ADMIN.value, Role.EDITOR.value]))
+            )
             ids = []
             for user in users:
                 role = Role(user.role)
@@ -531,3 +555,29 @@ def _required(text: str, message: str) -> str:
     if not text:
         raise WorkflowError(message)
     return text
+
+
+_TRAILERS = {
+    "Approved-by": "approving_body",
+    "Approval-meeting": "meeting_date",
+    "Document-number": "doc_number",
+    "Issue-date": "issue_date",
+    "Reviewed-by": "reviewed_by",
+    "Published-by": "published_by",
+}
+
+
+def approval_record(message: str) -> dict[str, str] | None:
+    """The approval a publication commit carries in its trailers (None for ordinary saves)."""
+    found: dict[str, str] = {}
+    for line in message.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key in _TRAILERS:
+            found[_TRAILERS[key]] = value.strip()
+    return found if "approving_body" in found else None
+
+
+def subject(message: str) -> str:
+    """A commit message without its trailers: what the history table shows as 修订说明."""
+    kept = [line for line in message.splitlines() if line.partition(": ")[0] not in {*_TRAILERS, "Draft"}]
+    return " ".join(line.strip() for line in kept if line.strip())

@@ -81,7 +81,8 @@ class DraftStore:
         return commit
 
     def read(self, ref: DraftRef) -> DraftVersion:
-        tip = self.tip(ref)
+        """The draft's latest text; a discarded draft is read from where it was put aside."""
+        tip = self.tip(ref) or self.tip(DraftRef(code=ref.code, draft_id=ref.draft_id, discarded=True))
         if tip is None:
             raise NotFound(f"草稿 {ref.code}/{ref.draft_id} 不存在")
         try:
@@ -114,10 +115,8 @@ class DraftStore:
         writer = ObjectWriter(str(self.repo.path / "objects"))
         trees = self.repo._read_trees(tree_at, set(parent_dirs(path)))
         blob = None if text is None else writer.blob(text)
-        if blob is None and _entry_sha(trees, path) is None:
-            tree = writer.apply(trees, {})
-        else:
-            tree = writer.apply(trees, {path: blob})
+        absent = blob is None and _entry_sha(trees, path) is None  # nothing to remove: a new document not yet saved
+        tree = writer.apply(trees, {} if absent else {path: blob})
         return writer.commit(tree=tree, parent=parent, author=(author.name, author.email), message=_clean_message(message), date=None)
 
     def _update_ref(self, name: str, new: str, old: str | None) -> bool:

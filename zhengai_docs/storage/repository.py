@@ -160,6 +160,14 @@ class ContentRepository:
         except StorageError as exc:
             raise NotFound(f"版本 {revision} 不存在") from exc
 
+    def resolve_published(self, revision: str) -> str:
+        """Like `resolve`, but only commits on the branch: draft refs stay unreadable here."""
+        commit = self.resolve(revision)
+        head = self.require_head()
+        if commit != head and not self.is_ancestor(commit, head):
+            raise NotFound(f"版本 {revision} 不存在")
+        return commit
+
     def blob_ids(self, revision: str | None, paths: Iterable[str]) -> dict[str, str | None]:
         """The blob of each path at a commit (None where the path is absent)."""
         paths = [content_path(p) for p in paths]

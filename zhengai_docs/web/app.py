@@ -25,7 +25,7 @@ from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import get_user
-from zhengai_docs.workflow import Workflow
+from zhengai_docs.workflow import Workflow, approval_record, subject
 
 
 @dataclass
@@ -112,7 +112,7 @@ def _login_manager(app: Flask) -> None:
 
 
 def _register(app: Flask) -> None:
-    from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, editing, errors, security
+    from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, drafts, editing, errors, security
     from zhengai_docs.web import search as search_views
     from zhengai_docs.web import word as word_views
 
@@ -124,9 +124,12 @@ def _register(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(cycles.bp)
     app.register_blueprint(editing.bp)
+    app.register_blueprint(drafts.bp)
     app.register_blueprint(word_views.bp)
     app.register_blueprint(audit.bp)
     app.jinja_env.globals["can_edit"] = auth.can_edit
+    app.jinja_env.globals["approval_record"] = approval_record
+    app.jinja_env.globals["message_subject"] = subject
     errors.register(app)
     security.register(app)
 
@@ -145,4 +148,7 @@ def _register(app: Flask) -> None:
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:
-        return {"college_name": services().settings["COLLEGE_NAME"]}
+        from flask_login import current_user
+
+        unread = inbox.unread_count(services().db, current_user.id) if current_user.is_authenticated else 0
+        return {"college_name": services().settings["COLLEGE_NAME"], "unread_notifications": unread}

@@ -28,6 +28,7 @@ from zhengai_docs.users import (
     set_password,
 )
 from zhengai_docs.web.app import services
+from zhengai_docs.workflow import Actor
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,6 +65,31 @@ def current_author() -> Author:
     """The signed-in user as a git author: the display name, and an address that identifies them."""
     email = current_user.email or f"{current_user.username}@users.zhengai-docs"
     return Author(name=current_user.display_name or current_user.username, email=email)
+
+
+def current_actor() -> Actor:
+    """The signed-in user as the draft workflow sees them."""
+    author = current_author()
+    return Actor(
+        user_id=current_user.id,
+        username=current_user.username,
+        name=author.name,
+        email=author.email,
+        role=current_user.role,
+        departments=current_user.departments,
+    )
+
+
+def review_required() -> bool:
+    return bool(services().settings["REVIEW_REQUIRED"])
+
+
+def must_draft() -> bool:
+    """Must the signed-in user's change to a document go through a reviewed draft?
+
+    With REVIEW_REQUIRED only administrators write to the branch directly (corrections).
+    """
+    return review_required() and current_user.role is not Role.ADMIN
 
 
 def can_edit(departments: Iterable[str]) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_required
+from flask_login import current_user, login_required
 
-from zhengai_docs import coverage
+from zhengai_docs import acknowledgements, coverage
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.db import queries
@@ -14,7 +14,7 @@ from zhengai_docs.errors import Conflict, InvalidCode, NotFound
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import can_edit, current_author, read_required
+from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, review_required
 from zhengai_docs.web.security import allow_mermaid_styles
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
@@ -63,7 +63,24 @@ def view(code: str) -> str:
         related=[(str(r), queries.document_summary(services().db, str(r))) for r in loaded.document.meta.related],
         points=[(p, framework.point(p) if framework else None) for p in loaded.document.meta.points],
         flags=_flags(doc_code, framework) if framework and revision is None else [],
+        **_workflow_context(doc_code),
     )
+
+
+def _workflow_context(code: DocumentCode) -> dict[str, object]:
+    """The open draft this user may see, whether edits must be drafted, read confirmation."""
+    if not current_user.is_authenticated:
+        return {}
+    workflow = services().workflow
+    me = current_actor()
+    drafts = [d for d in workflow.open_for(code) if workflow.may_see(me, d)]
+    awaiting = acknowledgements.awaiting(services().db, user_id=me.user_id, departments=me.departments, code=str(code))
+    return {
+        "open_draft": drafts[0] if drafts else None,
+        "must_draft": must_draft(),
+        "review_required": review_required(),
+        "awaiting_read": awaiting,
+    }
 
 
 def active_framework_or_none() -> Framework | None:
@@ -74,7 +91,7 @@ def active_framework_or_none() -> Framework | None:
 
 
 def _flags(code: DocumentCode, framework: Framework) -> list[coverage.Flag]:
-    """"Needs review" and integrity flags of this document (only its item's rows are read)."""
+    """ "Needs review" and integrity flags of this document (only its item's rows are read)."""
     snapshot = coverage.load_snapshot(services().db, item=code.item)
     changes = services().library.frameworks.point_changes(framework.id)
     return coverage.flags(framework, snapshot, point_changes=changes, codes={str(code)})
@@ -85,11 +102,11 @@ def _flags(code: DocumentCode, framework: Framework) -> list[coverage.Flag]:
 def source(code: str) -> Response:
     doc_code = _code(code)
     try:
-        version = services().library.repo.read(doc_code.path, revision=_revision())
+        loaded = services().library.load(doc_code, revision=_revision())
     except NotFound:
         abort(404)
     return Response(
-        version.text,
+        loaded.version.text,
         mimetype="text/markdown",
         headers={"Content-Disposition": f"attachment; filename={doc_code}.md"},
     )
@@ -108,7 +125,7 @@ def history(code: str) -> str:
         code=doc_code,
         revisions=revisions,
         summary=summary,
-        editable=summary is not None and can_edit(summary.departments),
+        editable=summary is not None and can_edit(summary.departments) and not must_draft(),
         head=services().library.repo.head(),
     )
 
@@ -123,8 +140,8 @@ def diff(code: str) -> str:
         abort(400, description="请选择要比较的两个版本。")
     repo = services().library.repo
     try:
-        old_commit = repo.resolve(old)
-        new_commit = repo.resolve(new) if new else repo.require_head()
+        old_commit = repo.resolve_published(old)
+        new_commit = repo.resolve_published(new) if new else repo.require_head()
     except NotFound:
         abort(404)
     if old_commit == new_commit:
@@ -158,6 +175,8 @@ def restore(code: str) -> ResponseReturnValue:
     current = queries.document_summary(services().db, str(doc_code))
     if not can_edit(current.departments if current else old.document.meta.departments):
         abort(403)
+    if must_draft():
+        abort(403, description="现行版本只能经修订审核后发布。如需恢复旧版本，请发起修订并在草稿中采用旧版本的文字。")
     base = _revision("base", source=request.form)
     if base is None:
         abort(400, description="缺少页面打开时的版本号，请刷新修订历史后重试。")

@@ -8,6 +8,7 @@ current version, the difference, and a merged proposal to check and save again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -28,9 +29,10 @@ from zhengai_docs.errors import Conflict, InvalidCode, NotFound
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import can_edit, current_author
+from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, review_required
 from zhengai_docs.web.documents import active_framework_or_none
 from zhengai_docs.web.security import allow_mermaid_styles
+from zhengai_docs.workflow import NotAllowed, WorkflowError
 
 bp = Blueprint("editing", __name__)
 
@@ -101,7 +103,7 @@ def _code(code: str) -> DocumentCode:
         abort(404)
 
 
-def _form(document: Document | None, **defaults: str) -> DocumentForm:
+def filled_form(document: Document | None, **defaults: str) -> DocumentForm:
     """A form filled from a document rather than from the request."""
     form = DocumentForm(formdata=None)
     if document is not None:
@@ -126,7 +128,7 @@ def _fill(form: DocumentForm, document: Document) -> None:
     form.body.data = document.body
 
 
-def _document_from(form: DocumentForm, code: DocumentCode, previous: Document | None) -> Document:
+def document_from(form: DocumentForm, code: DocumentCode, previous: Document | None) -> Document:
     meta = DocumentMeta(
         code=code,
         title=form.title.data.strip(),
@@ -148,12 +150,12 @@ def _document_from(form: DocumentForm, code: DocumentCode, previous: Document | 
     return previous.with_changes(body=body, **{f: getattr(meta, f) for f in FORM_FIELDS})
 
 
-def _department_choices(form: DocumentForm, extra: tuple[str, ...] = ()) -> None:
+def department_choices(form: DocumentForm, extra: tuple[str, ...] = ()) -> None:
     names = queries.departments(services().db)
     form.departments.choices = list(dict.fromkeys([*names, *extra]))
 
 
-def _check_departments(form: DocumentForm) -> bool:
+def check_departments(form: DocumentForm) -> bool:
     """An editor may not hand a document to departments that exclude their own."""
     if can_edit(form.departments.data or ()):
         return True
@@ -178,16 +180,39 @@ def create(item: str, letter: str) -> str | Response | tuple[str, int]:
     if queries.document_summary(services().db, str(code)) is not None and request.method == "GET":
         flash(f"{code} 已存在，已为您打开编辑页面。", "info")
         return redirect(url_for("editing.edit", code=str(code)))
+    workflow = services().workflow
+    drafts = [d for d in workflow.open_for(code) if workflow.may_see(current_actor(), d)] if review_required() else []
+    if drafts and workflow.one_open:
+        flash(f"{code} 已有进行中的新建草稿，已为您打开。", "info")
+        return redirect(url_for("drafts.view", draft_id=drafts[0].id))
     form = DocumentForm()
     if request.method == "GET":
-        form = _form(None, base=library.repo.head() or "", message=f"新建{code.doc_type.label}")
+        form = filled_form(None, base=library.repo.head() or "", message=f"新建{code.doc_type.label}")
         form.departments.data = [d for d in item_view.departments if can_edit((d,))] or list(item_view.departments)
         form.status.data = Status.DRAFT.value
         form.body.data = (bundled("templates") / _SKELETONS[code.doc_type]).read_text(encoding="utf-8")
-    _department_choices(form, item_view.departments)
-    if request.method == "POST" and form.validate() and _check_departments(form):
+    department_choices(form, item_view.departments)
+    if request.method == "POST" and form.validate() and check_departments(form):
+        if review_required():
+            return _open_new_draft(form, code, item_view.departments)
         return _save(form, code, previous=None)
-    return _render_editor(form=form, code=code, item=item_view, creating=True)
+    return render_editor(form=form, code=code, item=item_view, creating=True, review_required=review_required())
+
+
+def _open_new_draft(form: DocumentForm, code: DocumentCode, item_departments: tuple[str, ...]) -> Response:
+    """With review on, a new document is a draft until it is approved and published."""
+    document = document_from(form, code, None)
+    try:
+        draft = services().workflow.open_new(
+            document, item_departments=item_departments, reason=form.message.data.strip(), actor=current_actor()
+        )
+    except NotAllowed:
+        abort(403)
+    except WorkflowError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("catalogue.item", code=code.item))
+    flash("已保存为草稿。请继续完善，完成后提交审核；发布前全校读者看不到它。", "success")
+    return redirect(url_for("drafts.view", draft_id=draft.id))
 
 
 @bp.route("/documents/<code>/edit", methods=["GET", "POST"])
@@ -201,29 +226,47 @@ def edit(code: str) -> str | Response | tuple[str, int]:
         abort(404)
     if not can_edit(loaded.document.meta.departments):
         abort(403)
+    if must_draft():
+        return redirect(url_for("drafts.open_revision", code=str(doc_code)))
     form = DocumentForm()
     if request.method == "GET":
-        form = _form(loaded.document, base=loaded.version.commit, message="")
-    _department_choices(form, loaded.document.meta.departments)
-    if request.method == "POST" and form.validate() and _check_departments(form):
+        form = filled_form(loaded.document, base=loaded.version.commit, message="")
+    department_choices(form, loaded.document.meta.departments)
+    if request.method == "POST" and form.validate() and check_departments(form):
         return _save(form, doc_code, previous=loaded.document)
     found = queries.item_view(services().db, doc_code.item)
-    return _render_editor(form=form, code=doc_code, item=found[0] if found else None, creating=False)
+    return render_editor(form=form, code=doc_code, item=found[0] if found else None, creating=False, direct_correction=review_required())
 
 
-def _base_document(code: DocumentCode, base: str | None) -> Document | None:
-    """The version the editor was opened at (None when the document did not exist then)."""
+def base_document_at(
+    code: DocumentCode, base: str | None, *, draft_ref_reader: Callable[[str], Document | None] | None = None
+) -> Document | None:
+    """The version the editor was opened at (None when the document did not exist then).
+
+    Draft editors were opened at a draft commit, which only `draft_ref_reader` may read.
+    """
     if not base:
         return None
     try:
+        if draft_ref_reader is not None:
+            return draft_ref_reader(base)
         return services().library.load(code, revision=base).document
     except (NotFound, InvalidCode):
         return None
 
 
+def keep_publication_fields(form: DocumentForm, current: Document) -> None:
+    """Draft editors do not set status, date, number or approving body: publication does."""
+    meta = current.meta
+    form.status.data = meta.status.value
+    form.issued.data = meta.issued
+    form.doc_number.data = meta.doc_number or ""
+    form.approved_by.data = meta.approved_by or ""
+
+
 def _save(form: DocumentForm, code: DocumentCode, *, previous: Document | None) -> Response | tuple[str, int]:
     library = services().library
-    document = _document_from(form, code, previous)
+    document = document_from(form, code, previous)
     base = form.base.data or None
     try:
         result = library.save(document, author=current_author(), message=form.message.data.strip(), base=base)
@@ -239,20 +282,20 @@ def _conflict(form: DocumentForm, code: DocumentCode, *, mine: Document, base: s
         theirs = services().library.load(code)
     except NotFound:
         abort(409, description="您编辑期间该文档已被删除。您的文本没有保存，请返回上一页复制保留。")
-    merged = merge_documents(_base_document(code, base), mine, theirs.document)
-    proposal = _form(merged.document, base=theirs.version.commit, message=form.message.data)
-    _department_choices(proposal, merged.document.meta.departments)
+    merged = merge_documents(base_document_at(code, base), mine, theirs.document)
+    proposal = filled_form(merged.document, base=theirs.version.commit, message=form.message.data)
+    department_choices(proposal, merged.document.meta.departments)
     history = queries.history(services().db, str(code))
     latest = history[0] if history else None
     found = queries.item_view(services().db, code.item)
-    return _render_editor(
+    return render_editor(
         form=proposal,
         code=code,
         item=found[0] if found else None,
         creating=False,
         conflict=True,
         merged=merged,
-        field_conflicts=[(FIELD_LABELS[name], _display(getattr(theirs.document.meta, name))) for name in merged.field_conflicts],
+        field_conflicts=[(FIELD_LABELS[name], display(getattr(theirs.document.meta, name))) for name in merged.field_conflicts],
         mine_text=mine.body,
         theirs=theirs.document,
         latest=latest,
@@ -260,7 +303,7 @@ def _conflict(form: DocumentForm, code: DocumentCode, *, mine: Document, base: s
     ), 409
 
 
-def _display(value: object) -> str:
+def display(value: object) -> str:
     if value is None or value == ():
         return "（空）"
     if isinstance(value, tuple):
@@ -274,18 +317,23 @@ def _display(value: object) -> str:
     return str(value)
 
 
-def _render_editor(**context: Any) -> str:
+def render_editor(**context: Any) -> str:
     allow_mermaid_styles()  # the live preview draws flowcharts
     form: DocumentForm = context["form"]
+    code: DocumentCode = context["code"]
+    if "form_action" not in context:
+        creating = context["creating"]
+        context["form_action"] = (
+            url_for("editing.create", item=code.item, letter=code.doc_type.value) if creating else url_for("editing.edit", code=str(code))
+        )
+        context["cancel_url"] = url_for("catalogue.item", code=code.item) if creating else url_for("documents.view", code=str(code))
+        context["heading"] = f"新建{code.doc_type.label} {code}" if creating else f"编辑 {code}"
     framework = active_framework_or_none()
     suggestions = []
     if framework is not None:
         text = f"{form.title.data or ''}\n{form.body.data or ''}"
         suggestions = suggest_points(framework, text, exclude=set(_split(form.points.data)))
     return render_template("editing/edit.html", framework=framework, suggestions=suggestions, **context)
-
-
-
 
 
 @bp.route("/preview", methods=["POST"])

@@ -38,8 +38,9 @@ from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.users import Role
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import can_edit, current_author, read_required, role_required
+from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, role_required
 from zhengai_docs.web.editing import MAX_BODY_CHARS
+from zhengai_docs.workflow import NotAllowed, WorkflowError
 
 bp = Blueprint("word", __name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -131,6 +132,8 @@ def confirm_import(code: str) -> str | WerkzeugResponse | tuple[str, int]:
         mine = tuple(d for d in departments if can_edit((d,))) or departments
         meta = DocumentMeta(code=doc_code, title=form.title.data.strip(), departments=mine, status=Status.DRAFT)
         document = new_document(meta, body)
+    if must_draft():
+        return _import_into_draft(document, departments, message=form.message.data.strip(), existing=previous is not None)
     try:
         result = library.save(document, author=current_author(), message=form.message.data.strip(), base=base)
     except Conflict:
@@ -140,6 +143,33 @@ def confirm_import(code: str) -> str | WerkzeugResponse | tuple[str, int]:
         return _preview(form, doc_code, current=latest.document.body, warnings=(), conflict=message), 409
     flash("已从 Word 导入并保存。" if result.changed else "导入的内容与现行版本相同，未产生新版本。", "success")
     return redirect(url_for("documents.view", code=str(doc_code)))
+
+
+def _import_into_draft(document: Document, item_departments: tuple[str, ...], *, message: str, existing: bool) -> WerkzeugResponse:
+    """With review on, an imported Word file becomes a new draft; the version in force stays.
+
+    An open draft is never overwritten by an import it has not seen: the user is sent to it.
+    """
+    workflow = services().workflow
+    code = document.meta.code
+    open_drafts = workflow.open_for(code)
+    if open_drafts:
+        flash(f"{code} 已有进行中的草稿 #{open_drafts[0].id}，导入没有保存。请在该草稿中修改，或先放弃它再导入。", "error")
+        return redirect(url_for("drafts.view", draft_id=open_drafts[0].id))
+    actor = current_actor()
+    try:
+        if existing:
+            draft = workflow.open(code=code, kind="revise", reason=message, actor=actor)
+            draft = workflow.save(draft.id, document, actor=actor, message=f"从 Word 导入：{message}", expected=draft.tip)
+        else:
+            draft = workflow.open_new(document, item_departments=item_departments, reason=message, actor=actor)
+    except NotAllowed:
+        abort(403)
+    except WorkflowError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("documents.view", code=str(code)) if existing else url_for("catalogue.item", code=code.item))
+    flash("已从 Word 导入为修订草稿。现行版本保持不变；请核对后提交审核。", "success")
+    return redirect(url_for("drafts.view", draft_id=draft.id))
 
 
 def _current(code: DocumentCode, *, revision: str | None = None) -> Document | None:
