@@ -144,7 +144,8 @@ def test_history_shape(app: Flask, client: FlaskClient) -> None:
     assert newest["commit"] == result.commit and newest["change"] == "modified"
     assert newest["author"] == EDITOR.name and newest["message"] == message and newest["issued"] == "2019-03-15"
     assert dt.datetime.fromisoformat(newest["date"]) > dt.datetime.fromisoformat(before[0]["date"])
-    assert set(newest) == {"commit", "change", "author", "date", "message", "issued"}  # no e-mail addresses
+    assert set(newest) == {"commit", "change", "author", "date", "message", "issued", "approval"}  # no e-mail addresses
+    assert newest["approval"] is None  # an ordinary save, not a published draft
 
 
 @pytest.mark.parametrize(

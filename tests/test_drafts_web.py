@@ -145,6 +145,16 @@ def test_review_round_trip_records_the_approval_in_history(app: Flask) -> None:
     history = reader.get("/documents/A101Z/history").get_data(as_text=True)
     assert "审批：院长办公会（2026-11-20 审议），文号 包职院发〔2026〕12号，2026-11-25 发布" in history
     assert "修订发布：A101Z" in history and "Approved-by" not in history
+    latest = reader.get("/api/documents/A101Z/history").get_json()["revisions"][0]
+    assert latest["approval"] == {
+        "approving_body": "院长办公会",
+        "meeting_date": "2026-11-20",
+        "doc_number": "包职院发〔2026〕12号",
+        "issue_date": "2026-11-25",
+        "reviewed_by": "质量管理办公室",
+        "published_by": "质量管理办公室",
+    }
+    assert reader.get("/api/documents/A101Z/history").get_json()["revisions"][1]["approval"] is None
 
 
 def test_publication_refused_after_a_change_in_force_then_merged(app: Flask) -> None:

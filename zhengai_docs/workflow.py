@@ -431,7 +431,7 @@ class Workflow:
                 f"Document-number: {approval.doc_number}",
                 f"Issue-date: {approval.issue_date.isoformat()}",
                 f"Reviewed-by: {draft.approved_by_user or actor.name}",
-                f"Published-by: {actor.name} <{actor.email}>",
+                f"Published-by: {actor.name}",
             ]
         )
         message = f"{draft.kind_label}发布：{draft.code} {document.meta.title}\n\n{draft.reason}\n\n{trailers}"

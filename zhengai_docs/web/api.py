@@ -24,6 +24,7 @@ from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import may_read
+from zhengai_docs.workflow import approval_record
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -156,6 +157,7 @@ def history(code: str) -> Response:
                     "date": r.date,
                     "message": r.message,
                     "issued": r.issued,
+                    "approval": approval_record(r.message),  # publication of a reviewed draft, else null
                 }
                 for r in revisions
             ],
