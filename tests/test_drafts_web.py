@@ -303,3 +303,18 @@ def test_word_import_becomes_a_draft_and_never_overwrites_one(app: Flask) -> Non
     assert "从 Word 定稿导入的新条文" not in reader.get("/documents/A101Z").get_data(as_text=True)
     again = editor.post("/documents/A101Z/import/confirm", data=fields, follow_redirects=True)
     assert "已有进行中的草稿" in again.get_data(as_text=True)
+
+
+def test_publication_moves_the_revision_clock_and_flags_the_items_other_documents(app: Flask) -> None:
+    editor, quality, reader = client_for(app, "jiaowu"), client_for(app, "zhiliang"), client_for(app, "duzhe")
+    assert "cycle-overdue" in reader.get("/documents/A101Z").get_data(as_text=True)  # issued 2019-03-15
+    assert "需复核" not in reader.get("/documents/A101B").get_data(as_text=True)
+    draft_id = open_revision(editor)
+    save_draft(editor, draft_id, SENTENCE)
+    post(editor, f"/drafts/{draft_id}/submit", f"/drafts/{draft_id}")
+    post(quality, f"/drafts/{draft_id}/approve", f"/drafts/{draft_id}", **APPROVAL)
+    assert "cycle-overdue" in reader.get("/documents/A101Z").get_data(as_text=True)  # approved is not in force yet
+    post(quality, f"/drafts/{draft_id}/publish", f"/drafts/{draft_id}")
+    page = reader.get("/documents/A101Z").get_data(as_text=True)
+    assert "cycle-overdue" not in page and "cycle-current" in page
+    assert "同条目的制度已修订，本文档需复核：A101Z" in reader.get("/documents/A101B").get_data(as_text=True)
