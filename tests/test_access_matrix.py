@@ -259,7 +259,7 @@ ROUTES = (
     Route(
         "admin.item_move",
         "POST",
-        "/admin/catalogue/items/A101/move",
+        "/admin/catalogue/items/A102/move",
         ADMINS,
         ok=(302,),
         data=_admin({"group": "A1", "new_code": "A109", "base": "HEAD"}),

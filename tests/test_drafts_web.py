@@ -318,3 +318,13 @@ def test_publication_moves_the_revision_clock_and_flags_the_items_other_document
     page = reader.get("/documents/A101Z").get_data(as_text=True)
     assert "cycle-overdue" not in page and "cycle-current" in page
     assert "同条目的制度已修订，本文档需复核：A101Z" in reader.get("/documents/A101B").get_data(as_text=True)
+
+
+def test_an_item_with_an_open_draft_cannot_be_moved(app: Flask) -> None:
+    editor, admin = client_for(app, "jiaowu"), client_for(app, "admin")
+    draft_id = open_revision(editor)
+    head = app.extensions["zhengai"].library.repo.head()
+    data = {"group": "A1", "new_code": "A109", "base": head or "", "csrf_token": token(admin, "/admin/catalogue/items/A101")}
+    response = admin.post("/admin/catalogue/items/A101/move", data=data)
+    assert response.status_code == 400 and f"A101Z（草稿 #{draft_id}） 正在修订中" in response.get_data(as_text=True)
+    assert app.extensions["zhengai"].library.repo.head() == head

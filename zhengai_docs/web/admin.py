@@ -387,14 +387,27 @@ def item(code: str, move_form: ItemMoveForm | None = None, error: str | None = N
     return _page("admin/item.html", item=found, base=base or "", form=form, move_form=move_form, slots=slots, error=error)
 
 
+def _open_drafts_of(item: str) -> str | None:
+    """A draft is tied to its document's code: renaming under an open draft would orphan it."""
+    drafts = [d for t in "ZLB" for d in services().workflow.open_for(f"{item}{t}")]
+    if drafts:
+        listed = "、".join(f"{d.code}（草稿 #{d.id}）" for d in drafts)
+        return f"{listed} 正在修订中。请先发布或放弃这些草稿，再移动条目。"
+    return None
+
+
 @bp.route("/catalogue/items/<code>/move", methods=["POST"])
 def item_move(code: str) -> Page | Response:
     code = _item_code(code)
     form = ItemMoveForm()
     new_code = (form.new_code.data or "").strip()
-    error = _form_error(form) or _refused(
-        lambda: services().library.move_item(
-            code=code, group=form.group.data or "", new_code=new_code, author=current_author(), base=form.base_commit
+    error = (
+        _form_error(form)
+        or _open_drafts_of(code)
+        or _refused(
+            lambda: services().library.move_item(
+                code=code, group=form.group.data or "", new_code=new_code, author=current_author(), base=form.base_commit
+            )
         )
     )
     if error:
