@@ -328,3 +328,13 @@ def test_an_item_with_an_open_draft_cannot_be_moved(app: Flask) -> None:
     response = admin.post("/admin/catalogue/items/A101/move", data=data)
     assert response.status_code == 400 and f"A101Z（草稿 #{draft_id}） 正在修订中" in response.get_data(as_text=True)
     assert app.extensions["zhengai"].library.repo.head() == head
+
+
+def test_a_department_with_open_drafts_cannot_be_renamed(app: Flask) -> None:
+    editor, admin = client_for(app, "jiaowu"), client_for(app, "admin")
+    draft_id = open_revision(editor)
+    head = app.extensions["zhengai"].library.repo.head()
+    data = {"old": "教务处", "new": "教务部", "base": head or "", "csrf_token": token(admin, "/admin/departments")}
+    response = admin.post("/admin/departments/rename", data=data)
+    assert f"A101Z（草稿 #{draft_id}） 正在修订中" in response.get_data(as_text=True)
+    assert app.extensions["zhengai"].library.repo.head() == head

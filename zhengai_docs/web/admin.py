@@ -233,8 +233,10 @@ def department_add() -> Page | Response:
 @bp.route("/departments/rename", methods=["POST"])
 def department_rename() -> Page | Response:
     old, new, base = (request.form.get(k, "") for k in ("old", "new", "base"))
-    error = _check_base(base) or _refused(
-        lambda: services().library.rename_department(old=old, new=new, author=current_author(), base=base or None)
+    error = (
+        _check_base(base)
+        or _drafts_led_by(old)
+        or _refused(lambda: services().library.rename_department(old=old, new=new, author=current_author(), base=base or None))
     )
     if error:
         return departments(error=error)
@@ -245,11 +247,24 @@ def department_rename() -> Page | Response:
 @bp.route("/departments/remove", methods=["POST"])
 def department_remove() -> Page | Response:
     name, base = request.form.get("name", ""), request.form.get("base", "")
-    error = _check_base(base) or _refused(lambda: services().library.remove_department(name, author=current_author(), base=base or None))
+    error = (
+        _check_base(base)
+        or _drafts_led_by(name)
+        or _refused(lambda: services().library.remove_department(name, author=current_author(), base=base or None))
+    )
     if error:
         return departments(error=error)
     flash(f"已删除部门 {name}。", "success")
     return redirect(url_for("admin.departments"))
+
+
+def _drafts_led_by(department: str) -> str | None:
+    """Open drafts carry their lead departments: renaming under them would bring the old name back."""
+    drafts = services().workflow.listing(departments=(department,))
+    if drafts:
+        listed = "、".join(f"{d.code}（草稿 #{d.id}）" for d in drafts)
+        return f"{department} 牵头的 {listed} 正在修订中。请先发布或放弃这些草稿，再更名或删除该部门。"
+    return None
 
 
 def _check_base(base: str) -> str | None:
