@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import EDITOR, login
 from zhengai_docs.catalogue.codes import document_code
@@ -19,7 +19,7 @@ from zhengai_docs.cli import cli
 from zhengai_docs.db import queries
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.doctor import diagnose
-from zhengai_docs.db.models import DocumentRow, RevisionRow
+from zhengai_docs.db.models import CacheState, DocumentRow, RevisionRow
 from zhengai_docs.db.sync import cached_commit, sync
 from zhengai_docs.library import Library
 from zhengai_docs.storage.repository import ContentRepository
@@ -210,6 +210,14 @@ def test_revision_seq_is_the_commits_place_on_the_branch(instance: Path) -> None
     library.save(loaded.document.with_changes(body="新正文\n"), author=EDITOR, message="修订", base=loaded.version.commit)
     with db.session() as session:
         incremental = session.scalar(select(RevisionRow.seq).where(RevisionRow.code == "A101Z").order_by(RevisionRow.seq.desc()).limit(1))
+    assert incremental == repo.position(repo.require_head())
+    with db.transaction() as session:  # a cache from before migration 0005 does not know its position
+        session.execute(update(CacheState).values(position=None))
+    loaded = library.load(document_code("A101Z"))
+    library.save(loaded.document.with_changes(body="再次修订的正文\n"), author=EDITOR, message="再修订", base=loaded.version.commit)
+    with db.session() as session:
+        incremental = session.scalar(select(RevisionRow.seq).where(RevisionRow.code == "A101Z").order_by(RevisionRow.seq.desc()).limit(1))
+        assert session.scalar(select(CacheState.position)) == incremental
     assert incremental == repo.position(repo.require_head())
     result = CliRunner().invoke(cli, ["--instance", str(instance), "doctor", "--rebuild"])
     assert result.exit_code == 0, result.output

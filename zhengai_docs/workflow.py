@@ -414,13 +414,15 @@ class Workflow:
         if approval is None:
             raise WorkflowError("草稿缺少审批信息")
         code = document_code(draft.code)
-        if self.store.read(draft_ref(code, draft.id)).commit != draft.tip:
+        version = self.store.read(draft_ref(code, draft.id))
+        if version.commit != draft.tip or version.text is None:
             raise WorkflowError("草稿在批准后被改动，请重新审核")
+        text = parse_document(version.text, path=code.path)
         status = Status.REPEALED if draft.kind == "repeal" else Status.IN_FORCE
         if draft.kind == "repeal":  # the text keeps its own number and date; the repeal decision is in the trailers
-            document = self.document(draft).with_changes(status=status)
+            document = text.with_changes(status=status)
         else:
-            document = self.document(draft).with_changes(
+            document = text.with_changes(
                 status=status, doc_number=approval.doc_number, approved_by=approval.approving_body, issued=approval.issue_date
             )
         trailers = "\n".join(

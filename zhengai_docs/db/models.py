@@ -44,6 +44,7 @@ class CacheState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commit: Mapped[str | None] = mapped_column(String(40))
+    position: Mapped[int | None] = mapped_column(Integer)  # the commit's place on the first-parent line (None: unknown)
     synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     catalogue_error: Mapped[str | None] = mapped_column(Text)
 
