@@ -8,7 +8,7 @@ import pytest
 
 from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.catalogue.document import Review, parse_document
-from zhengai_docs.cycles.review import ReviewRefused, clean_reason
+from zhengai_docs.cycles.review import clean_reason
 from zhengai_docs.cycles.rules import (
     Clock,
     Policy,
@@ -27,7 +27,7 @@ from zhengai_docs.cycles.rules import (
     window_start,
 )
 from zhengai_docs.db.sync import _REVIEWED, _date_of
-from zhengai_docs.errors import InvalidFrontMatter
+from zhengai_docs.errors import InvalidFrontMatter, Refused
 
 D = dt.date
 UTC = dt.UTC
@@ -182,9 +182,9 @@ def test_punctuality() -> None:
 def test_review_reason_is_required_bounded_and_one_line() -> None:
     assert clean_reason("  经审核，\n现行条款   仍然适用。 ") == "经审核， 现行条款 仍然适用。"
     for bad in ("", "   \n"):
-        with pytest.raises(ReviewRefused, match="请填写"):
+        with pytest.raises(Refused, match="请填写"):
             clean_reason(bad)
-    with pytest.raises(ReviewRefused, match="300"):
+    with pytest.raises(Refused, match="300"):
         clean_reason("字" * 301)
 
 

@@ -16,11 +16,11 @@ from zhengai_docs.catalogue.codes import DocType, document_code
 from zhengai_docs.catalogue.document import Status
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import User
-from zhengai_docs.errors import Conflict, NotFound
+from zhengai_docs.errors import Conflict, NotAllowed, NotFound, Refused
 from zhengai_docs.library import Library
 from zhengai_docs.storage.repository import Author, ContentRepository
 from zhengai_docs.users import Role
-from zhengai_docs.workflow import Actor, Approval, DraftStatus, NotAllowed, Workflow, WorkflowError
+from zhengai_docs.workflow import Actor, Approval, DraftStatus, Workflow
 
 A101Z = document_code("A101Z")
 APPROVAL = Approval(
@@ -154,17 +154,17 @@ def test_role_rules_on_every_transition(workflow: Workflow, library: Library) ->
         workflow.save(draft.id, document, actor=other, message="x", expected=draft.tip)
     with pytest.raises(NotAllowed):
         workflow.submit(draft.id, actor=reader)
-    with pytest.raises(WorkflowError):
+    with pytest.raises(Refused):
         workflow.approve(draft.id, actor=quality, approval=APPROVAL)  # not submitted yet
     workflow.submit(draft.id, actor=editor)
-    with pytest.raises(WorkflowError):
+    with pytest.raises(Refused):
         workflow.save(draft.id, document, actor=editor, message="x", expected=draft.tip)  # under review
     for not_reviewer in (editor, other, reader):
         with pytest.raises(NotAllowed):
             workflow.approve(draft.id, actor=not_reviewer, approval=APPROVAL)
         with pytest.raises(NotAllowed):
             workflow.request_changes(draft.id, actor=not_reviewer, text="x")
-    with pytest.raises(WorkflowError):
+    with pytest.raises(Refused):
         workflow.publish(draft.id, actor=quality)  # not approved yet
     workflow.approve(draft.id, actor=quality, approval=APPROVAL)
     with pytest.raises(NotAllowed):
@@ -178,7 +178,7 @@ def test_role_rules_on_every_transition(workflow: Workflow, library: Library) ->
 def test_one_open_revision_per_document_unless_configured(workflow: Workflow, library: Library) -> None:
     editor = actor(library, "jiaowu")
     workflow.open(code=A101Z, kind="revise", reason="第一次", actor=editor)
-    with pytest.raises(WorkflowError, match="进行中"):
+    with pytest.raises(Refused, match="进行中"):
         workflow.open(code=A101Z, kind="revise", reason="第二次", actor=editor)
     relaxed = Workflow(library, one_open_per_document=False)
     assert relaxed.open(code=A101Z, kind="revise", reason="第二次", actor=editor).id > 0
@@ -210,7 +210,7 @@ def test_repeal_is_reviewed_and_keeps_the_document_in_history(workflow: Workflow
     repealed = library.load(A101Z).document
     assert repealed.meta.status is Status.REPEALED
     assert repealed.meta.issued == issued
-    with pytest.raises(WorkflowError, match="已经废止"):
+    with pytest.raises(Refused, match="已经废止"):
         workflow.open(code=A101Z, kind="repeal", reason="再次废止", actor=editor)
 
 
@@ -226,7 +226,7 @@ def test_a_new_document_starts_as_a_draft(workflow: Workflow, library: Library) 
     workflow.approve(draft.id, actor=quality, approval=APPROVAL)
     workflow.publish(draft.id, actor=quality)
     assert library.load(code).document.meta.title == "课程标准管理办法"
-    with pytest.raises(WorkflowError, match="已存在"):
+    with pytest.raises(Refused, match="已存在"):
         workflow.open_new(new, item_departments=("教务处",), reason="再建一次", actor=editor)
 
 

@@ -54,3 +54,16 @@ class ImportProblem(ZhengaiError):
     """A table or file could not be imported at all."""
 
     status = 400
+
+
+class NotAllowed(ZhengaiError):
+    """The user's role does not allow this step (a draft transition, a review confirmation)."""
+
+    status = 403
+
+
+class Refused(ZhengaiError):
+    """The step does not fit the current state or its input is incomplete (e.g. publishing
+    before approval, a review without a reason)."""
+
+    status = 400

@@ -24,7 +24,7 @@ from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document, Status, parse_document
 from zhengai_docs.catalogue.merge import MergedDocument, merge_documents
 from zhengai_docs.db.models import DraftEvent, DraftRow, User
-from zhengai_docs.errors import InvalidCode, NotFound, ZhengaiError
+from zhengai_docs.errors import InvalidCode, NotAllowed, NotFound, Refused
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import may_audit, may_create, may_edit
 from zhengai_docs.storage.drafts import DraftStore, draft_ref
@@ -57,18 +57,6 @@ ACTIONS = {
 
 
 Mailer = Callable[[Sequence[int], str, str], None]  # (user ids, message, page path)
-
-
-class NotAllowed(ZhengaiError):
-    """The actor's role does not allow this step."""
-
-    status = 403
-
-
-class WorkflowError(ZhengaiError):
-    """The step does not fit the draft's state (e.g. publishing before approval)."""
-
-    status = 400
 
 
 @dataclass(frozen=True)
@@ -263,14 +251,14 @@ class Workflow:
     def open(self, *, code: DocumentCode, kind: str, reason: str, actor: Actor) -> DraftView:
         """Open a revision (or a repeal) of a document on the branch, from the branch's head."""
         if kind not in ("revise", "repeal"):
-            raise WorkflowError(f"未知的草稿类型：{kind}")
+            raise Refused(f"未知的草稿类型：{kind}")
         reason = _required(reason, "请填写修订原因" if kind == "revise" else "请填写废止原因")
         loaded = self.library.load(code)
         departments = loaded.document.meta.departments
         if not may_edit(actor.role, actor.departments, departments):
             raise NotAllowed("只有文档牵头部门的编辑可以发起修订或废止")
         if kind == "repeal" and loaded.document.meta.status is Status.REPEALED:
-            raise WorkflowError(f"{code} 已经废止")
+            raise Refused(f"{code} 已经废止")
         text = loaded.document.with_changes(status=Status.REPEALED).dump() if kind == "repeal" else None
         return self._open(code, kind, reason, departments, loaded.version.commit, text, actor)
 
@@ -284,7 +272,7 @@ class Workflow:
             raise NotAllowed("牵头部门须包含您所在的部门")
         head = self.library.repo.require_head()
         if self.library.repo.blob_ids(head, [code.path])[code.path] is not None:
-            raise WorkflowError(f"{code} 已存在，请发起修订")
+            raise Refused(f"{code} 已存在，请发起修订")
         return self._open(code, "create", reason, document.meta.departments, head, document.dump(), actor)
 
     def save(self, draft_id: int, document: Document, *, actor: Actor, message: str, expected: str) -> DraftView:
@@ -293,9 +281,9 @@ class Workflow:
         self._require_author(actor, draft)
         self._require_status(draft, DraftStatus.EDITING, DraftStatus.CHANGES_REQUESTED)
         if str(document.meta.code) != draft.code:
-            raise WorkflowError("草稿与文档代码不一致")
+            raise Refused("草稿与文档代码不一致")
         if draft.kind == "repeal":
-            raise WorkflowError("废止草稿没有可编辑的正文")
+            raise Refused("废止草稿没有可编辑的正文")
         if not may_edit(actor.role, actor.departments, document.meta.departments):
             raise NotAllowed("牵头部门须包含您所在的部门")
         ref = draft_ref(draft.code, draft.id)
@@ -412,11 +400,11 @@ class Workflow:
         self._require_status(draft, DraftStatus.APPROVED)
         approval = draft.approval
         if approval is None:
-            raise WorkflowError("草稿缺少审批信息")
+            raise Refused("草稿缺少审批信息")
         code = document_code(draft.code)
         version = self.store.read(draft_ref(code, draft.id))
         if version.commit != draft.tip or version.text is None:
-            raise WorkflowError("草稿在批准后被改动，请重新审核")
+            raise Refused("草稿在批准后被改动，请重新审核")
         text = parse_document(version.text, path=code.path)
         status = Status.REPEALED if draft.kind == "repeal" else Status.IN_FORCE
         if draft.kind == "repeal":  # the text keeps its own number and date; the repeal decision is in the trailers
@@ -463,7 +451,7 @@ class Workflow:
         self, code: DocumentCode, kind: str, reason: str, departments: Sequence[str], base: str, text: str | None, actor: Actor
     ) -> DraftView:
         if self.one_open and self.open_for(code):
-            raise WorkflowError(f"{code} 已有进行中的修订，请先完成或放弃它")
+            raise Refused(f"{code} 已有进行中的修订，请先完成或放弃它")
         now = _now()
         with self.db.transaction() as session:
             row = DraftRow(
@@ -522,7 +510,7 @@ class Workflow:
 
     def _require_status(self, draft: DraftView, *allowed: DraftStatus) -> None:
         if draft.status not in allowed:
-            raise WorkflowError(f"草稿当前状态为“{draft.status.value}”，不能执行此操作")
+            raise Refused(f"草稿当前状态为“{draft.status.value}”，不能执行此操作")
 
     def _reviewer_ids(self, draft: DraftView) -> list[int]:
         doc_type = document_code(draft.code).doc_type
@@ -555,7 +543,7 @@ class Workflow:
 def _required(text: str, message: str) -> str:
     text = (text or "").strip()
     if not text:
-        raise WorkflowError(message)
+        raise Refused(message)
     return text
 
 

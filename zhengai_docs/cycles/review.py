@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from zhengai_docs.catalogue.codes import DocumentCode
 from zhengai_docs.catalogue.document import Review, Status
-from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.errors import NotAllowed, Refused
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import may_confirm_review
 from zhengai_docs.storage.repository import Author, WriteResult
@@ -23,14 +23,6 @@ from zhengai_docs.users import Role
 
 MAX_REASON = 300
 TRAILER = "Review: no-change"
-
-
-class ReviewRefused(ZhengaiError):
-    status = 400
-
-
-class ReviewNotAllowed(ZhengaiError):
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -45,9 +37,9 @@ def clean_reason(reason: str) -> str:
     """One line of text (it goes into YAML and a commit message), required and bounded."""
     text = re.sub(r"\s+", " ", reason).strip()
     if not text:
-        raise ReviewRefused("请填写审核未修订的理由")
+        raise Refused("请填写审核未修订的理由")
     if len(text) > MAX_REASON:
-        raise ReviewRefused(f"理由不能超过 {MAX_REASON} 个字")
+        raise Refused(f"理由不能超过 {MAX_REASON} 个字")
     return text
 
 
@@ -57,11 +49,11 @@ def confirm_review(library: Library, code: DocumentCode, *, reviewer: Reviewer, 
     loaded = library.load(code)
     meta = loaded.document.meta
     if not may_confirm_review(reviewer.role, reviewer.departments, meta.departments):
-        raise ReviewNotAllowed(f"您不能确认 {code} 的审核：仅牵头部门的编辑或质量管理办公室可以确认")
+        raise NotAllowed(f"您不能确认 {code} 的审核：仅牵头部门的编辑或质量管理办公室可以确认")
     if meta.status is not Status.IN_FORCE:
-        raise ReviewRefused(f"{code} 的状态是{meta.status.value}，只有现行文档可以“审核未修订”")
+        raise Refused(f"{code} 的状态是{meta.status.value}，只有现行文档可以“审核未修订”")
     if meta.reviewed is not None and meta.reviewed.date >= day:
-        raise ReviewRefused(f"{code} 已于 {meta.reviewed.date} 记录过审核未修订")
+        raise Refused(f"{code} 已于 {meta.reviewed.date} 记录过审核未修订")
     document = loaded.document.with_changes(reviewed=Review(date=day, by=reviewer.name, reason=reason))
     trailers = f"{TRAILER}\nReviewed-by: {reviewer.name} <{reviewer.email}>\nReview-date: {day.isoformat()}"
     message = f"审核未修订：{code} {meta.title}\n\n{reason}\n\n{trailers}"

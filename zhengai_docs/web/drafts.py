@@ -1,7 +1,7 @@
 """Drafts, review and publication pages; the inbox; read confirmations.
 
 The rules live in `zhengai_docs.workflow`; these views translate its refusals into HTTP:
-NotAllowed → 403, WorkflowError → a message on the draft page, Conflict → the conflict page
+NotAllowed → 403, Refused → a message on the draft page, Conflict → the conflict page
 (saving a stale draft) or an offer to bring the draft up to date (publishing).
 """
 
@@ -22,7 +22,7 @@ from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.db import queries
-from zhengai_docs.errors import Conflict, InvalidCode, NotFound
+from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
 from zhengai_docs.permissions import may_audit
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.textdiff import diff_texts
@@ -30,7 +30,7 @@ from zhengai_docs.web import editing
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor
 from zhengai_docs.web.security import allow_mermaid_styles
-from zhengai_docs.workflow import OPEN, Approval, DraftStatus, DraftView, NotAllowed, Workflow, WorkflowError
+from zhengai_docs.workflow import OPEN, Approval, DraftStatus, DraftView, Workflow
 
 bp = Blueprint("drafts", __name__)
 
@@ -100,7 +100,7 @@ def open_revision(code: str) -> str | Response:
             draft = workflow().open(code=doc_code, kind=form.kind.data, reason=form.reason.data, actor=current_actor())
         except NotAllowed:
             abort(403)
-        except WorkflowError as exc:
+        except Refused as exc:
             flash(str(exc), "error")
         else:
             flash(f"已创建{draft.kind_label}草稿。现行版本保持有效，直到草稿审核通过并发布。", "success")
@@ -184,7 +184,7 @@ def edit(draft_id: int) -> str | Response | tuple[str, int]:
             return _draft_conflict(form, draft, mine=document)
         except NotAllowed:
             abort(403)
-        except WorkflowError as exc:
+        except Refused as exc:
             flash(str(exc), "error")
         else:
             flash("草稿已保存。现行版本不受影响；完成后请提交审核。", "success")
@@ -239,7 +239,7 @@ def _step(draft_id: int, do: Any, success: str) -> Response:
         do()
     except NotAllowed:
         abort(403)
-    except WorkflowError as exc:
+    except Refused as exc:
         flash(str(exc), "error")
     else:
         flash(success, "success")
@@ -315,7 +315,7 @@ def publish(draft_id: int) -> Response:
         workflow().publish(draft_id, actor=current_actor())
     except NotAllowed:
         abort(403)
-    except WorkflowError as exc:
+    except Refused as exc:
         flash(str(exc), "error")
     except Conflict:
         flash("发布被拒绝：草稿创建后现行版本已被修改。请先“同步现行版本”，把对方的修改合并进草稿，核对后重新审核。", "error")
@@ -335,8 +335,8 @@ def update(draft_id: int) -> Response:
         merged = workflow().bring_up_to_date(draft_id, actor=current_actor())
     except NotAllowed:
         abort(403)
-    except (WorkflowError, Conflict) as exc:
-        flash(str(exc) if isinstance(exc, WorkflowError) else "草稿刚被他人保存，请刷新后重试。", "error")
+    except (Refused, Conflict) as exc:
+        flash(str(exc) if isinstance(exc, Refused) else "草稿刚被他人保存，请刷新后重试。", "error")
     else:
         if merged.clean:
             flash("已把现行版本的修改合并进草稿，没有冲突。", "success")

@@ -25,14 +25,13 @@ from zhengai_docs.catalogue.document import Document, DocumentMeta, Review, Revi
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.coverage import suggest_points
 from zhengai_docs.db import queries
-from zhengai_docs.errors import Conflict, InvalidCode, NotFound
+from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, review_required
 from zhengai_docs.web.documents import active_framework_or_none
 from zhengai_docs.web.security import allow_mermaid_styles
-from zhengai_docs.workflow import NotAllowed, WorkflowError
 
 bp = Blueprint("editing", __name__)
 
@@ -208,7 +207,7 @@ def _open_new_draft(form: DocumentForm, code: DocumentCode, item_departments: tu
         )
     except NotAllowed:
         abort(403)
-    except WorkflowError as exc:
+    except Refused as exc:
         flash(str(exc), "error")
         return redirect(url_for("catalogue.item", code=code.item))
     flash("已保存为草稿。请继续完善，完成后提交审核；发布前全校读者看不到它。", "success")

@@ -28,7 +28,7 @@ from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_
 from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.cycles.rules import SHANGHAI
 from zhengai_docs.db import queries
-from zhengai_docs.errors import Conflict, InvalidCode, NotFound
+from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
 from zhengai_docs.publishing import handbook as handbook_service
 from zhengai_docs.publishing import imports, selfdiag, word_template
 from zhengai_docs.render.docx_export import export_markdown
@@ -40,7 +40,6 @@ from zhengai_docs.users import Role
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, role_required
 from zhengai_docs.web.editing import MAX_BODY_CHARS
-from zhengai_docs.workflow import NotAllowed, WorkflowError
 
 bp = Blueprint("word", __name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -165,7 +164,7 @@ def _import_into_draft(document: Document, item_departments: tuple[str, ...], *,
             draft = workflow.open_new(document, item_departments=item_departments, reason=message, actor=actor)
     except NotAllowed:
         abort(403)
-    except WorkflowError as exc:
+    except Refused as exc:
         flash(str(exc), "error")
         return redirect(url_for("documents.view", code=str(code)) if existing else url_for("catalogue.item", code=code.item))
     flash("已从 Word 导入为修订草稿。现行版本保持不变；请核对后提交审核。", "success")
