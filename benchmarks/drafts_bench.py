@@ -67,8 +67,8 @@ def main() -> None:
         services.db.upgrade()
         library = services.library
         workflow: Workflow = services.workflow
-        editor = actor(services.db, "bench-editor", Role.EDITOR, tuple(DEPARTMENTS))
-        reviewer = actor(services.db, "bench-reviewer", Role.QUALITY, ())
+        editor = actor(services.db, "bench-drafts-editor", Role.EDITOR, tuple(DEPARTMENTS))
+        reviewer = actor(services.db, "bench-drafts-reviewer", Role.QUALITY, ())
         repo = library.repo
         codes = sorted(p.rsplit("/", 1)[1][:-3] for p in repo.list_files(repo.require_head()) if p.endswith(".md"))
         chosen = [document_code(c) for c in random.Random(11).sample(codes, args.drafts)]

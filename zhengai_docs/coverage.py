@@ -90,11 +90,16 @@ class Snapshot:
 _Query = TypeVar("_Query", bound=Select)
 
 
-def load_snapshot(db: Database, *, cycle_states: Mapping[str, str] | None = None, item: str | None = None) -> Snapshot:
-    """The documents at the cached head (or of one item), with what the audits need."""
+def load_snapshot(
+    db: Database, *, cycle_states: Mapping[str, str] | None = None, item: str | None = None, codes: Collection[str] | None = None
+) -> Snapshot:
+    """The documents at the cached head (or of one item, or the given codes), with what the
+    audits need. With `codes`, every item is still loaded (the catalogue may have changed)."""
     states = cycle_states or {}
 
     def only_item(query: _Query, column: Any) -> _Query:
+        if codes is not None and column is not ItemRow.code and column is not ItemDepartment.item_code:
+            return query.where(column.in_(list(codes)))
         return query if item is None else query.where(column >= item, column < item + "~")
 
     with db.session() as session:
@@ -167,6 +172,18 @@ def audit_snapshot(db: Database, settings: Mapping[str, Any], today: dt.date) ->
     policy = rules.Policy.from_settings(settings)
     states = {c.code: c.clock.state.value for c in document_cycles(db, policy=policy, today=today)}
     return load_snapshot(db, cycle_states=states)
+
+
+def refresh_audit_snapshot(
+    snapshot: Snapshot, changed: Collection[str], db: Database, settings: Mapping[str, Any], today: dt.date
+) -> Snapshot:
+    """`snapshot` with the `changed` documents (and the catalogue's items) read again (see `db.follow`)."""
+    policy = rules.Policy.from_settings(settings)
+    states = {c.code: c.clock.state.value for c in document_cycles(db, policy=policy, today=today, codes=changed)} if changed else {}
+    fresh = load_snapshot(db, cycle_states=states, codes=changed)
+    documents = sorted([*(d for d in snapshot.documents if d.code not in changed), *fresh.documents], key=lambda d: d.code)
+    content = {code: seq for code, seq in snapshot.last_content_seq.items() if code not in changed} | dict(fresh.last_content_seq)
+    return Snapshot(documents=tuple(documents), last_content_seq=content, items=fresh.items)
 
 
 def _point_key(point_id: str) -> tuple[int, ...]:

@@ -116,8 +116,21 @@ def document_cycles(db: Database, *, policy: Policy, today: dt.date, codes: Coll
         )
         if clock is not None:
             result.append(DocumentCycle(code, title, kind, tuple(owners.get(code, ())), clock))
-    result.sort(key=lambda c: (c.code[:4], "ZLB".index(c.code[4])))
+    result.sort(key=_catalogue_order)
     return result
+
+
+def refresh_cycles(
+    cycles: Sequence[DocumentCycle], changed: Collection[str], db: Database, *, policy: Policy, today: dt.date
+) -> list[DocumentCycle]:
+    """`cycles` with the clocks of the `changed` documents recomputed (see `db.follow`)."""
+    kept = [c for c in cycles if c.code not in changed]
+    fresh = document_cycles(db, policy=policy, today=today, codes=changed) if changed else []
+    return sorted([*kept, *fresh], key=_catalogue_order)
+
+
+def _catalogue_order(cycle: DocumentCycle) -> tuple[str, int]:
+    return cycle.code[:4], "ZLB".index(cycle.code[4])
 
 
 def _date(value: str | dt.date | None) -> dt.date | None:

@@ -60,7 +60,7 @@ def cached_commit(db: Database) -> str | None:
 def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = None) -> SyncResult:
     """Bring the cache to the branch head, incrementally when possible."""
     head = repo.head()
-    cached, position = _cached_state(db)
+    cached, position = cached_state(db)
     if head == cached:
         return SyncResult(old=cached, new=head, mode="unchanged")
     if head is None or cached is None or not repo.is_ancestor(cached, head):
@@ -129,7 +129,8 @@ def rebuild(db: Database, repo: ContentRepository, *, expected: str | None, prog
     return SyncResult(old=expected, new=head, mode="rebuild", documents=documents, revisions=revisions)
 
 
-def _cached_state(db: Database) -> tuple[str | None, int | None]:
+def cached_state(db: Database) -> tuple[str | None, int | None]:
+    """The commit the cache reflects and its place on the branch (None when not yet known)."""
     with db.session() as session:
         row = session.execute(select(CacheState.commit, CacheState.position).where(CacheState.id == 1)).first()
     return (row[0], row[1]) if row else (None, None)

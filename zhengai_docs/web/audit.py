@@ -23,6 +23,7 @@ from zhengai_docs.catalogue.importer import read_rows
 from zhengai_docs.cycles import rules
 from zhengai_docs.cycles.report import CycleCache
 from zhengai_docs.db import queries
+from zhengai_docs.db.follow import Follower
 from zhengai_docs.errors import ImportProblem, NotFound
 from zhengai_docs.frameworks import FrameworkVersion
 from zhengai_docs.users import Role
@@ -53,7 +54,16 @@ def _cached(key: tuple[object, ...], compute: Callable[[], T]) -> T:
 
 
 def snapshot() -> cov.Snapshot:
-    return _cached(("snapshot",), lambda: cov.audit_snapshot(services().db, services().settings, rules.today()))
+    """Every document's audit record, brought forward from the previous commit's (see `db.follow`)."""
+    svc, today = services(), rules.today()
+    follower: Follower[cov.Snapshot] = current_app.extensions.setdefault("zhengai_audit_snapshot", Follower())
+    return follower.get(
+        svc.db,
+        svc.library.repo,
+        (today, rules.Policy.from_settings(svc.settings).key),
+        full=lambda: cov.audit_snapshot(svc.db, svc.settings, today),
+        refresh=lambda previous, changed: cov.refresh_audit_snapshot(previous, changed, svc.db, svc.settings, today),
+    )
 
 
 def coverage_of(framework: FrameworkVersion, department: str | None) -> cov.Coverage:

@@ -23,6 +23,7 @@ from zhengai_docs.catalogue.codes import DocumentCode, document_code, level1_cod
 from zhengai_docs.cycles import export, report, rules
 from zhengai_docs.cycles.chart import bar_chart
 from zhengai_docs.cycles.review import MAX_REASON, Reviewer, confirm_review
+from zhengai_docs.db.follow import Follower
 from zhengai_docs.errors import InvalidCode, NotFound
 from zhengai_docs.permissions import may_confirm_review
 from zhengai_docs.web.app import services
@@ -78,8 +79,21 @@ def _cached(key: tuple[object, ...], compute: Callable[[], T]) -> T:
     return cache.get(services().db, (_today(), _policy().key, *key), compute)
 
 
+def all_cycles() -> list[report.DocumentCycle]:
+    """Every document's clock, brought forward from the previous commit's (see `db.follow`)."""
+    svc, policy, today = services(), _policy(), _today()
+    follower: Follower[list[report.DocumentCycle]] = current_app.extensions.setdefault("zhengai_all_cycles", Follower())
+    return follower.get(
+        svc.db,
+        svc.library.repo,
+        (today, policy.key),
+        full=lambda: report.document_cycles(svc.db, policy=policy, today=today),
+        refresh=lambda previous, changed: report.refresh_cycles(previous, changed, svc.db, policy=policy, today=today),
+    )
+
+
 def _cycles(filters: Filters) -> list[report.DocumentCycle]:
-    everything = _cached(("all",), lambda: report.document_cycles(services().db, policy=_policy(), today=_today()))
+    everything = all_cycles()
     if filters.departments is None and filters.level1 is None:
         return everything
     return _cached(("scope", filters), lambda: report.scope(everything, departments=filters.departments, level1=filters.level1))
