@@ -40,6 +40,7 @@ class Counted:
         self.full_runs = 0
         self.snapshots: Follower[coverage.Snapshot] = Follower()
         self.cycles: Follower[list[report.DocumentCycle]] = Follower()
+        self.closed: Follower[dict[str, rules.Punctuality]] = Follower()
         self.policy = rules.Policy.from_settings(SETTINGS)
 
     def snapshot(self) -> coverage.Snapshot:
@@ -67,10 +68,22 @@ class Counted:
             refresh=lambda old, changed: report.refresh_cycles(old, changed, db, policy=self.policy, today=TODAY),
         )
 
+    def closed_cycles(self) -> dict[str, rules.Punctuality]:
+        db = self.library.db
+        return self.closed.get(
+            db,
+            self.library.repo,
+            TODAY,
+            full=lambda: report.closed_cycles(db, policy=self.policy, today=TODAY, years=5),
+            refresh=lambda old, changed: report.refresh_closed_cycles(old, changed, db, policy=self.policy, today=TODAY, years=5),
+        )
+
     def check(self) -> None:
         self.library.sync()
-        assert self.snapshot() == coverage.audit_snapshot(self.library.db, SETTINGS, TODAY)
-        assert self.all_cycles() == report.document_cycles(self.library.db, policy=self.policy, today=TODAY)
+        db = self.library.db
+        assert self.snapshot() == coverage.audit_snapshot(db, SETTINGS, TODAY)
+        assert self.all_cycles() == report.document_cycles(db, policy=self.policy, today=TODAY)
+        assert self.closed_cycles() == report.closed_cycles(db, policy=self.policy, today=TODAY, years=5)
 
 
 def test_followed_values_equal_fresh_ones_after_every_kind_of_change(library: Library) -> None:

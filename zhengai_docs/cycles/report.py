@@ -244,42 +244,62 @@ class PunctualityReport:
     overall: Punctuality  # each document once, however many departments lead it
 
 
-def punctuality_by_department(
-    db: Database, *, policy: Policy, today: dt.date, years: int, order: Sequence[str], cycles: Iterable[DocumentCycle]
-) -> PunctualityReport:
-    """Per department: cycles closed in the last `years` years, on time or late, and cycles open past due.
+def closed_cycles(
+    db: Database, *, policy: Policy, today: dt.date, years: int, codes: Collection[str] | None = None
+) -> dict[str, Punctuality]:
+    """Per document (in force or draft): the revision cycles it closed in the last `years` years.
 
     Consecutive clock changes are found in SQL with a window function, so only the cycles that
-    closed inside the window leave the database.
+    closed inside the window leave the database. `codes` limits it to some documents (see
+    `db.follow`).
     """
     since = window_start(today, years)
-    previous = func.lag(RevisionRow.clock, type_=Date).over(partition_by=RevisionRow.code, order_by=RevisionRow.seq).label("previous")
-    moves = select(RevisionRow.code, RevisionRow.clock, previous).where(RevisionRow.clock.is_not(None)).subquery()
-    closed = select(moves.c.code, moves.c.clock, moves.c.previous).where(
-        and_(moves.c.clock >= since, moves.c.clock <= today, moves.c.previous.is_not(None), moves.c.clock > moves.c.previous)
+    revisions = select(RevisionRow.code, RevisionRow.clock, RevisionRow.seq).where(RevisionRow.clock.is_not(None))
+    documents = select(DocumentRow.code, DocumentRow.doc_type, DocumentRow.cycle_years).where(
+        DocumentRow.status.in_((Status.IN_FORCE.value, Status.DRAFT.value))
+    )
+    if codes is not None:
+        revisions = revisions.where(RevisionRow.code.in_(list(codes)))
+        documents = documents.where(DocumentRow.code.in_(list(codes)))
+    moves = revisions.subquery()
+    previous = func.lag(moves.c.clock, type_=Date).over(partition_by=moves.c.code, order_by=moves.c.seq).label("previous")
+    pairs = select(moves.c.code, moves.c.clock, previous).subquery()
+    closed = select(pairs.c.code, pairs.c.clock, pairs.c.previous).where(
+        and_(pairs.c.clock >= since, pairs.c.clock <= today, pairs.c.previous.is_not(None), pairs.c.clock > pairs.c.previous)
     )
     with db.session() as session:
-        info = {
-            code: (DocType(doc_type), cycle_years)
-            for code, doc_type, cycle_years in session.execute(
-                select(DocumentRow.code, DocumentRow.doc_type, DocumentRow.cycle_years).where(
-                    DocumentRow.status.in_((Status.IN_FORCE.value, Status.DRAFT.value))
-                )
-            )
-        }
+        info = {code: (DocType(doc_type), cycle_years) for code, doc_type, cycle_years in session.execute(documents)}
         per_document: dict[str, Punctuality] = defaultdict(Punctuality)
         for code, start, before in session.execute(closed):
             if code in info:
                 doc_type, override = info[code]
                 per_document[code] += closed_cycle(before, start, years=policy.cycle_years(doc_type, override))
-        owners = session.execute(select(DocumentDepartment.code, DocumentDepartment.department)).all()
-    for cycle in cycles:  # today's clocks (from `document_cycles`): the cycles still open past due
+    return dict(per_document)
+
+
+def refresh_closed_cycles(
+    closed: Mapping[str, Punctuality], changed: Collection[str], db: Database, *, policy: Policy, today: dt.date, years: int
+) -> dict[str, Punctuality]:
+    """`closed` with the `changed` documents' cycles read again (see `db.follow`)."""
+    kept = {code: value for code, value in closed.items() if code not in changed}
+    return kept | (closed_cycles(db, policy=policy, today=today, years=years, codes=changed) if changed else {})
+
+
+def punctuality_by_department(
+    closed: Mapping[str, Punctuality], cycles: Iterable[DocumentCycle], *, order: Sequence[str]
+) -> PunctualityReport:
+    """Per department: cycles closed in the window (`closed_cycles`), on time or late, and the
+    cycles still open past due (today's clocks, from `document_cycles`)."""
+    per_document: dict[str, Punctuality] = defaultdict(Punctuality, closed)
+    owners: dict[str, tuple[str, ...]] = {}
+    for cycle in cycles:
+        owners[cycle.code] = cycle.departments
         if cycle.clock.state is State.OVERDUE:
             per_document[cycle.code] += Punctuality(overdue=1)
     result: dict[str, Punctuality] = {name: Punctuality() for name in order}
-    for code, department in owners:
-        if code in per_document:
-            result[department] = result.get(department, Punctuality()) + per_document[code]
+    for code, value in per_document.items():
+        for department in owners.get(code, ()):
+            result[department] = result.get(department, Punctuality()) + value
     overall = sum(per_document.values(), Punctuality())
     return PunctualityReport(departments=[(name, value) for name, value in result.items() if value.total], overall=overall)
 

@@ -92,6 +92,19 @@ def all_cycles() -> list[report.DocumentCycle]:
     )
 
 
+def _closed_cycles(years: int) -> dict[str, rules.Punctuality]:
+    """Each document's revision cycles closed in the window, brought forward like `all_cycles`."""
+    svc, policy, today = services(), _policy(), _today()
+    follower: Follower[dict[str, rules.Punctuality]] = current_app.extensions.setdefault(f"zhengai_closed_{years}", Follower())
+    return follower.get(
+        svc.db,
+        svc.library.repo,
+        (today, policy.key),
+        full=lambda: report.closed_cycles(svc.db, policy=policy, today=today, years=years),
+        refresh=lambda previous, changed: report.refresh_closed_cycles(previous, changed, svc.db, policy=policy, today=today, years=years),
+    )
+
+
 def _cycles(filters: Filters) -> list[report.DocumentCycle]:
     everything = all_cycles()
     if filters.departments is None and filters.level1 is None:
@@ -209,9 +222,7 @@ def ontime() -> str:
     db = services().db
     found = _cached(
         ("ontime", years),
-        lambda: report.punctuality_by_department(
-            db, policy=_policy(), today=today, years=years, order=report.department_order(db), cycles=_cycles(Filters(None, None))
-        ),
+        lambda: report.punctuality_by_department(_closed_cycles(years), all_cycles(), order=report.department_order(db)),
     )
     since = rules.window_start(today, years)
     return render_template("cycles/ontime.html", rows=found.departments, overall=found.overall, years=years, today=today, since=since)
