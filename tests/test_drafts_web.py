@@ -254,6 +254,9 @@ def test_read_confirmations(app: Flask) -> None:
     page = post(editor, "/documents/A101Z/confirm-read", "/documents/A101Z")
     assert "已确认阅读" in page and "我已阅读" not in page
     assert "未确认 0 人" in quality.get("/documents/A101Z/readers").get_data(as_text=True)
+    second = open_revision(editor)  # the next revision asks for confirmations again by default
+    post(editor, f"/drafts/{second}/submit", f"/drafts/{second}")
+    assert re.search(r'<input checked[^>]*name="require_ack"|name="require_ack"[^>]*checked', quality.get(f"/drafts/{second}").get_data(as_text=True))
 
 
 def test_discard_and_lists(app: Flask) -> None:
@@ -271,14 +274,23 @@ def test_discard_and_lists(app: Flask) -> None:
     assert "未读</span>" not in mark
 
 
-def test_forms_need_csrf(app: Flask) -> None:
-    editor = client_for(app, "jiaowu")
+def test_every_draft_form_needs_its_csrf_token(app: Flask) -> None:
+    assert app.config["WTF_CSRF_ENABLED"]
+    editor, quality = client_for(app, "jiaowu"), client_for(app, "zhiliang")
     draft_id = open_revision(editor)
-    with_csrf = make_app(Path(app.instance_path), REVIEW_REQUIRED=True)
-    assert with_csrf.config["WTF_CSRF_ENABLED"]
-    assert editor.post(f"/drafts/{draft_id}/submit", data={}).status_code == 400
-    assert editor.post(f"/drafts/{draft_id}/discard", data={}).status_code == 400
-    with_csrf.extensions["zhengai"].db.dispose()
+    before = app.extensions["zhengai"].workflow.events(draft_id)
+    for client, step in (
+        (editor, "submit"),
+        (editor, "comment"),
+        (editor, "discard"),
+        (quality, "request-changes"),
+        (quality, "approve"),
+        (quality, "publish"),
+    ):
+        assert client.post(f"/drafts/{draft_id}/{step}", data={"text": "意见", **APPROVAL}).status_code == 400, step
+    assert editor.post("/documents/A101Z/revise", data={"kind": "revise", "reason": "无令牌"}).status_code == 400
+    assert editor.post("/notifications/read").status_code == 400
+    assert app.extensions["zhengai"].workflow.events(draft_id) == before
 
 
 def test_word_import_becomes_a_draft_and_never_overwrites_one(app: Flask) -> None:

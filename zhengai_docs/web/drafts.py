@@ -141,6 +141,8 @@ def view(draft_id: int) -> str:
     approval = ApprovalForm(formdata=None)
     if draft.approval is None:  # the body usually stays; a revision normally gets a new number
         approval.approving_body.data = text.meta.approved_by or ""
+        # a document whose staff confirmed reading its last version asks again by default
+        approval.require_ack.data = acknowledgements.status(services().db, draft.code) is not None
     return render_template(
         "drafts/view.html",
         draft=draft,
