@@ -256,7 +256,8 @@ def test_read_confirmations(app: Flask) -> None:
     assert "未确认 0 人" in quality.get("/documents/A101Z/readers").get_data(as_text=True)
     second = open_revision(editor)  # the next revision asks for confirmations again by default
     post(editor, f"/drafts/{second}/submit", f"/drafts/{second}")
-    assert re.search(r'<input checked[^>]*name="require_ack"|name="require_ack"[^>]*checked', quality.get(f"/drafts/{second}").get_data(as_text=True))
+    review_page = quality.get(f"/drafts/{second}").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*name="require_ack"|name="require_ack"[^>]*checked', review_page)
 
 
 def test_discard_and_lists(app: Flask) -> None:
