@@ -55,7 +55,7 @@ class Library:
 
     def load(self, code: DocumentCode, *, revision: str | None = None) -> LoadedDocument:
         """A document at the head or at a commit on the branch (never from a draft ref)."""
-        version = self.repo.read(code.path, revision=None if revision is None else self.repo.resolve_published(revision))
+        version = self.repo.read_published(code.path, revision=revision)
         return LoadedDocument(document=parse_document(version.text, path=code.path), version=version)
 
     def save(self, document: Document, *, author: Author, message: str, base: str | None) -> WriteResult:

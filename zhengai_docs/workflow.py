@@ -242,9 +242,16 @@ class Workflow:
         named = self.approvers.get(doc_type)
         return actor.username in named if named else may_audit(actor.role)
 
+    def may_review_draft(self, actor: Actor, draft: DraftView) -> bool:
+        return self.may_review(actor, document_code(draft.code).doc_type)
+
     def may_see(self, actor: Actor, draft: DraftView) -> bool:
         """Draft text is for its authors and reviewers only, never for readers."""
-        return self.may_author(actor, draft) or self.may_review(actor, document_code(draft.code).doc_type) or may_audit(actor.role)
+        return self.may_author(actor, draft) or self.may_review_draft(actor, draft) or may_audit(actor.role)
+
+    def open_visible_to(self, actor: Actor, code: DocumentCode | str) -> list[DraftView]:
+        """The open drafts of a document that this actor may see (pages link only to those)."""
+        return [d for d in self.open_for(code) if self.may_see(actor, d)]
 
     # -- the author's steps ----------------------------------------------------------------
 
@@ -307,7 +314,7 @@ class Workflow:
     def discard(self, draft_id: int, *, actor: Actor, note: str = "") -> DraftView:
         """Abandon a draft; its commits stay in history under refs/drafts-discarded/."""
         draft = self.get(draft_id)
-        if not (self.may_author(actor, draft) or self._may_review_draft(actor, draft)):
+        if not (self.may_author(actor, draft) or self.may_review_draft(actor, draft)):
             raise NotAllowed("只有文档牵头部门的编辑或审核人可以放弃草稿")
         self._require_status(draft, *OPEN)
         self.store.discard(draft_ref(draft.code, draft.id))
@@ -320,7 +327,7 @@ class Workflow:
         draft whose merge needed the author's eyes goes back to them.
         """
         draft = self.get(draft_id)
-        if not (self.may_author(actor, draft) or self._may_review_draft(actor, draft)):
+        if not (self.may_author(actor, draft) or self.may_review_draft(actor, draft)):
             raise NotAllowed("没有权限更新此草稿")
         self._require_status(draft, *OPEN)
         code = document_code(draft.code)
@@ -497,15 +504,12 @@ class Workflow:
             self._event(session, row, action, actor, text)
             return _view(row)
 
-    def _may_review_draft(self, actor: Actor, draft: DraftView) -> bool:
-        return self.may_review(actor, document_code(draft.code).doc_type)
-
     def _require_author(self, actor: Actor, draft: DraftView) -> None:
         if not self.may_author(actor, draft):
             raise NotAllowed("只有文档牵头部门的编辑可以修改和提交草稿")
 
     def _require_reviewer(self, actor: Actor, draft: DraftView) -> None:
-        if not self._may_review_draft(actor, draft):
+        if not self.may_review_draft(actor, draft):
             raise NotAllowed("您不是此类文档的审核人，不能审核、批准或发布")
 
     def _require_status(self, draft: DraftView, *allowed: DraftStatus) -> None:
@@ -513,18 +517,12 @@ class Workflow:
             raise Refused(f"草稿当前状态为“{draft.status.value}”，不能执行此操作")
 
     def _reviewer_ids(self, draft: DraftView) -> list[int]:
-        doc_type = document_code(draft.code).doc_type
+        """Who is told of a submission: the approvers named for the type, else the quality office."""
+        named = self.approvers.get(document_code(draft.code).doc_type)
+        query = select(User.id).where(User.active.is_(True))
+        query = query.where(User.username.in_(named)) if named else query.where(User.role.in_([Role.QUALITY.value, Role.ADMIN.value]))
         with self.db.session() as session:
-            users = session.scalars(
-                select(User).where(User.active.is_(True), User.role.in_([Role.QUALITY.value, Role.ADMIN.value, Role.EDITOR.value]))
-            )
-            ids = []
-            for user in users:
-                role = Role(user.role)
-                named = self.approvers.get(doc_type)
-                if (user.username in named) if named else role in (Role.QUALITY, Role.ADMIN):
-                    ids.append(user.id)
-            return ids
+            return list(session.scalars(query))
 
     def _notify(self, user_ids: Sequence[int], message: str, draft_id: int) -> None:
         path = f"/drafts/{draft_id}"

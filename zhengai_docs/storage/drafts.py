@@ -46,7 +46,7 @@ class DraftVersion:
 
 
 class DraftStore:
-    """Create, save, read, list and discard draft refs in one content repository."""
+    """Create, save, read and discard draft refs in one content repository (SQL lists them)."""
 
     def __init__(self, repo: ContentRepository) -> None:
         self.repo = repo
@@ -86,20 +86,10 @@ class DraftStore:
         if tip is None:
             raise NotFound(f"草稿 {ref.code}/{ref.draft_id} 不存在")
         try:
-            text: str | None = self.repo.read(ref.code.path, revision=tip).text
+            text: str | None = self.repo._read_at(ref.code.path, tip).text  # tip is a resolved commit
         except NotFound:
             text = None
         return DraftVersion(ref=ref, commit=tip, text=text)
-
-    def list(self, *, discarded: bool = False) -> list[DraftRef]:
-        prefix = "refs/drafts-discarded/" if discarded else "refs/drafts/"
-        out = self.repo._git("for-each-ref", "--format=%(refname)", prefix).decode()
-        refs = []
-        for line in out.splitlines():
-            match = _REF.fullmatch(line.strip())
-            if match is not None:
-                refs.append(DraftRef(code=document_code(match[2]), draft_id=int(match[3]), discarded=match[1] != "drafts"))
-        return sorted(refs, key=lambda r: r.draft_id)
 
     def discard(self, ref: DraftRef) -> None:
         """Move the ref aside (its commits stay reachable) instead of deleting it."""

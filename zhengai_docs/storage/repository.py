@@ -142,8 +142,13 @@ class ContentRepository:
 
     def read(self, path: str, *, revision: str | None = None) -> FileVersion:
         """A file at the head of the branch or at any commit."""
-        path = content_path(path)
-        commit = self.require_head() if revision is None else self.resolve(revision)
+        return self._read_at(content_path(path), self.require_head() if revision is None else self.resolve(revision))
+
+    def read_published(self, path: str, *, revision: str | None = None) -> FileVersion:
+        """Like `read`, but only at commits on the branch (see `resolve_published`)."""
+        return self._read_at(content_path(path), self.require_head() if revision is None else self.resolve_published(revision))
+
+    def _read_at(self, path: str, commit: str) -> FileVersion:
         out = self._git("cat-file", "--batch", input=f"{commit}:{path}\n".encode())
         header, _, rest = out.partition(b"\n")
         fields = header.decode().split()

@@ -9,7 +9,7 @@ authored by the signed-in administrator. A form read at an older catalogue gets 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from zhengai_docs.catalogue import edit as catalogue_edit
-from zhengai_docs.catalogue.codes import item_code
+from zhengai_docs.catalogue.codes import DocType, item_code
 from zhengai_docs.catalogue.model import Catalogue
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, InvalidFrontMatter
@@ -38,6 +38,7 @@ from zhengai_docs.web.admin_forms import (
 )
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import current_author, role_required
+from zhengai_docs.workflow import DraftView
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 Page = str | tuple[str, int]
@@ -261,10 +262,11 @@ def department_remove() -> Page | Response:
 def _drafts_led_by(department: str) -> str | None:
     """Open drafts carry their lead departments: renaming under them would bring the old name back."""
     drafts = services().workflow.listing(departments=(department,))
-    if drafts:
-        listed = "、".join(f"{d.code}（草稿 #{d.id}）" for d in drafts)
-        return f"{department} 牵头的 {listed} 正在修订中。请先发布或放弃这些草稿，再更名或删除该部门。"
-    return None
+    return f"{department} 牵头的 {_listed(drafts)} 正在修订中。请先发布或放弃这些草稿，再更名或删除该部门。" if drafts else None
+
+
+def _listed(drafts: Sequence[DraftView]) -> str:
+    return "、".join(f"{d.code}（草稿 #{d.id}）" for d in drafts)
 
 
 def _check_base(base: str) -> str | None:
@@ -404,11 +406,8 @@ def item(code: str, move_form: ItemMoveForm | None = None, error: str | None = N
 
 def _open_drafts_of(item: str) -> str | None:
     """A draft is tied to its document's code: renaming under an open draft would orphan it."""
-    drafts = [d for t in "ZLB" for d in services().workflow.open_for(f"{item}{t}")]
-    if drafts:
-        listed = "、".join(f"{d.code}（草稿 #{d.id}）" for d in drafts)
-        return f"{listed} 正在修订中。请先发布或放弃这些草稿，再移动条目。"
-    return None
+    drafts = [d for t in DocType for d in services().workflow.open_for(f"{item}{t.value}")]
+    return f"{_listed(drafts)} 正在修订中。请先发布或放弃这些草稿，再移动条目。" if drafts else None
 
 
 @bp.route("/catalogue/items/<code>/move", methods=["POST"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from flask_login import LoginManager
@@ -19,6 +19,7 @@ from zhengai_docs.bootstrap import SHANGHAI
 from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.config import load_settings, resolve_database_url, resolve_path
 from zhengai_docs.db.database import Database
+from zhengai_docs.db.follow import Follower
 from zhengai_docs.library import Library
 from zhengai_docs.notify import mail_sender
 from zhengai_docs.search.indexer import SearchIndex
@@ -26,6 +27,8 @@ from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import get_user
 from zhengai_docs.workflow import Workflow, approval_record, subject
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,6 +43,13 @@ class Services:
 
 def services() -> Services:
     return current_app.extensions["zhengai"]
+
+
+def followed(name: str, key: Hashable, *, full: Callable[[], T], refresh: Callable[[T, frozenset[str]], T]) -> T:
+    """A whole-library value kept per app under `name`, brought forward commit by commit (`db.follow`)."""
+    follower: Follower[T] = current_app.extensions.setdefault(name, Follower())
+    svc = services()
+    return follower.get(svc.db, svc.library.repo, key, full=full, refresh=refresh)
 
 
 def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) -> Flask:

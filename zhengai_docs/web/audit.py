@@ -23,11 +23,10 @@ from zhengai_docs.catalogue.importer import read_rows
 from zhengai_docs.cycles import rules
 from zhengai_docs.cycles.report import CycleCache
 from zhengai_docs.db import queries
-from zhengai_docs.db.follow import Follower
 from zhengai_docs.errors import ImportProblem, NotFound
 from zhengai_docs.frameworks import FrameworkVersion
 from zhengai_docs.users import Role
-from zhengai_docs.web.app import services
+from zhengai_docs.web.app import followed, services
 from zhengai_docs.web.auth import current_author, read_required, role_required
 from zhengai_docs.web.exports import table_response
 
@@ -54,12 +53,10 @@ def _cached(key: tuple[object, ...], compute: Callable[[], T]) -> T:
 
 
 def snapshot() -> cov.Snapshot:
-    """Every document's audit record, brought forward from the previous commit's (see `db.follow`)."""
+    """Every document's audit record, brought forward from the previous commit's."""
     svc, today = services(), rules.today()
-    follower: Follower[cov.Snapshot] = current_app.extensions.setdefault("zhengai_audit_snapshot", Follower())
-    return follower.get(
-        svc.db,
-        svc.library.repo,
+    return followed(
+        "zhengai_audit_snapshot",
         (today, rules.Policy.from_settings(svc.settings).key),
         full=lambda: cov.audit_snapshot(svc.db, svc.settings, today),
         refresh=lambda previous, changed: cov.refresh_audit_snapshot(previous, changed, svc.db, svc.settings, today),

@@ -23,10 +23,9 @@ from zhengai_docs.catalogue.codes import DocumentCode, document_code, level1_cod
 from zhengai_docs.cycles import export, report, rules
 from zhengai_docs.cycles.chart import bar_chart
 from zhengai_docs.cycles.review import MAX_REASON, Reviewer, confirm_review
-from zhengai_docs.db.follow import Follower
 from zhengai_docs.errors import InvalidCode, NotFound
 from zhengai_docs.permissions import may_confirm_review
-from zhengai_docs.web.app import services
+from zhengai_docs.web.app import followed, services
 from zhengai_docs.web.auth import read_required
 
 bp = Blueprint("cycles", __name__, url_prefix="/cycles")
@@ -80,12 +79,10 @@ def _cached(key: tuple[object, ...], compute: Callable[[], T]) -> T:
 
 
 def all_cycles() -> list[report.DocumentCycle]:
-    """Every document's clock, brought forward from the previous commit's (see `db.follow`)."""
+    """Every document's clock, brought forward from the previous commit's."""
     svc, policy, today = services(), _policy(), _today()
-    follower: Follower[list[report.DocumentCycle]] = current_app.extensions.setdefault("zhengai_all_cycles", Follower())
-    return follower.get(
-        svc.db,
-        svc.library.repo,
+    return followed(
+        "zhengai_all_cycles",
         (today, policy.key),
         full=lambda: report.document_cycles(svc.db, policy=policy, today=today),
         refresh=lambda previous, changed: report.refresh_cycles(previous, changed, svc.db, policy=policy, today=today),
@@ -95,10 +92,8 @@ def all_cycles() -> list[report.DocumentCycle]:
 def _closed_cycles(years: int) -> dict[str, rules.Punctuality]:
     """Each document's revision cycles closed in the window, brought forward like `all_cycles`."""
     svc, policy, today = services(), _policy(), _today()
-    follower: Follower[dict[str, rules.Punctuality]] = current_app.extensions.setdefault(f"zhengai_closed_{years}", Follower())
-    return follower.get(
-        svc.db,
-        svc.library.repo,
+    return followed(
+        f"zhengai_closed_{years}",
         (today, policy.key),
         full=lambda: report.closed_cycles(svc.db, policy=policy, today=today, years=years),
         refresh=lambda previous, changed: report.refresh_closed_cycles(previous, changed, svc.db, policy=policy, today=today, years=years),

@@ -73,7 +73,7 @@ def _workflow_context(code: DocumentCode) -> dict[str, object]:
         return {}
     workflow = services().workflow
     me = current_actor()
-    drafts = [d for d in workflow.open_for(code) if workflow.may_see(me, d)]
+    drafts = workflow.open_visible_to(me, code)
     awaiting = acknowledgements.awaiting(services().db, user_id=me.user_id, departments=me.departments, code=str(code))
     return {
         "open_draft": drafts[0] if drafts else None,

@@ -7,7 +7,8 @@ NotAllowed → 403, Refused → a message on the draft page, Conflict → the co
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -33,6 +34,7 @@ from zhengai_docs.web.security import allow_mermaid_styles
 from zhengai_docs.workflow import OPEN, Approval, DraftStatus, DraftView, Workflow
 
 bp = Blueprint("drafts", __name__)
+T = TypeVar("T")
 
 
 class OpenForm(FlaskForm):
@@ -88,7 +90,7 @@ def open_revision(code: str) -> str | Response:
         abort(404)
     if not can_edit(loaded.document.meta.departments):
         abort(403)
-    existing = [d for d in workflow().open_for(doc_code) if workflow().may_see(current_actor(), d)]
+    existing = workflow().open_visible_to(current_actor(), doc_code)
     if existing and workflow().one_open:
         flash(f"{doc_code} 已有进行中的{existing[0].kind_label}草稿，已为您打开。", "info")
         return redirect(url_for("drafts.view", draft_id=existing[0].id))
@@ -117,7 +119,7 @@ def index() -> str:
     statuses = tuple(DraftStatus) if show_closed else OPEN
     mine = workflow().listing(author_id=me.user_id, statuses=statuses)
     department = workflow().listing(departments=me.departments, statuses=statuses) if me.departments else []
-    review = [d for d in workflow().listing(statuses=(DraftStatus.SUBMITTED, DraftStatus.APPROVED)) if workflow()._may_review_draft(me, d)]
+    review = [d for d in workflow().listing(statuses=(DraftStatus.SUBMITTED, DraftStatus.APPROVED)) if workflow().may_review_draft(me, d)]
     everything = workflow().listing(statuses=statuses) if may_audit(me.role) else []
     return render_template(
         "drafts/index.html", mine=mine, department=department, review=review, everything=everything, show_closed=show_closed
@@ -137,7 +139,7 @@ def view(draft_id: int) -> str:
     rendered = render_markdown(text.body)
     if rendered.has_mermaid:
         allow_mermaid_styles()
-    may_author, may_review = workflow().may_author(me, draft), workflow()._may_review_draft(me, draft)
+    may_author, may_review = workflow().may_author(me, draft), workflow().may_review_draft(me, draft)
     approval = ApprovalForm(formdata=None)
     if draft.approval is None:  # the body usually stays; a revision normally gets a new number
         approval.approving_body.data = text.meta.approved_by or ""
@@ -234,21 +236,34 @@ def _draft_conflict(form: editing.DocumentForm, draft: DraftView, *, mine: Docum
     ), 409
 
 
-def _step(draft_id: int, do: Any, success: str) -> Response:
-    """Run one workflow step from a POST and come back to the draft page."""
-    _draft(draft_id)
+def _step(
+    draft: DraftView,
+    do: Callable[[], T],
+    success: str | Callable[[T], tuple[str, str]],
+    *,
+    conflict: str = "草稿刚被他人保存，请刷新后重试。",
+    done: str | None = None,
+) -> Response:
+    """Run one workflow step from a POST: refusals become messages on the draft page (403 for
+    a role that may not), success goes to `done` or back to the draft page."""
     try:
-        do()
+        result = do()
     except NotAllowed:
         abort(403)
     except Refused as exc:
         flash(str(exc), "error")
+    except Conflict:
+        flash(conflict, "error")
     else:
-        flash(success, "success")
-    return redirect(url_for("drafts.view", draft_id=draft_id))
+        message, category = success(result) if callable(success) else (success, "success")
+        flash(message, category)
+        if done is not None:
+            return redirect(done)
+    return redirect(url_for("drafts.view", draft_id=draft.id))
 
 
 def _note() -> str:
+    """The optional note of a step's form (which also carries its CSRF token: 400 without it)."""
     form = NoteForm()
     if not form.validate_on_submit():
         abort(400)
@@ -258,35 +273,35 @@ def _note() -> str:
 @bp.route("/drafts/<int:draft_id>/submit", methods=["POST"])
 @login_required
 def submit(draft_id: int) -> Response:
-    note = _note()
-    return _step(draft_id, lambda: workflow().submit(draft_id, actor=current_actor(), note=note), "已提交审核，审核人会收到通知。")
+    draft, note = _draft(draft_id), _note()
+    return _step(draft, lambda: workflow().submit(draft_id, actor=current_actor(), note=note), "已提交审核，审核人会收到通知。")
 
 
 @bp.route("/drafts/<int:draft_id>/comment", methods=["POST"])
 @login_required
 def comment(draft_id: int) -> Response:
-    note = _note()
-    return _step(draft_id, lambda: workflow().comment(draft_id, actor=current_actor(), text=note), "意见已记录。")
+    draft, note = _draft(draft_id), _note()
+    return _step(draft, lambda: workflow().comment(draft_id, actor=current_actor(), text=note), "意见已记录。")
 
 
 @bp.route("/drafts/<int:draft_id>/request-changes", methods=["POST"])
 @login_required
 def request_changes(draft_id: int) -> Response:
-    note = _note()
-    return _step(draft_id, lambda: workflow().request_changes(draft_id, actor=current_actor(), text=note), "已退回修改，起草人会收到通知。")
+    draft, note = _draft(draft_id), _note()
+    return _step(draft, lambda: workflow().request_changes(draft_id, actor=current_actor(), text=note), "已退回修改，起草人会收到通知。")
 
 
 @bp.route("/drafts/<int:draft_id>/discard", methods=["POST"])
 @login_required
 def discard(draft_id: int) -> Response:
-    note = _note()
-    return _step(draft_id, lambda: workflow().discard(draft_id, actor=current_actor(), note=note), "草稿已放弃（保留在历史中）。")
+    draft, note = _draft(draft_id), _note()
+    return _step(draft, lambda: workflow().discard(draft_id, actor=current_actor(), note=note), "草稿已放弃（保留在历史中）。")
 
 
 @bp.route("/drafts/<int:draft_id>/approve", methods=["POST"])
 @login_required
 def approve(draft_id: int) -> Response:
-    _draft(draft_id)
+    draft = _draft(draft_id)
     form = ApprovalForm()
     if not form.validate_on_submit():
         errors = "；".join(e for field in form for e in field.errors) or "请完整填写审批信息"
@@ -299,7 +314,7 @@ def approve(draft_id: int) -> Response:
         issue_date=form.issue_date.data,
     )
     return _step(
-        draft_id,
+        draft,
         lambda: workflow().approve(
             draft_id, actor=current_actor(), approval=approval, require_ack=bool(form.require_ack.data), note=form.note.data or ""
         ),
@@ -311,40 +326,30 @@ def approve(draft_id: int) -> Response:
 @login_required
 def publish(draft_id: int) -> Response:
     draft = _draft(draft_id)
-    if not NoteForm().validate_on_submit():
-        abort(400)
-    try:
-        workflow().publish(draft_id, actor=current_actor())
-    except NotAllowed:
-        abort(403)
-    except Refused as exc:
-        flash(str(exc), "error")
-    except Conflict:
-        flash("发布被拒绝：草稿创建后现行版本已被修改。请先“同步现行版本”，把对方的修改合并进草稿，核对后重新审核。", "error")
-    else:
-        flash(f"{draft.code} 已发布为现行版本。", "success")
-        return redirect(url_for("documents.view", code=draft.code))
-    return redirect(url_for("drafts.view", draft_id=draft_id))
+    _note()
+    return _step(
+        draft,
+        lambda: workflow().publish(draft_id, actor=current_actor()),
+        f"{draft.code} 已发布为现行版本。",
+        conflict="发布被拒绝：草稿创建后现行版本已被修改。请先“同步现行版本”，把对方的修改合并进草稿，核对后重新审核。",
+        done=url_for("documents.view", code=draft.code),
+    )
 
 
 @bp.route("/drafts/<int:draft_id>/update", methods=["POST"])
 @login_required
 def update(draft_id: int) -> Response:
-    _draft(draft_id)
-    if not NoteForm().validate_on_submit():
-        abort(400)
-    try:
-        merged = workflow().bring_up_to_date(draft_id, actor=current_actor())
-    except NotAllowed:
-        abort(403)
-    except (Refused, Conflict) as exc:
-        flash(str(exc) if isinstance(exc, Refused) else "草稿刚被他人保存，请刷新后重试。", "error")
-    else:
-        if merged.clean:
-            flash("已把现行版本的修改合并进草稿，没有冲突。", "success")
-        else:
-            flash("已合并现行版本的修改，但有冲突之处已用标记行标出，请编辑草稿处理后再提交。", "error")
-    return redirect(url_for("drafts.view", draft_id=draft_id))
+    draft = _draft(draft_id)
+    _note()
+    return _step(
+        draft,
+        lambda: workflow().bring_up_to_date(draft_id, actor=current_actor()),
+        lambda merged: (
+            ("已把现行版本的修改合并进草稿，没有冲突。", "success")
+            if merged.clean
+            else ("已合并现行版本的修改，但有冲突之处已用标记行标出，请编辑草稿处理后再提交。", "error")
+        ),
+    )
 
 
 @bp.route("/notifications")
@@ -356,8 +361,7 @@ def notifications() -> str:
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
 def mark_read() -> Response:
-    if not NoteForm().validate_on_submit():
-        abort(400)
+    _note()
     inbox.mark_read(services().db, current_user.id)
     return redirect(url_for("drafts.notifications"))
 
@@ -366,8 +370,7 @@ def mark_read() -> Response:
 @login_required
 def confirm_read(code: str) -> Response:
     doc_code = _code(code)
-    if not NoteForm().validate_on_submit():
-        abort(400)
+    _note()
     if acknowledgements.confirm(services().db, user_id=current_user.id, departments=current_user.departments, code=str(doc_code)):
         flash("已确认阅读。", "success")
     return redirect(url_for("documents.view", code=str(doc_code)))

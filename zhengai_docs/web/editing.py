@@ -180,7 +180,7 @@ def create(item: str, letter: str) -> str | Response | tuple[str, int]:
         flash(f"{code} 已存在，已为您打开编辑页面。", "info")
         return redirect(url_for("editing.edit", code=str(code)))
     workflow = services().workflow
-    drafts = [d for d in workflow.open_for(code) if workflow.may_see(current_actor(), d)] if review_required() else []
+    drafts = workflow.open_visible_to(current_actor(), code) if review_required() else []
     if drafts and workflow.one_open:
         flash(f"{code} 已有进行中的新建草稿，已为您打开。", "info")
         return redirect(url_for("drafts.view", draft_id=drafts[0].id))
