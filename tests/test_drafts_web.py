@@ -251,7 +251,10 @@ def test_read_confirmations(app: Flask) -> None:
     readers = quality.get("/documents/A101Z/readers").get_data(as_text=True)
     assert "教务处 王老师" in readers and "未确认 1 人" in readers
     assert other.get("/documents/A101Z/readers").status_code == 403
+    assert "待确认阅读" in editor.get("/notifications").get_data(as_text=True)
+    assert "待确认阅读" not in other.get("/notifications").get_data(as_text=True)
     page = post(editor, "/documents/A101Z/confirm-read", "/documents/A101Z")
+    assert "待确认阅读" not in editor.get("/notifications").get_data(as_text=True)
     assert "已确认阅读" in page and "我已阅读" not in page
     assert "未确认 0 人" in quality.get("/documents/A101Z/readers").get_data(as_text=True)
     second = open_revision(editor)  # the next revision asks for confirmations again by default

@@ -355,7 +355,9 @@ def update(draft_id: int) -> Response:
 @bp.route("/notifications")
 @login_required
 def notifications() -> str:
-    return render_template("drafts/notifications.html", messages=inbox.messages(services().db, current_user.id))
+    db = services().db
+    unread = acknowledgements.pending_for(db, user_id=current_user.id, departments=current_user.departments)
+    return render_template("drafts/notifications.html", messages=inbox.messages(db, current_user.id), to_confirm=unread)
 
 
 @bp.route("/notifications/read", methods=["POST"])
