@@ -25,7 +25,8 @@ from zhengai_docs.bootstrap import bundled
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import rebuild
 from zhengai_docs.publishing.handbook import HandbookFilter, compile_handbook
-from zhengai_docs.render.docx_import import import_docx
+from zhengai_docs.render.docx_import import convert_docx, import_docx
+from zhengai_docs.render.docx_package import Limits
 
 CHARS_PER_PAGE = 22 * 28  # GB/T 9704: 22 lines of 28 characters
 
@@ -36,6 +37,7 @@ def bench_import(runs: int) -> None:
     pages = len(markdown) / CHARS_PER_PAGE
     print(f"import: {len(data) / 1024:.0f} KB .docx, {len(markdown)} characters of Markdown ≈ {pages:.0f} printed pages")
     report("import a 50-page .docx", timed(runs, lambda n: import_docx(data)), 2000)
+    report("  of which the conversion, in process", timed(runs, lambda n: convert_docx(data, limits=Limits())))
 
 
 def bench_handbook(documents: int) -> None:

@@ -2,12 +2,17 @@
 
 Demo content is committed once per session into a template instance folder and copied for
 each test that needs it (copying is ~50x faster than re-committing 30 documents).
+
+The database engine comes from the environment: without `ZHENGAI_TEST_DATABASE_URL` every test
+gets its own SQLite file; with it (a PostgreSQL admin URL, e.g.
+`postgresql+psycopg://postgres@127.0.0.1:55432/postgres`) every test gets its own PostgreSQL
+database, cloned from the session's template database (`tests/databases.py`).
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.databases import DATABASES, clone_instance, instance_database_url, prepare_instance
 from zhengai_docs import create_app
 from zhengai_docs.bootstrap import DEMO_PASSWORD, initialise
 from zhengai_docs.db.database import Database
@@ -31,10 +37,31 @@ def repo(tmp_path: Path) -> ContentRepository:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    database = Database(DATABASES.fresh(tmp_path / "test.db"))
     database.upgrade()
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_static_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test app (and server process) shares one hashed-asset folder: gzip-compressing
+    Mermaid's 3.6 MB for each of a thousand instance folders would cost minutes."""
+    os.environ["ZHENGAI_STATIC_CACHE"] = str(tmp_path_factory.mktemp("static-cache"))
+    yield
+    del os.environ["ZHENGAI_STATIC_CACHE"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    yield
+    DATABASES.drop_all()
+
+
+@pytest.fixture
+def blank_instance(tmp_path: Path) -> Path:
+    """An empty instance folder for `init`; on PostgreSQL its config names a new empty database."""
+    return prepare_instance(tmp_path)
 
 
 @pytest.fixture
@@ -44,8 +71,8 @@ def library(repo: ContentRepository, db: Database) -> Library:
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    instance = tmp_path_factory.mktemp("demo-template")
-    database = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    instance = prepare_instance(tmp_path_factory.mktemp("demo-template"))
+    database = Database(instance_database_url(instance))
     initialise(repo=ContentRepository(instance / "content.git"), db=database, demo=True)
     database.dispose()
     return instance
@@ -53,9 +80,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def instance(tmp_path: Path, demo_template: Path) -> Path:
-    target = tmp_path / "instance"
-    shutil.copytree(demo_template, target)
-    return target
+    return clone_instance(demo_template, tmp_path / "instance")
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +89,7 @@ def indexed_template(demo_template: Path, tmp_path_factory: pytest.TempPathFacto
     from zhengai_docs.search.indexer import rebuild_index
     from zhengai_docs.search.whoosh_backend import WhooshBackend
 
-    instance = tmp_path_factory.mktemp("indexed-template") / "instance"
-    shutil.copytree(demo_template, instance)
+    instance = clone_instance(demo_template, tmp_path_factory.mktemp("indexed-template") / "instance")
     backend = WhooshBackend(instance / "search-index")
     rebuild_index(backend, ContentRepository(instance / "content.git"))
     backend.close()
@@ -74,9 +98,7 @@ def indexed_template(demo_template: Path, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 def indexed_instance(tmp_path: Path, indexed_template: Path) -> Path:
-    target = tmp_path / "instance"
-    shutil.copytree(indexed_template, target)
-    return target
+    return clone_instance(indexed_template, tmp_path / "instance")
 
 
 def make_app(instance: Path, **settings: object) -> Flask:

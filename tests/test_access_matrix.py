@@ -7,7 +7,6 @@ ship without someone deciding who may use it.
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token, login, make_app
+from tests.databases import clone_instance
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import DraftEvent, DraftRow, User
@@ -30,6 +30,7 @@ SIGNED_IN = frozenset(ROLES) - {ANONYMOUS}
 EVERYONE = frozenset(ROLES)
 A101Z_EDITORS = frozenset({"jiaowu", "admin"})  # A101Z is led by 教务处
 ADMINS = frozenset({"admin"})
+EDITORS = frozenset({"jiaowu", "renshi", "admin"})  # who may open an editor (and its preview) at all
 QUALITY = frozenset({"zhiliang", "admin"})
 A101Z_REVIEWERS = A101Z_EDITORS | QUALITY  # "reviewed, no change": the owning editors and the quality office
 
@@ -141,6 +142,7 @@ def _open_revision(client: FlaskClient, app: Flask) -> dict[str, str]:
 
 ROUTES = (
     Route("auth.login", "GET", "/login", EVERYONE),
+    Route("favicon", "GET", "/favicon.ico", EVERYONE, ok=(301,)),
     Route("auth.change_password", "GET", "/password", SIGNED_IN),
     Route("auth.logout", "POST", "/logout", EVERYONE, data=_token_only, ok=(302,)),
     Route("catalogue.home", "GET", "/", SIGNED_IN),
@@ -156,7 +158,7 @@ ROUTES = (
     Route("editing.edit", "POST", "/documents/A101Z/edit", A101Z_EDITORS, data=_edit_data, ok=(302,)),
     Route("editing.create", "GET", "/items/A108/new/Z", A101Z_EDITORS),
     Route("editing.create", "POST", "/items/A108/new/Z", A101Z_EDITORS, data=_create_data, ok=(302,)),
-    Route("editing.preview", "POST", "/preview", SIGNED_IN, json={"body": "# 预览"}),
+    Route("editing.preview", "POST", "/preview", EDITORS, json={"body": "# 预览"}),
     Route("cycles.dashboard", "GET", "/cycles/", SIGNED_IN),
     Route("cycles.mine", "GET", "/cycles/mine", SIGNED_IN),
     Route("cycles.listing", "GET", "/cycles/list?state=overdue", SIGNED_IN),
@@ -317,8 +319,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Ite
     """One app and one signed-in client per role for every request that must not change
     anything (reads, and writes by roles that are refused); logging in hashes a password,
     so doing it once per role instead of once per test saves minutes."""
-    target = tmp_path_factory.mktemp("matrix") / "instance"
-    shutil.copytree(demo_template, target)
+    target = clone_instance(demo_template, tmp_path_factory.mktemp("matrix") / "instance")
     app = make_app(target)
     _with_draft(app)
     clients = {}

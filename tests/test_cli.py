@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.databases import instance_database_url
 from zhengai_docs.bootstrap import builtin_data
 from zhengai_docs.cli import cli
 from zhengai_docs.db.database import Database
@@ -18,23 +19,23 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def test_init_without_demo_creates_admin_with_generated_password(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(cli, ["--instance", str(tmp_path), "init"])
+def test_init_without_demo_creates_admin_with_generated_password(runner: CliRunner, blank_instance: Path) -> None:
+    result = runner.invoke(cli, ["--instance", str(blank_instance), "init"])
     assert result.exit_code == 0, result.output
     assert "内容仓库" in result.output and "新建" in result.output
     password = result.output.split("密码：")[1].split("（")[0].strip()
-    db = Database(f"sqlite:///{tmp_path / 'zhengai.db'}")
+    db = Database(instance_database_url(blank_instance))
     assert check_credentials(db, username="admin", password=password) is not None
-    again = runner.invoke(cli, ["--instance", str(tmp_path), "init"])
+    again = runner.invoke(cli, ["--instance", str(blank_instance), "init"])
     assert again.exit_code == 0 and "已存在，沿用" in again.output and "已存在，未修改" in again.output
     db.dispose()
 
 
-def test_init_demo_is_idempotent(runner: CliRunner, tmp_path: Path) -> None:
-    first = runner.invoke(cli, ["--instance", str(tmp_path), "init", "--demo"])
+def test_init_demo_is_idempotent(runner: CliRunner, blank_instance: Path) -> None:
+    first = runner.invoke(cli, ["--instance", str(blank_instance), "init", "--demo"])
     assert first.exit_code == 0, first.output
     assert "60 个目录条目" in first.output and "份文档" in first.output
-    second = runner.invoke(cli, ["--instance", str(tmp_path), "init", "--demo"])
+    second = runner.invoke(cli, ["--instance", str(blank_instance), "init", "--demo"])
     assert second.exit_code == 0
     assert "已导入示例内容" not in second.output and "已创建示例账号" not in second.output
 
@@ -53,16 +54,16 @@ def test_create_user(runner: CliRunner, instance: Path) -> None:
     assert short.exit_code == 1 and "至少需要 8 个字符" in short.output
 
 
-def test_import_catalogue_dry_run_then_real(runner: CliRunner, tmp_path: Path) -> None:
-    assert runner.invoke(cli, ["--instance", str(tmp_path), "init", "--admin-password", "long-enough-1"]).exit_code == 0
+def test_import_catalogue_dry_run_then_real(runner: CliRunner, blank_instance: Path) -> None:
+    assert runner.invoke(cli, ["--instance", str(blank_instance), "init", "--admin-password", "long-enough-1"]).exit_code == 0
     table = str(builtin_data("catalogue-baotou.tsv"))
-    dry = runner.invoke(cli, ["--instance", str(tmp_path), "import-catalogue", table, "--dry-run"])
+    dry = runner.invoke(cli, ["--instance", str(blank_instance), "import-catalogue", table, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "表中共 60 个条目；60 项变更（试运行，未提交）" in dry.output
     assert "第 54 行：条目 E301 的流程代码 E302L 不属于该条目" in dry.output
-    real = runner.invoke(cli, ["--instance", str(tmp_path), "import-catalogue", table])
+    real = runner.invoke(cli, ["--instance", str(blank_instance), "import-catalogue", table])
     assert "已提交" in real.output
-    again = runner.invoke(cli, ["--instance", str(tmp_path), "import-catalogue", table])
+    again = runner.invoke(cli, ["--instance", str(blank_instance), "import-catalogue", table])
     assert "0 项变更" in again.output and "目录没有变化，未提交" in again.output
 
 
@@ -75,6 +76,6 @@ def test_doctor_on_a_healthy_instance(runner: CliRunner, instance: Path) -> None
     assert forced.exit_code == 0 and "缓存已重建" in forced.output
 
 
-def test_serve_refuses_without_init(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(cli, ["--instance", str(tmp_path), "serve"])
+def test_serve_refuses_without_init(runner: CliRunner, blank_instance: Path) -> None:
+    result = runner.invoke(cli, ["--instance", str(blank_instance), "serve"])
     assert result.exit_code == 1 and "zhengai-docs init" in result.output

@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import EDITOR, csrf_token, login, make_app
+from tests.databases import instance_database_url
 from tests.html_forms import form_fields, visible_text
 from zhengai_docs import coverage as cov
 from zhengai_docs.bootstrap import builtin_data, initialise
@@ -81,10 +82,10 @@ def test_framework_from_a_table_with_merged_cells() -> None:
 
 
 @pytest.fixture
-def college(tmp_path: Path) -> Iterator[Library]:
+def college(blank_instance: Path) -> Iterator[Library]:
     """The 60-item catalogue and the national framework, plus documents whose links we know."""
-    repo = ContentRepository(tmp_path / "content.git")
-    db = Database(f"sqlite:///{tmp_path / 'zhengai.db'}")
+    repo = ContentRepository(blank_instance / "content.git")
+    db = Database(instance_database_url(blank_instance))
     initialise(repo=repo, db=db, demo=False)
     library = Library(repo=repo, db=db)
     library.import_catalogue(builtin_data("catalogue-baotou.tsv"), author=EDITOR)

@@ -19,8 +19,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select
 
+from tests.databases import instance_database_url
 from zhengai_docs.cli import cli
 from zhengai_docs.db.database import Database, _alembic_config
 from zhengai_docs.db.models import Base, DocumentRow, ReminderLog, RevisionRow
@@ -99,7 +100,8 @@ def webhook() -> Iterator[tuple[list[dict[str, Any]], str]]:
 
 def configure(instance: Path, **settings: object) -> None:
     lines = [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in settings.items()]
-    (instance / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    database = f"DATABASE_URL = {json.dumps(instance_database_url(instance))}"
+    (instance / "config.toml").write_text("\n".join([database, *lines]) + "\n", encoding="utf-8")
 
 
 def run(instance: Path, *args: str) -> Any:
@@ -107,7 +109,7 @@ def run(instance: Path, *args: str) -> Any:
 
 
 def logged(instance: Path) -> set[tuple[str, str, str]]:
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     with db.session() as session:
         rows = {(r.code, r.stage, r.recipient) for r in session.scalars(select(ReminderLog))}
     db.dispose()
@@ -239,12 +241,12 @@ def test_migrations_match_the_models(db: Database) -> None:
 
 
 def test_upgrading_a_cache_from_0001_fills_the_cycle_columns(instance: Path) -> None:
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     with db.engine.begin() as connection:  # back to the schema before revision cycles (a 0001 database)
         config = _alembic_config()
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
-        columns = {row[1] for row in connection.execute(text("PRAGMA table_info(documents)"))}
+        columns = {column["name"] for column in inspect(connection).get_columns("documents")}
         assert "clock" not in columns and "reviewed" not in columns
     db.upgrade()
     assert db.is_current()

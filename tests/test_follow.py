@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import instance_database_url
 from zhengai_docs import coverage
 from zhengai_docs.catalogue import edit as catalogue_edit
 from zhengai_docs.catalogue.codes import document_code
@@ -24,7 +25,7 @@ SETTINGS = {"CYCLE_YEARS_Z": 3, "CYCLE_YEARS_L": 3, "CYCLE_YEARS_B": 3, "CYCLE_D
 
 @pytest.fixture
 def library(instance: Path) -> Iterator[Library]:
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     db.upgrade()
     library = Library(repo=ContentRepository(instance / "content.git"), db=db)
     library.sync()

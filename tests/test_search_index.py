@@ -116,12 +116,12 @@ def test_reindex_command_rebuilds_beside_the_live_index(instance: Path) -> None:
     backend.close()
 
 
-def test_init_builds_the_index_once(tmp_path: Path) -> None:
+def test_init_builds_the_index_once(blank_instance: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["--instance", str(tmp_path), "init", "--demo"])
+    result = runner.invoke(cli, ["--instance", str(blank_instance), "init", "--demo"])
     assert result.exit_code == 0, result.output
     assert "已建立搜索索引：30 份文档" in result.output
-    again = runner.invoke(cli, ["--instance", str(tmp_path), "init", "--demo"])
+    again = runner.invoke(cli, ["--instance", str(blank_instance), "init", "--demo"])
     assert again.exit_code == 0 and "已建立搜索索引" not in again.output
 
 

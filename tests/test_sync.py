@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tests.conftest import EDITOR, login
+from tests.databases import instance_database_url
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.db import queries
@@ -97,7 +98,7 @@ def test_external_push_appears_in_cache_and_pages(instance: Path, client: FlaskC
 
 
 def test_incremental_sync_touches_only_changed_documents(instance: Path, tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     repo = ContentRepository(instance / "content.git")
     before = cached_commit(db)
     external_push(instance / "content.git", tmp_path / "work")
@@ -114,13 +115,13 @@ def test_concurrent_syncers_apply_commits_once(instance: Path, tmp_path: Path) -
         from zhengai_docs.db.database import Database
         from zhengai_docs.db.sync import sync
         from zhengai_docs.storage.repository import ContentRepository
-        print(sync(Database({f"sqlite:///{instance / 'zhengai.db'}"!r}), ContentRepository({str(instance / "content.git")!r})).mode)
+        print(sync(Database({instance_database_url(instance)!r}), ContentRepository({str(instance / "content.git")!r})).mode)
         """
     )
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(4)]
     modes = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert modes.count("incremental") == 1, modes
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     assert diagnose(db, ContentRepository(instance / "content.git")).cache_ok
     db.dispose()
 
@@ -133,8 +134,8 @@ from zhengai_docs.db import sync as sync_module
 from zhengai_docs.library import Library
 from zhengai_docs.storage.repository import Author, ContentRepository
 
-instance, mode = sys.argv[1], sys.argv[2]
-library = Library(repo=ContentRepository(instance + "/content.git"), db=Database("sqlite:///" + instance + "/zhengai.db"))
+instance, mode, url = sys.argv[1], sys.argv[2], sys.argv[3]
+library = Library(repo=ContentRepository(instance + "/content.git"), db=Database(url))
 doc = parse_document(library.repo.read("regulations/A/A1/A101Z.md").text, path="regulations/A/A1/A101Z.md")
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
@@ -147,13 +148,14 @@ library.save(doc.with_changes(title="崩溃前保存的标题"), author=Author("
 
 
 def _kill_during_save(instance: Path, mode: str) -> None:
-    result = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(instance), mode], capture_output=True, timeout=120)
+    args = [sys.executable, "-c", KILLED_WRITER, str(instance), mode, instance_database_url(instance)]
+    result = subprocess.run(args, capture_output=True, timeout=120)
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
 def test_sigkill_between_git_write_and_cache_update(instance: Path) -> None:
     _kill_during_save(instance, "before-cache")
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     repo = ContentRepository(instance / "content.git")
     diagnosis = diagnose(db, repo)
     assert not diagnosis.cache_ok  # the cache is behind git ...
@@ -169,7 +171,7 @@ def test_sigkill_between_git_write_and_cache_update(instance: Path) -> None:
 
 def test_sigkill_inside_cache_transaction_then_next_request_resyncs(instance: Path) -> None:
     _kill_during_save(instance, "mid-transaction")
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     repo = ContentRepository(instance / "content.git")
     assert cached_commit(db) != repo.head()  # the half-done transaction was rolled back
     from tests.conftest import make_app
@@ -202,7 +204,7 @@ def test_revision_seq_is_the_commits_place_on_the_branch(instance: Path) -> None
     """Incremental syncs number revisions as a full rebuild would, even across commits that
     touch no document (catalogue, frameworks), so "written after" can be judged by seq."""
     repo = ContentRepository(instance / "content.git")
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     library = Library(repo=repo, db=db)
     framework = repo.read("frameworks/moe-2015.yaml")
     repo.write("frameworks/moe-2015.yaml", framework.text + "\n", author=EDITOR, message="不涉及文档的提交", base=framework.commit)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.databases import instance_database_url
 from zhengai_docs import acknowledgements, inbox
 from zhengai_docs.catalogue.codes import DocType, document_code
 from zhengai_docs.catalogue.document import Status
@@ -30,7 +31,7 @@ APPROVAL = Approval(
 
 @pytest.fixture
 def library(instance: Path) -> Iterator[Library]:
-    db = Database(f"sqlite:///{instance / 'zhengai.db'}")
+    db = Database(instance_database_url(instance))
     db.upgrade()
     yield Library(repo=ContentRepository(instance / "content.git"), db=db)
     db.dispose()

@@ -16,15 +16,14 @@ from flask import Flask
 
 from zhengai_docs import coverage, create_app
 from zhengai_docs.bootstrap import DEMO_PASSWORD, SYSTEM_AUTHOR, initialise
-from zhengai_docs.catalogue.framework import framework_from_rows, parse_framework
-from zhengai_docs.catalogue.importer import read_rows
+from zhengai_docs.catalogue.framework import framework_from_file
 from zhengai_docs.cycles import report as cycle_report
 from zhengai_docs.cycles import rules as cycle_rules
 from zhengai_docs.cycles.remind import Outbox
 from zhengai_docs.cycles.remind import remind as remind_editors
 from zhengai_docs.db.doctor import diagnose
 from zhengai_docs.db.sync import cached_commit, rebuild
-from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.errors import StorageError, ZhengaiError
 from zhengai_docs.notify import SmtpSettings
 from zhengai_docs.search.indexer import SearchIndex, rebuild_index
 from zhengai_docs.storage.repository import Author
@@ -47,6 +46,11 @@ class _Context:
     def services(self) -> Services:
         return self.app.extensions["zhengai"]
 
+    def close(self) -> None:
+        """Release the database's connections when the command ends (PostgreSQL counts them)."""
+        if self._app is not None:
+            self.services.db.dispose()
+
 
 pass_context = click.make_pass_decorator(_Context)
 
@@ -63,6 +67,7 @@ pass_context = click.make_pass_decorator(_Context)
 def cli(ctx: click.Context, instance: str | None) -> None:
     """zhengai-docs: 诊改 制度—流程—标准 documents kept in git."""
     ctx.obj = _Context(instance)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @contextmanager
@@ -133,30 +138,38 @@ def init(ctx: _Context, demo: bool, admin_name: str, admin_password: str | None)
 @cli.command()
 @click.option("--host", help="Address to listen on (default: the HOST setting, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: the PORT setting, 5000).")
-@click.option("--threads", type=int, default=8, show_default=True, help="Worker threads.")
+@click.option("--workers", type=int, help="Worker processes (default: the WORKERS setting, 1). More than 1 runs gunicorn (Linux).")
+@click.option("--threads", type=int, help="Threads per worker (default: the THREADS setting, 8).")
 @pass_context
-def serve(ctx: _Context, host: str | None, port: int | None, threads: int) -> None:
-    """Serve the web application with waitress (a production WSGI server).
+def serve(ctx: _Context, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+    """Serve the web application: waitress in one process, gunicorn with several workers.
 
     Examples:
       zhengai-docs serve
       zhengai-docs serve --host 0.0.0.0 --port 8080
+      zhengai-docs serve --host 127.0.0.1 --port 8000 --workers 4 --threads 8
     """
-    import waitress
+    from zhengai_docs.web.server import ServerOptions, run
 
     svc = ctx.services
     if not svc.library.repo.exists():
         click.echo("错误：内容仓库不存在，请先运行 zhengai-docs init（或 zhengai-docs init --demo）", err=True)
         sys.exit(1)
     svc.db.upgrade()
-    host = host or svc.settings["HOST"]
-    port = port or int(svc.settings["PORT"])
-    click.echo(f"zhengai-docs 已启动：请在浏览器打开 http://{host}:{port}/")
+    options = ServerOptions(
+        host=host or svc.settings["HOST"],
+        port=port or int(svc.settings["PORT"]),
+        workers=max(1, workers or int(svc.settings["WORKERS"])),
+        threads=max(1, threads or int(svc.settings["THREADS"])),
+    )
+    click.echo(f"zhengai-docs 已启动：请在浏览器打开 http://{options.host}:{options.port}/")
     if check_credentials(svc.db, username="admin", password=DEMO_PASSWORD) is not None:
         click.echo(f"示例账号：admin / {DEMO_PASSWORD}（管理员）、zhiliang（质量办）、jiaowu（教务处编辑）、duzhe（读者），密码相同")
     else:
         click.echo("请用 init 时创建的管理员账号登录。")
-    waitress.serve(ctx.app, host=host, port=port, threads=threads, ident="zhengai-docs")
+    instance = ctx.app.instance_path
+    ctx.close()  # each worker builds its own app and connections
+    run(lambda: create_app(instance_path=instance), options)
 
 
 @cli.command("create-user")
@@ -238,10 +251,15 @@ def doctor(ctx: _Context, force: bool) -> None:
     """
     svc = ctx.services
     repo, db = svc.library.repo, svc.db
+    damaged = False
     with _errors():
         db.upgrade()
-        repo.fsck()
-        click.echo("git 仓库完整性检查：通过")
+        try:
+            repo.fsck()
+            click.echo("git 仓库完整性检查：通过")
+        except StorageError as exc:  # reported, and the checks below still run
+            damaged = True
+            click.echo(f"git 仓库完整性检查：未通过：{exc}")
         diagnosis = diagnose(db, repo)
         for problem in diagnosis.cache_problems:
             click.echo(f"  缓存：{problem}")
@@ -250,11 +268,14 @@ def doctor(ctx: _Context, force: bool) -> None:
                 result = rebuild(db, repo, expected=cached_commit(db), progress=progress)
             click.echo(f"缓存已重建：{result.documents} 份文档，{result.revisions} 条修订记录")
             diagnosis = diagnose(db, repo)
-        repo.optimise()
+        if not damaged:
+            repo.optimise()
     click.echo("缓存与仓库一致" if diagnosis.cache_ok else "缓存仍不一致：" + "；".join(diagnosis.cache_problems))
     for problem in diagnosis.content_problems:
         click.echo(f"  内容：{problem}")
-    if not diagnosis.cache_ok or diagnosis.content_problems:
+    if diagnosis.content_problems:
+        click.echo(f"共 {len(diagnosis.content_problems)} 个文件或条目无法使用；其余内容照常工作。修正后提交即可恢复。")
+    if damaged or not diagnosis.cache_ok or diagnosis.content_problems:
         sys.exit(1)
 
 
@@ -333,7 +354,11 @@ def audit(ctx: _Context, overdue: bool, coverage: bool, min_coverage: float | No
             failed |= _audit_overdue(svc, _today(today))
         if "coverage" in selected:
             threshold = float(svc.settings["AUDIT_MIN_COVERAGE"]) if min_coverage is None else min_coverage
-            failed |= _audit_coverage(svc, _today(today), threshold)
+            try:
+                failed |= _audit_coverage(svc, _today(today), threshold)
+            except ZhengaiError as exc:  # e.g. the active framework file is broken: the other checks stand
+                click.echo(f"错误：诊断点覆盖无法检查：{exc}", err=True)
+                failed = True
     if failed:
         sys.exit(1)
 
@@ -356,10 +381,7 @@ def import_framework(ctx: _Context, source: Path, framework: str | None, name: s
     """Add or update a diagnostic framework from YAML, CSV or XLSX (one commit)."""
     svc = ctx.services
     with _errors():
-        if source.suffix.lower() in (".yaml", ".yml"):
-            parsed = parse_framework(source.read_text(encoding="utf-8"), path=source.name)
-        else:
-            parsed = framework_from_rows(read_rows(source), framework=framework or "", name=name or source.stem)
+        parsed = framework_from_file(source, framework=framework or "", name=name or source.stem)  # sizes checked, rows streamed
         for warning in parsed.warnings():
             click.echo(f"注意：{warning}", err=True)
         result = svc.library.frameworks.save(parsed, author=SYSTEM_AUTHOR, message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
@@ -424,4 +446,8 @@ _register_word(cli)
 
 
 def main() -> None:
-    cli(prog_name="zhengai-docs")
+    try:
+        cli(prog_name="zhengai-docs")
+    except ZhengaiError as exc:  # raised while building the services, before any command's own handler
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)

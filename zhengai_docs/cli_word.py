@@ -52,9 +52,11 @@ def import_word(ctx: _Context, code: str, file: Path, message: str | None, autho
       zhengai-docs import-word A108Z 招生工作管理办法.docx -m "依据2026年院长办公会决定修订"
     """
     library = ctx.services.library
+    limits = _limits(ctx)
     with _errors():
+        data = imports.read_file(file, max_bytes=limits.max_bytes)  # size checked before reading
         library.sync()
-        prepared = imports.prepare(library, document_code(code), file.read_bytes(), filename=file.name, limits=_limits(ctx))
+        prepared = imports.prepare(library, document_code(code), data, filename=file.name, limits=limits)
         for warning in prepared.warnings:
             click.echo(f"注意：{warning}", err=True)
         added, removed = prepared.diff.stats
@@ -77,8 +79,9 @@ def import_folder(ctx: _Context, folder: Path, apply_: bool, author: str) -> Non
 
     The code comes from the file name (`A108Z 招生工作管理办法.docx`), or else from the title
     (a code in it, or the title of an existing document). A report comes first; files whose
-    code is missing, unknown or ambiguous are listed and left out. Exits 1 when any file was
-    left out or failed.
+    code is missing, unknown or ambiguous are listed and left out, and so are symbolic links,
+    pipes, devices and files with other hard links (never opened: nothing outside the folder
+    is read). Exits 1 when any file was left out or failed.
 
     Examples:
       zhengai-docs import-folder ./制度定稿

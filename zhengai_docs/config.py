@@ -32,15 +32,40 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SECRET_KEY", None, "Key that signs sessions and CSRF tokens. Generated into the instance folder when unset."),
     Setting("ANONYMOUS_READ", False, "Let visitors who are not signed in read documents and the catalogue (e.g. on the campus network)."),
-    Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie over HTTPS only. Turn on when served behind HTTPS."),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        False,
+        "Send the session and remember-me cookies over HTTPS only. Turn on when the site is served over HTTPS.",
+    ),
+    Setting("REMEMBER_DAYS", 30, "Days a “在本机保持登录” (remember-me) cookie stays valid; sign-out and a password change end it sooner."),
     Setting("MAX_UPLOAD_MB", 20, "Largest accepted upload in megabytes."),
-    Setting("LOGIN_MAX_FAILURES", 5, "Failed sign-ins allowed per user name or address within LOGIN_WINDOW_MINUTES."),
+    Setting("LOGIN_MAX_FAILURES", 5, "Failed sign-ins allowed per user name within LOGIN_WINDOW_MINUTES; then that name is locked."),
     Setting("LOGIN_WINDOW_MINUTES", 15, "Window for counting failed sign-ins."),
+    Setting(
+        "LOGIN_ADDRESS_FREE_FAILURES",
+        10,
+        "Failed sign-ins from one address (IPv6: one /64) within the window before each further attempt must wait; "
+        "an address is slowed down, never locked out.",
+    ),
+    Setting("LOGIN_ADDRESS_MAX_DELAY_SECONDS", 60, "Longest wait between sign-in attempts from one address (the wait doubles from 1 s)."),
+    Setting(
+        "TRUSTED_PROXIES",
+        0,
+        "Number of reverse proxies in front of the app whose X-Forwarded-For and X-Forwarded-Proto headers are believed "
+        "(0: the client address is the connection's address).",
+    ),
     Setting("HOST", "127.0.0.1", "Address `zhengai-docs serve` listens on."),
     Setting("PORT", 5000, "Port `zhengai-docs serve` listens on."),
+    Setting("WORKERS", 1, "Worker processes of `zhengai-docs serve`: 1 runs waitress; more run gunicorn (Linux), e.g. 2 per core."),
+    Setting("THREADS", 8, "Threads per worker process of `zhengai-docs serve`."),
     Setting("COLLEGE_NAME", "职业技术学院", "College name shown in page titles and reports."),
     Setting("ACTIVE_FRAMEWORK", "moe-2015", "Id of the diagnostic framework that links, coverage and audits use (frameworks/<id>.yaml)."),
     Setting("AUDIT_MIN_COVERAGE", 0.0, "Share of diagnostic points (0–1) in-force standards must govern, or `audit --coverage` exits 1."),
+    Setting(
+        "STATIC_CACHE",
+        "static-cache",
+        "Folder of the static files under content-hashed names with gzip copies (made at start, shared by every process).",
+    ),
     Setting("SEARCH_INDEX", "search-index", "Folder of the full-text search index (a cache: `zhengai-docs reindex` rebuilds it)."),
     Setting("CYCLE_YEARS_Z", 3, "Revision cycle of 制度 (regulations) in years; a document's review_cycle overrides it."),
     Setting("CYCLE_YEARS_L", 3, "Revision cycle of 流程 (processes) in years."),
@@ -67,7 +92,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WORD_TEMPLATE", "", "Word style template (.docx) for exports; empty: the bundled templates/reference.docx."),
     Setting("WORD_IMPORT_MAX_MB", 10, "Largest .docx accepted for import, in megabytes."),
     Setting("WORD_IMPORT_MAX_UNZIPPED_MB", 100, "Largest total decompressed size of an imported .docx (zip-bomb guard), in megabytes."),
-    Setting("WORD_IMPORT_MAX_SECONDS", 20, "Time one .docx import may take before it is stopped."),
+    Setting(
+        "WORD_IMPORT_MAX_SECONDS",
+        20,
+        "Time one .docx conversion may take; it runs in a child process that is stopped at this CPU and wall-clock time.",
+    ),
+    Setting(
+        "WORD_IMPORT_MAX_MEMORY_MB",
+        512,
+        "Memory (address space) one .docx conversion's child process may add before it is stopped, in megabytes.",
+    ),
     Setting("WORD_IMPORT_MAX_TABLE_CELLS", 20000, "Most table cells an imported .docx may contain."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}

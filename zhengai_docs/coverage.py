@@ -17,12 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from zhengai_docs.catalogue.codes import DocType, document_code
 from zhengai_docs.catalogue.document import parse_document
@@ -34,10 +35,10 @@ from zhengai_docs.db.models import DocumentDepartment, DocumentPoint, DocumentRo
 from zhengai_docs.errors import InvalidCode, InvalidFrontMatter
 from zhengai_docs.frameworks import PointChange
 from zhengai_docs.storage.repository import ContentRepository
+from zhengai_docs.trailers import NO_CHANGE_LINE, is_no_change_review
 
 IN_FORCE, DRAFT, REPEALED = "现行", "草稿", "废止"
 OVERDUE = "overdue"
-REVIEW_TRAILER = "Review: no-change"  # commits that confirm a document without changing it
 
 
 class GapReason(enum.Enum):
@@ -142,16 +143,7 @@ def load_snapshot(
                 )
             )
         )
-        content = dict(
-            session.execute(
-                only_item(
-                    select(RevisionRow.code, func.max(RevisionRow.seq))
-                    .where(RevisionRow.change != "D", ~RevisionRow.message.contains(REVIEW_TRAILER))
-                    .group_by(RevisionRow.code),
-                    RevisionRow.code,
-                )
-            ).all()
-        )
+        content = _last_content_seq(session, only_item)
         item_departments: dict[str, list[str]] = defaultdict(list)
         for code, department in session.execute(
             only_item(
@@ -165,6 +157,29 @@ def load_snapshot(
             for code, name in session.execute(only_item(select(ItemRow.code, ItemRow.name), ItemRow.code))
         }
     return Snapshot(documents=documents, last_content_seq=content, items=items)
+
+
+def _last_content_seq(session: Session, only_item: Callable[[Any, Any], Any]) -> dict[str, int]:
+    """Per code, the last commit that changed content: any but a "reviewed, no change".
+
+    A review is told by the product's trailer block only (`trailers`), parsed here in Python;
+    SQL merely sets aside the few messages that mention it anywhere, for that parse.
+    """
+    changed = RevisionRow.change != "D"
+    mentions = RevisionRow.message.contains(NO_CHANGE_LINE)
+    content: dict[str, int] = dict(
+        session.execute(
+            only_item(
+                select(RevisionRow.code, func.max(RevisionRow.seq)).where(changed, ~mentions).group_by(RevisionRow.code), RevisionRow.code
+            )
+        ).all()
+    )
+    for code, seq, message in session.execute(
+        only_item(select(RevisionRow.code, RevisionRow.seq, RevisionRow.message).where(changed, mentions), RevisionRow.code)
+    ):
+        if not is_no_change_review(message) and seq > content.get(code, -1):
+            content[code] = seq  # the words typed into a reason, not a review
+    return content
 
 
 def audit_snapshot(db: Database, settings: Mapping[str, Any], today: dt.date) -> Snapshot:

@@ -28,6 +28,17 @@ class InvalidFrontMatter(ZhengaiError):
         super().__init__(f"{where}: {message}")
 
 
+class UnreadableContent(InvalidFrontMatter):
+    """A file in git is not usable text at all (not UTF-8, binary, too large, missing object).
+
+    A kind of InvalidFrontMatter on purpose: every reader that confines broken YAML to its own
+    document (the cache, the index, the handbook, doctor) confines this the same way."""
+
+
+class ConfigurationError(ZhengaiError):
+    """A setting names something this installation cannot use (e.g. a driver that is not installed)."""
+
+
 class StorageError(ZhengaiError):
     """Git refused an operation for a reason other than a conflict."""
 
@@ -67,3 +78,13 @@ class Refused(ZhengaiError):
     before approval, a review without a reason)."""
 
     status = 400
+
+
+class TooComplex(Refused):
+    """A document body is beyond the limits that keep rendering it cheap (render/limits.py):
+    too large, nested too deep, or with too many unpaired brackets; the message says what and where."""
+
+    def __init__(self, *, line: int | None, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(f"正文第 {line} 行：{message}" if line is not None else f"正文：{message}")

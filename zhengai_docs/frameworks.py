@@ -11,7 +11,7 @@ import datetime as dt
 import threading
 from dataclasses import dataclass
 
-from zhengai_docs.catalogue.framework import Framework, framework_id, parse_framework
+from zhengai_docs.catalogue.framework import Framework, InvalidFramework, framework_id, parse_framework
 from zhengai_docs.errors import NotFound
 from zhengai_docs.storage.paths import FRAMEWORKS_DIR
 from zhengai_docs.storage.repository import Author, ContentRepository, WriteResult
@@ -93,6 +93,8 @@ class FrameworkStore:
                 older = self.get(fid, revision=revision.commit).framework
             except NotFound:
                 break
+            except InvalidFramework:  # a broken version in history (e.g. pushed as GBK, then fixed)
+                continue
             if newer is not None:
                 for point in newer[0].points():
                     before = older.point(point.id)

@@ -7,7 +7,7 @@ the two loses nothing: the next `sync` (run before each request) sees that the b
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +18,13 @@ from zhengai_docs.catalogue.importer import CatalogueImport, plan_import, read_r
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import SyncResult, cached_commit, sync
-from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound
+from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound, Refused
 from zhengai_docs.frameworks import FrameworkStore
+from zhengai_docs.render.html import require_renderable
 from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Author, ContentRepository, FileVersion, WriteResult
+from zhengai_docs.trailers import commit_message
 from zhengai_docs.users import department_user_counts, rename_department_scopes
 
 
@@ -58,15 +60,30 @@ class Library:
         version = self.repo.read_published(code.path, revision=revision)
         return LoadedDocument(document=parse_document(version.text, path=code.path), version=version)
 
-    def save(self, document: Document, *, author: Author, message: str, base: str | None) -> WriteResult:
-        """Write one document (refusing stale bases) and update the cache."""
-        result = self.repo.write(document.meta.code.path, document.dump(), author=author, message=message, base=base)
+    def save(
+        self, document: Document, *, author: Author, message: str, base: str | None, trailers: Sequence[tuple[str, str]] = ()
+    ) -> WriteResult:
+        """Write one document (refusing stale bases) and update the cache.
+
+        `trailers` are the product's own records (an approval, a review), written as the message's
+        last paragraph; nothing in `message` can pass for them (see `zhengai_docs.trailers`).
+        """
+        require_renderable(document.body)  # TooComplex: a body that could only be shown as plain text
+        text = commit_message(message, trailers=trailers)
+        result = self.repo.write(document.meta.code.path, document.dump(), author=author, message=text, base=base)
         self.sync()
         if self.search is not None:
             self.search.follow(wait=True)  # the saved text is searchable when save returns
         return result
 
     def restore(self, code: DocumentCode, revision: str, *, author: Author, message: str, base: str | None) -> WriteResult:
+        """Bring an old version back; `base` (the commit the history page was read at) must be on
+        the branch, or a draft or stray commit would pass the compare-and-swap as if it were."""
+        if base is not None:
+            try:
+                self.repo.resolve_published(base)
+            except NotFound:
+                raise Refused("恢复所依据的版本不在现行版本的历史上（可能是草稿或无关的提交），已拒绝。请刷新修订历史后重试。") from None
         old = self.load(code, revision=revision)  # validates that the old version still parses
         return self.save(old.document, author=author, message=message, base=base)
 

@@ -39,3 +39,9 @@ def may_audit(role: Role) -> bool:
 
 def may_administer(role: Role) -> bool:
     return role is Role.ADMIN
+
+
+def may_use_editor(role: Role, my_departments: Iterable[str]) -> bool:
+    """Open the document editor and its live preview at all: an editor of some department, or an
+    administrator (the preview renders arbitrary text, so it is not for readers)."""
+    return role is Role.ADMIN or (role is Role.EDITOR and any(True for _ in my_departments))

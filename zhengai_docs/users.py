@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hmac
+import ipaddress
+import math
 import re
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -13,12 +17,13 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import LoginAttempt, User, UserDepartment
+from zhengai_docs.db.models import LoginAttempt, User, UserDepartment, new_session_token
 from zhengai_docs.errors import ZhengaiError
 
 _USERNAME = re.compile(r"[A-Za-z0-9_.-]{2,40}")
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 _NAME_FORBIDDEN = re.compile(r"[<>\x00-\x1f\x7f]")  # the name becomes a git author
+_SESSION_ID = re.compile(r"([0-9]{1,18}):([A-Za-z0-9_-]{16,64})")
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -35,6 +40,16 @@ class Role(enum.Enum):
 
 class UserError(ZhengaiError):
     status = 400
+
+
+def normalise_username(name: str) -> str:
+    """The one form of a typed user name that sign-in, uniqueness and the throttle all use.
+
+    NFKC folds full-width letters and the ideographic space (ａｄｍｉｎ, U+3000), casefold ignores
+    case, strip drops pasted spaces: " ADMIN" is the same account to the password check and to
+    the failure count, so padding a name cannot step around its lock.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold()).strip()
 
 
 def validate_password(password: str) -> None:
@@ -79,7 +94,7 @@ def create_user(
     check_departments(role, departments, known=known_departments)
     display_name, email = clean_profile(display_name=display_name, email=email, fallback=username)
     with db.transaction() as session:
-        if session.scalar(select(User).where(func.lower(User.username) == username.lower())) is not None:
+        if session.scalar(select(User).where(func.lower(User.username) == normalise_username(username))) is not None:
             raise UserError(f"用户名 {username} 已存在")
         user = User(
             username=username,
@@ -96,12 +111,38 @@ def create_user(
 
 
 def set_password(db: Database, *, user_id: int, password: str) -> None:
+    """A new password ends every session and remember-me cookie of the account (a new session token)."""
     validate_password(password)
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is None:
             raise UserError("用户不存在")
         user.password_hash = generate_password_hash(password)
+        user.session_token = new_session_token()
+
+
+def revoke_sessions(db: Database, *, user_id: int) -> None:
+    """End every session and remember-me cookie of the user, on every device (sign-out does this)."""
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            user.session_token = new_session_token()
+
+
+def session_id(user: User) -> str:
+    """What the session and the remember-me cookie carry: the user's id and current session token."""
+    return f"{user.id}:{user.session_token}"
+
+
+def user_for_session(db: Database, *, session_id: str) -> User | None:
+    """The active user a session or remember-me cookie names, if its token is still the current one."""
+    match = _SESSION_ID.fullmatch(session_id)
+    if match is None:
+        return None
+    user = get_user(db, int(match[1]))
+    if user is None or not user.active or not user.session_token:
+        return None
+    return user if hmac.compare_digest(user.session_token.encode(), match[2].encode()) else None
 
 
 @dataclass(frozen=True)
@@ -166,6 +207,8 @@ def update_user(
         if user is None:
             raise UserError("用户不存在")
         user.display_name, user.email = clean_profile(display_name=display_name, email=email, fallback=user.username)
+        if user.role != role.value or user.active != active:
+            user.session_token = new_session_token()  # a demoted or disabled account keeps no session
         user.role = role.value
         user.active = active
         kept = [row for row in user.departments if row.department in departments]
@@ -196,33 +239,96 @@ def get_user(db: Database, user_id: int) -> User | None:
 
 def check_credentials(db: Database, *, username: str, password: str) -> User | None:
     with db.session() as session:
-        user = session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+        user = session.scalar(select(User).where(func.lower(User.username) == normalise_username(username)))
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)  # same cost whether or not the user exists
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def is_throttled(db: Database, *, username: str, address: str, max_failures: int, window: dt.timedelta) -> bool:
-    since = dt.datetime.now(dt.UTC) - window
-    with db.session() as session:
-        by_name = session.scalar(
-            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.username == username.lower(), LoginAttempt.at >= since)
-        )
-        by_address = session.scalar(
-            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.address == address, LoginAttempt.at >= since)
-        )
-    return (by_name or 0) >= max_failures or (by_address or 0) >= max_failures * 4
+@dataclass(frozen=True)
+class LoginLimits:
+    """How failed sign-ins are limited: a lock per user name, a growing wait per address."""
+
+    max_failures: int  # per user name within the window; then the name is locked
+    window: dt.timedelta
+    address_free_failures: int  # per address within the window before attempts must wait
+    address_max_delay: int  # seconds; the wait doubles from 1 s up to this
 
 
-def record_failure(db: Database, *, username: str, address: str) -> None:
+class SignInRefused(UserError):
+    """A sign-in refused before its password was checked; `retry_after` is in seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def address_key(address: str) -> str:
+    """The unit counted per address: an IPv4 address, or an IPv6 /64 (one host may hold all of it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def sign_in(db: Database, *, username: str, password: str, address: str, limits: LoginLimits) -> User | None:
+    """The user these credentials belong to, or None; `SignInRefused` while the name or address must wait.
+
+    The attempt is written (and committed) before anything is counted and stays a failure unless
+    the password is right, so parallel attempts count one another, whichever worker process runs
+    them: no more than `max_failures` passwords are ever checked for one name in a window, and a
+    burst from one address past its free failures is refused instead of racing through.
+    """
+    name = normalise_username(username)[:80]
+    key = address_key(address)
+    now = dt.datetime.now(dt.UTC)
     with db.transaction() as session:
-        session.add(LoginAttempt(username=username.lower()[:80], address=address[:64], at=dt.datetime.now(dt.UTC)))
+        session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - limits.window))
+        attempt = LoginAttempt(username=name, address=key, at=now)
+        session.add(attempt)
+        session.flush()
+        attempt_id = attempt.id
+    try:
+        _check_limits(db, name=name, key=key, attempt_id=attempt_id, now=now, limits=limits)
+    except SignInRefused:
+        with db.transaction() as session:  # a refused attempt checked no password: it does not count
+            session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+        raise
+    user = check_credentials(db, username=name, password=password)
+    if user is not None:
+        clear_failures(db, username=name)  # this attempt's row included
+    return user
+
+
+def _check_limits(db: Database, *, name: str, key: str, attempt_id: int, now: dt.datetime, limits: LoginLimits) -> None:
+    """Refuse while the address must wait or the name is locked; other attempts only, in the window."""
+    others = (LoginAttempt.id != attempt_id, LoginAttempt.at >= now - limits.window)
+    with db.session() as session:
+        count, latest = session.execute(select(func.count(), func.max(LoginAttempt.at)).where(LoginAttempt.address == key, *others)).one()
+        if latest is not None and count >= limits.address_free_failures:
+            delay = min(limits.address_max_delay, 2 ** min(count - limits.address_free_failures, 20))
+            wait = math.ceil((latest + dt.timedelta(seconds=delay) - now).total_seconds())
+            if wait > 0:
+                raise SignInRefused(f"登录尝试过于频繁，请稍候 {wait} 秒再试。", retry_after=wait)
+        failures = session.scalars(select(LoginAttempt.at).where(LoginAttempt.username == name, *others).order_by(LoginAttempt.at)).all()
+    if len(failures) >= limits.max_failures:
+        # Unlocked once enough of the oldest failures have left the window.
+        until = failures[len(failures) - limits.max_failures] + limits.window
+        seconds = max(1, math.ceil((until - now).total_seconds()))
+        raise SignInRefused(f"该账号登录失败次数过多，已暂时锁定，请 {math.ceil(seconds / 60)} 分钟后再试。", retry_after=seconds)
 
 
 def clear_failures(db: Database, *, username: str) -> None:
     with db.transaction() as session:
-        session.execute(delete(LoginAttempt).where(LoginAttempt.username == username.lower()))
+        session.execute(delete(LoginAttempt).where(LoginAttempt.username == normalise_username(username)[:80]))
 
 
 _DUMMY_HASH = generate_password_hash("zhengai-docs-timing-equaliser")

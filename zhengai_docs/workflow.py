@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from zhengai_docs import acknowledgements, inbox
+from zhengai_docs import acknowledgements, inbox, trailers
 from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document, Status, parse_document
 from zhengai_docs.catalogue.merge import MergedDocument, merge_documents
@@ -27,6 +27,7 @@ from zhengai_docs.db.models import DraftEvent, DraftRow, User
 from zhengai_docs.errors import InvalidCode, NotAllowed, NotFound, Refused
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import may_audit, may_create, may_edit
+from zhengai_docs.render.html import require_renderable
 from zhengai_docs.storage.drafts import DraftStore, draft_ref
 from zhengai_docs.storage.repository import Author, WriteResult
 from zhengai_docs.users import Role
@@ -280,6 +281,7 @@ class Workflow:
         head = self.library.repo.require_head()
         if self.library.repo.blob_ids(head, [code.path])[code.path] is not None:
             raise Refused(f"{code} 已存在，请发起修订")
+        require_renderable(document.body)
         return self._open(code, "create", reason, document.meta.departments, head, document.dump(), actor)
 
     def save(self, draft_id: int, document: Document, *, actor: Actor, message: str, expected: str) -> DraftView:
@@ -293,8 +295,11 @@ class Workflow:
             raise Refused("废止草稿没有可编辑的正文")
         if not may_edit(actor.role, actor.departments, document.meta.departments):
             raise NotAllowed("牵头部门须包含您所在的部门")
+        require_renderable(document.body)  # TooComplex: the editor shows why and keeps the text
         ref = draft_ref(draft.code, draft.id)
-        tip = self.store.save(ref, document.dump(), author=actor.author, message=message or "保存草稿", expected=expected)
+        tip = self.store.save(
+            ref, document.dump(), author=actor.author, message=trailers.one_line(message) or "保存草稿", expected=expected
+        )
         with self.db.transaction() as session:
             row = self._row(session, draft_id)
             row.tip = tip
@@ -376,8 +381,8 @@ class Workflow:
         draft = self.get(draft_id)
         self._require_reviewer(actor, draft)
         self._require_status(draft, DraftStatus.SUBMITTED)
-        body = _required(approval.approving_body, "请填写审批机构")
-        number = _required(approval.doc_number, "请填写文号")
+        body = trailers.require_one_line(_required(approval.approving_body, "请填写审批机构"), label="审批机构")
+        number = trailers.require_one_line(_required(approval.doc_number, "请填写文号"), label="文号")
         now = _now()
         with self.db.transaction() as session:
             row = self._row(session, draft_id)
@@ -420,19 +425,19 @@ class Workflow:
             document = text.with_changes(
                 status=status, doc_number=approval.doc_number, approved_by=approval.approving_body, issued=approval.issue_date
             )
-        trailers = "\n".join(
-            [
-                f"Draft: {draft.code}/{draft.id}",
-                f"Approved-by: {approval.approving_body}",
-                f"Approval-meeting: {approval.meeting_date.isoformat()}",
-                f"Document-number: {approval.doc_number}",
-                f"Issue-date: {approval.issue_date.isoformat()}",
-                f"Reviewed-by: {draft.approved_by_user or actor.name}",
-                f"Published-by: {actor.name}",
-            ]
-        )
-        message = f"{draft.kind_label}发布：{draft.code} {document.meta.title}\n\n{draft.reason}\n\n{trailers}"
-        result = self.library.save(document, author=self._draft_author(draft) or actor.author, message=message, base=draft.base)
+        record = [
+            (trailers.DRAFT, f"{draft.code}/{draft.id}"),
+            (trailers.APPROVED_BY, approval.approving_body),
+            (trailers.APPROVAL_MEETING, approval.meeting_date.isoformat()),
+            (trailers.DOCUMENT_NUMBER, approval.doc_number),
+            (trailers.ISSUE_DATE, approval.issue_date.isoformat()),
+            (trailers.REVIEWED_BY, draft.approved_by_user or actor.name),
+            (trailers.PUBLISHED_BY, actor.name),
+        ]
+        # The reason is the editors' prose; the approval is the trailer block Library.save appends after it.
+        message = f"{draft.kind_label}发布：{draft.code} {trailers.one_line(document.meta.title)}\n\n{draft.reason}"
+        author = self._draft_author(draft) or actor.author
+        result = self.library.save(document, author=author, message=message, base=draft.base, trailers=record)
         with self.db.transaction() as session:
             row = self._row(session, draft_id)
             row.status = DraftStatus.PUBLISHED.value
@@ -477,7 +482,7 @@ class Workflow:
             )
             session.add(row)
             session.flush()
-            message = f"{KINDS[kind]}草稿：{reason}"
+            message = f"{KINDS[kind]}草稿：{trailers.one_line(reason)}"  # the reason as typed stays in the row
             row.tip = self.store.create(draft_ref(code, row.id), base=base, text=text, author=actor.author, message=message)
             self._event(session, row, "open", actor, reason)
             return _view(row)
@@ -545,27 +550,27 @@ def _required(text: str, message: str) -> str:
     return text
 
 
-_TRAILERS = {
-    "Approved-by": "approving_body",
-    "Approval-meeting": "meeting_date",
-    "Document-number": "doc_number",
-    "Issue-date": "issue_date",
-    "Reviewed-by": "reviewed_by",
-    "Published-by": "published_by",
+_APPROVAL_FIELDS = {
+    trailers.APPROVED_BY: "approving_body",
+    trailers.APPROVAL_MEETING: "meeting_date",
+    trailers.DOCUMENT_NUMBER: "doc_number",
+    trailers.ISSUE_DATE: "issue_date",
+    trailers.REVIEWED_BY: "reviewed_by",
+    trailers.PUBLISHED_BY: "published_by",
 }
 
 
 def approval_record(message: str) -> dict[str, str] | None:
-    """The approval a publication commit carries in its trailers (None for ordinary saves)."""
-    found: dict[str, str] = {}
-    for line in message.splitlines():
-        key, sep, value = line.partition(": ")
-        if sep and key in _TRAILERS:
-            found[_TRAILERS[key]] = value.strip()
-    return found if "approving_body" in found else None
+    """The approval a publication commit carries in its trailer block (None for ordinary saves).
+
+    Only the product's own block counts (`trailers`): lines typed into a 修订说明 or a reason never do.
+    """
+    block = trailers.trailer_block(message)
+    if trailers.APPROVED_BY not in block:
+        return None
+    return {field: block[key] for key, field in _APPROVAL_FIELDS.items() if key in block}
 
 
 def subject(message: str) -> str:
-    """A commit message without its trailers: what the history table shows as 修订说明."""
-    kept = [line for line in message.splitlines() if line.partition(": ")[0] not in {*_TRAILERS, "Draft"}]
-    return " ".join(line.strip() for line in kept if line.strip())
+    """A commit message without the product's trailer block, on one line: the history's 修订说明."""
+    return trailers.one_line(trailers.without_trailer_block(message))

@@ -17,8 +17,10 @@ from typing import Any
 
 import yaml
 
+from zhengai_docs.catalogue import yaml_input
 from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code, document_code_from_path
 from zhengai_docs.errors import InvalidCode, InvalidFrontMatter
+from zhengai_docs.storage.text import require_text
 
 BOM = "\ufeff"
 _POINT_ID = re.compile(r"[0-9]+(\.[0-9]+)*")
@@ -39,8 +41,6 @@ _FIELD_ORDER = (
 _REQUIRED = ("code", "title", "type", "departments", "status")
 
 
-# libyaml's loader is ~10x faster and gives the same nodes and line marks.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Status(enum.Enum):
@@ -167,10 +167,14 @@ def split_front_matter(text: str, *, path: str) -> tuple[str, str, int]:
 
 
 def parse_document(text: str, *, path: str) -> Document:
-    """Parse and validate a document stored at `path` (a repository path)."""
+    """Parse and validate a document stored at `path` (a repository path).
+
+    Text read from git that is not usable (not UTF-8, binary, too large) is refused here with
+    its reason, through the same exception as broken YAML."""
     expected = document_code_from_path(path)
     if expected is None:
         raise InvalidFrontMatter(path=path, line=None, message="文件不在 regulations/ 或 standards/ 的规定位置")
+    require_text(text, path=path)
     front, body, first_line = split_front_matter(text, path=path)
     meta = _parse_meta(front, path=path, first_line=first_line, expected=expected)
     return Document(meta=meta, body=body, _source=text, _source_meta=meta)
@@ -182,7 +186,7 @@ def _parse_meta(front: str, *, path: str, first_line: int, expected: DocumentCod
         return InvalidFrontMatter(path=path, line=line, message=message)
 
     try:
-        root = yaml.compose(front, Loader=_FAST_LOADER)
+        root = yaml_input.compose(front)
     except yaml.YAMLError as exc:
         # The context mark is where the broken construct began (e.g. an unclosed bracket).
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)

@@ -12,15 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from zhengai_docs.catalogue import yaml_input
+from zhengai_docs.catalogue.importer import read_rows
 from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.storage.text import UnusableText
 
 _FRAMEWORK_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,40}")
 _ITEM_ID = re.compile(r"[1-9][0-9]?")
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class InvalidFramework(ZhengaiError):
@@ -141,8 +144,11 @@ def framework_id(value: str) -> str:
 
 
 def parse_framework(text: str, *, path: str = "framework.yaml") -> Framework:
+    if isinstance(text, UnusableText):  # read from git, not UTF-8, binary or too large
+        where = path if text.line is None else f"{path}:{text.line}"
+        raise InvalidFramework(f"{where}：{text.problem}")
     try:
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
+        data = yaml_input.load(text)
     except yaml.YAMLError as exc:
         raise InvalidFramework(f"{path}：YAML 格式错误：{exc}") from exc
     if not isinstance(data, dict):
@@ -280,3 +286,28 @@ def _split_id(cell: str, number: int) -> tuple[str, str]:
     if not match or not match.group(2).strip():
         raise InvalidFramework(f"第 {number} 行：单元格“{cell}”应以编号开头，如“1.1.1 质量目标与定位”")
     return match.group(1), match.group(2).strip()
+
+
+# -- importing a file ---------------------------------------------------------------------------
+
+MAX_FRAMEWORK_YAML_BYTES = 2 * 1024 * 1024  # the built-in frameworks are about 10 KB
+
+
+def framework_from_file(path: Path, *, framework: str, name: str, label: str | None = None) -> Framework:
+    """A framework from a .yaml file or a table (.csv, .xlsx …; `framework` and `name` name it),
+    checked by size before it is read; `label` names the file in messages (an upload's name)."""
+    label = label or path.name
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return framework_from_rows(read_rows(path), framework=framework, name=name)
+    if not path.is_file():
+        raise InvalidFramework(f"{label} 不是普通文件（管道、设备或文件夹），未读取。")
+    size = path.stat().st_size
+    if size > MAX_FRAMEWORK_YAML_BYTES:
+        limit = MAX_FRAMEWORK_YAML_BYTES // 1024 // 1024
+        raise InvalidFramework(f"{label}：文件大小 {size / 1024 / 1024:.1f} MB，超过框架文件上限 {limit} MB，未读取。")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidFramework(f"{label}：不是 UTF-8 编码的文本，请另存为 UTF-8 后再导入。") from exc
+    return parse_framework(text, path=label)
+

@@ -4,17 +4,25 @@ Rows are read as printed. A Z/L/B code that does not belong to its row's item is
 its row number and left out; nothing is renumbered or merged behind the user's back. Import
 merges into the current catalogue (adds and updates items, never removes one), so importing the
 same table twice changes nothing.
+
+Tables are untrusted input: a file's size is checked before it is opened, a zip's (.xlsx,
+.docx) declared decompressed size before anything is decompressed, and rows are streamed (csv
+reader, openpyxl read-only) with the row cap applied while reading, so a million-row sheet is
+refused after row MAX_ROWS + 1, not after reading it all.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import os
 import re
+import stat
 import unicodedata
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.catalogue.model import Catalogue, Item
@@ -37,6 +45,11 @@ _HEADER_ALIASES = {
     "departments": ("departments", "责任部门", "牵头部门", "责任部门（牵头部门）", "责任部门(牵头部门)"),
 }
 MAX_ROWS = 5000
+MAX_COLUMNS = 64  # cells read per row: a catalogue table has about ten, a framework table four
+MAX_TABLE_BYTES = 20 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # a 5,000-row sheet is a few MB of XML
+MAX_ZIP_ENTRIES = 2000
+_MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,21 +91,119 @@ class _Row:
     departments: tuple[str, ...]
 
 
-def read_rows(path: Path) -> list[tuple[int, list[str]]]:
-    """Rows of the first table in a file, numbered as a person would count them (from 1)."""
+def read_rows(path: Path, *, max_rows: int = MAX_ROWS) -> list[tuple[int, list[str]]]:
+    """Rows of the first table in a file, numbered as a person would count them (from 1).
+
+    ImportProblem for a file over MAX_TABLE_BYTES or a zip bomb (before reading), and for a
+    table longer than `max_rows` as soon as its next row is read.
+    """
     suffix = path.suffix.lower()
-    if suffix in (".tsv", ".txt", ".csv"):
-        text = path.read_bytes().decode("utf-8-sig")
-        dialect = "excel-tab" if suffix != ".csv" else "excel"
-        return list(enumerate(csv.reader(io.StringIO(text), dialect=dialect), start=1))
+    readers = {".tsv": _csv_rows, ".txt": _csv_rows, ".csv": _csv_rows, ".xlsx": _xlsx_rows, ".docx": _docx_rows}
+    if suffix not in readers:
+        raise ImportProblem(f"不支持的目录文件类型：{path.suffix}（支持 .tsv .csv .xlsx .docx）")
+    _check_file(path)
+    if suffix in (".xlsx", ".docx"):
+        _check_zip(path)
     if suffix == ".xlsx":
-        return _xlsx_rows(path)
-    if suffix == ".docx":
-        return _docx_rows(path)
-    raise ImportProblem(f"不支持的目录文件类型：{path.suffix}（支持 .tsv .csv .xlsx .docx）")
+        _check_sheets(path, max_rows=max_rows)
+    rows = readers[suffix](path, max_rows)
+    out: list[tuple[int, list[str]]] = []
+    try:
+        for number, cells in enumerate(rows, start=1):
+            if number > max_rows:
+                raise ImportProblem(f"表格超过 {max_rows} 行（读到第 {number} 行时停止），未导入。请拆分后分别导入。")
+            while cells and not cells[-1]:
+                cells.pop()
+            out.append((number, cells[:MAX_COLUMNS]))
+    finally:
+        rows.close()  # closes the file now, also when the cap stopped the reading
+    return out
 
 
-def _xlsx_rows(path: Path) -> list[tuple[int, list[str]]]:
+def _check_file(path: Path) -> None:
+    """A regular file no larger than MAX_TABLE_BYTES, judged by its size, not by reading it."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ImportProblem(f"无法读取文件 {path.name}：{exc.strerror}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise ImportProblem(f"{path.name} 不是普通文件（管道、设备或文件夹），未读取。")
+    if info.st_size > MAX_TABLE_BYTES:
+        raise ImportProblem(f"文件大小 {info.st_size / _MB:.1f} MB，超过表格导入上限 {MAX_TABLE_BYTES // _MB} MB，未读取。")
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse a zip bomb from the zip's directory, before any part is decompressed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        kind = "Word" if path.suffix.lower() == ".docx" else "Excel"
+        raise ImportProblem(f"无法读取 {kind} 文件：文件已损坏或不完整（不是有效的压缩包）。") from exc
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise ImportProblem(f"文件内部包含 {len(infos)} 个部件，超过上限 {MAX_ZIP_ENTRIES}，已拒绝。")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_UNZIPPED_BYTES:
+        raise ImportProblem(f"文件解压后有 {total / _MB:.0f} MB，超过上限 {MAX_UNZIPPED_BYTES // _MB} MB（疑似“压缩炸弹”），未读取。")
+
+
+_SPREADSHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _check_sheets(path: Path, *, max_rows: int) -> None:
+    """Stream every XML part of a workbook once, stopping at row `max_rows` + 1.
+
+    openpyxl's read-only mode streams rows, but opening a workbook walks a whole sheet that has
+    no <dimension> (and keeps an element per row while it does); so the rows and cells of each
+    part are counted here first, in bounded memory (each element is dropped once it ends), and
+    any DOCTYPE is refused. Row numbers count too: openpyxl fills the gaps between rows r="2" and
+    r="1048576" with empty rows.
+    """
+    from lxml import etree
+
+    max_cells = max_rows * MAX_COLUMNS
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.lower().endswith(".xml"):
+                continue
+            rows = cells = 0
+            first = True
+            with archive.open(info) as stream:
+                parts = etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+                try:
+                    for _event, element in parts:
+                        if first and element.getroottree().docinfo.doctype:
+                            raise ImportProblem(f"无法读取 Excel 文件：{info.filename} 含有 DTD 声明，Excel 不会这样写，已拒绝。")
+                        if element.tag == _SPREADSHEET + "c":
+                            cells += 1
+                            if cells > max_cells:
+                                raise ImportProblem(f"表格的单元格超过 {max_cells} 个（{info.filename}），未导入。请拆分后分别导入。")
+                        elif element.tag == _SPREADSHEET + "row":
+                            rows += 1
+                            number = element.get("r") or ""
+                            last = max(rows, int(number) if number.isdigit() else 0)
+                            if last > max_rows:
+                                raise ImportProblem(f"表格超过 {max_rows} 行（读到第 {last} 行时停止），未导入。请拆分后分别导入。")
+                        first = False
+                        element.clear()
+                        while element.getprevious() is not None:
+                            del element.getparent()[0]
+                except (etree.XMLSyntaxError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                    raise ImportProblem(f"无法读取 Excel 文件：{info.filename} 已损坏（{exc}）") from exc
+
+
+def _csv_rows(path: Path, max_rows: int) -> Generator[list[str]]:
+    dialect = "excel" if path.suffix.lower() == ".csv" else "excel-tab"
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        try:
+            yield from csv.reader(stream, dialect=dialect)
+        except UnicodeDecodeError as exc:
+            raise ImportProblem(f"{path.name} 不是 UTF-8 编码，请在 Excel 中另存为“CSV UTF-8”后再导入。") from exc
+        except csv.Error as exc:
+            raise ImportProblem(f"{path.name} 不是有效的表格文件：{exc}") from exc
+
+
+def _xlsx_rows(path: Path, max_rows: int) -> Generator[list[str]]:
     import openpyxl
 
     try:
@@ -101,29 +212,66 @@ def _xlsx_rows(path: Path) -> list[tuple[int, list[str]]]:
         raise ImportProblem(f"无法读取 Excel 文件：{exc}") from exc
     try:
         sheet = book.worksheets[0]
-        return [(n, ["" if v is None else str(v) for v in row]) for n, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        sheet.reset_dimensions()  # a declared A1:XFD1048576 must not pad every row to 16,384 cells
+        try:
+            for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS, max_row=max_rows + 1):
+                yield ["" if v is None else str(v) for v in row]
+        except Exception as exc:  # a damaged sheet fails while it is read, in as many ways
+            raise ImportProblem(f"无法读取 Excel 文件：{exc}") from exc
     finally:
         book.close()
 
 
-def _docx_rows(path: Path) -> list[tuple[int, list[str]]]:
+def _docx_rows(path: Path, max_rows: int) -> Generator[list[str]]:
+    """The longest top-level table, a merged cell repeated in every column and row it spans.
+
+    Read from the table's XML in one pass (python-docx's `row.cells` walks up a vertical merge
+    one row at a time, which is cubic in its length and recursive)."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.oxml.ns import qn
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, ValueError, KeyError) as exc:
         raise ImportProblem(f"无法读取 Word 文件：{exc}") from exc
-    if not document.tables:
+    tables = document.element.body.findall(qn("w:tbl"))
+    if not tables:
         raise ImportProblem("Word 文件中没有表格")
-    table = max(document.tables, key=lambda t: len(t.rows))
-    if len(table.rows) > MAX_ROWS:
-        raise ImportProblem(f"表格超过 {MAX_ROWS} 行")
-    rows = []
-    for number, row in enumerate(table.rows, start=1):
-        # row.cells repeats a merged cell's origin for every grid column and row it spans.
-        rows.append((number, [cell.text for cell in row.cells]))
-    return rows
+    table = max(tables, key=lambda t: len(t.findall(qn("w:tr"))))
+    if len(table.findall(qn("w:tr"))) > max_rows:
+        raise ImportProblem(f"表格超过 {max_rows} 行，未导入。请拆分后分别导入。")
+    above: dict[int, str] = {}  # grid column -> text, in the row above
+    for tr in table.iterfind(qn("w:tr")):
+        cells: list[str] = []
+        current: dict[int, str] = {}
+        column = _grid_value(tr.find(qn("w:trPr")), "w:gridBefore", default=0)
+        for tc in tr.iterfind(qn("w:tc")):
+            properties = tc.find(qn("w:tcPr"))
+            span = _grid_value(properties, "w:gridSpan", default=1)
+            merge = properties.find(qn("w:vMerge")) if properties is not None else None
+            if merge is not None and merge.get(qn("w:val"), "continue") == "continue":
+                text = above.get(column, "")  # the cell above continues here
+            else:
+                text = "\n".join(Paragraph(p, document).text for p in tc.iterfind(qn("w:p")))
+            for offset in range(span):
+                current[column + offset] = text
+            cells.extend([text] * span)
+            column += span
+            if len(cells) >= MAX_COLUMNS:
+                break
+        above = current
+        yield cells
+
+
+def _grid_value(properties: Any, tag: str, *, default: int) -> int:
+    """w:gridSpan / w:gridBefore, at most MAX_COLUMNS: a cell may not stand for a million."""
+    from docx.oxml.ns import qn
+
+    element = properties.find(qn(tag)) if properties is not None else None
+    value = element.get(qn("w:val"), "") if element is not None else ""
+    return min(int(value), MAX_COLUMNS) if value.isdigit() else default
 
 
 def parse_catalogue_table(rows: Iterable[tuple[int, list[str]]]) -> tuple[list[_Row], list[RowProblem]]:

@@ -8,8 +8,10 @@ from typing import Any
 
 import yaml
 
+from zhengai_docs.catalogue import yaml_input
 from zhengai_docs.catalogue.codes import DocType, DocumentCode, item_code, level1_code, level2_code
 from zhengai_docs.errors import InvalidCode, InvalidFrontMatter
+from zhengai_docs.storage.text import require_text
 
 CATALOGUE_FILE = "catalogue.yaml"
 
@@ -109,8 +111,9 @@ class Catalogue:
 
 def parse_catalogue(text: str, *, path: str = CATALOGUE_FILE) -> Catalogue:
     """Read catalogue.yaml; codes must nest (A101 under A1 under A) and be unique."""
+    require_text(text, path=path)  # not UTF-8, binary, too large: refused like broken YAML
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml_input.load(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InvalidFrontMatter(path=path, line=None if mark is None else mark.line + 1, message=f"YAML 语法错误：{exc}") from exc

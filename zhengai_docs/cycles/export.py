@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import csv
 import datetime as dt
 import io
 from collections.abc import Sequence
@@ -16,13 +15,15 @@ from docx.table import Table
 
 from zhengai_docs.cycles.report import DocumentCycle
 from zhengai_docs.cycles.rules import State
+from zhengai_docs.spreadsheets import CellValue, csv_bytes
 
 COLUMNS = ("代码", "标题", "类型", "牵头部门", "周期状态", "起算日期", "起算依据", "周期（年）", "到期日", "剩余天数")
 _FONT = "宋体"
 
 
-def table_rows(cycles: Sequence[DocumentCycle]) -> list[list[str]]:
-    rows = []
+def table_rows(cycles: Sequence[DocumentCycle]) -> list[list[CellValue]]:
+    """The report's rows; years and days left stay numbers, dates stay dates (for spreadsheets)."""
+    rows: list[list[CellValue]] = []
     for c in cycles:
         clock = c.clock
         rows.append(
@@ -32,23 +33,19 @@ def table_rows(cycles: Sequence[DocumentCycle]) -> list[list[str]]:
                 c.doc_type.label,
                 "、".join(c.departments),
                 clock.state.label,
-                clock.start.isoformat() if clock.start else "",
+                clock.start,
                 clock.source.label if clock.source else "",
-                str(clock.years),
-                clock.due.isoformat() if clock.due else "",
-                "" if clock.days_left is None else str(clock.days_left),
+                clock.years,
+                clock.due,
+                clock.days_left,
             ]
         )
     return rows
 
 
 def to_csv(cycles: Sequence[DocumentCycle]) -> bytes:
-    """UTF-8 with a byte-order mark: without it, Excel on Chinese Windows reads GBK and garbles it."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(table_rows(cycles))
-    return buffer.getvalue().encode("utf-8-sig")
+    """The report for Excel (`spreadsheets.csv_bytes`: a BOM for Chinese, no cell runs as a formula)."""
+    return csv_bytes(header=COLUMNS, rows=table_rows(cycles))
 
 
 def to_docx(cycles: Sequence[DocumentCycle], *, title: str, today: dt.date, scope: str) -> bytes:
@@ -70,7 +67,7 @@ def to_docx(cycles: Sequence[DocumentCycle], *, title: str, today: dt.date, scop
         cell.text = heading
         for run in cell.paragraphs[0].runs:
             run.bold = True
-    _fill_rows(table, table_rows(cycles))
+    _fill_rows(table, [[_text(value) for value in row] for row in table_rows(cycles)])
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -93,3 +90,9 @@ def _fill_rows(table: Table, rows: list[list[str]]) -> None:
             text_element.set(qn("xml:space"), "preserve")
         body.append(row)
     body.remove(template._tr)
+
+
+def _text(value: CellValue) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)

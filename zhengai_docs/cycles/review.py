@@ -3,7 +3,8 @@
 The review is written to git like any other change: the front matter gets a `reviewed` field
 (date, reviewer, reason) and the commit carries `Review:`/`Reviewed-by:` trailers, so it shows
 in history, restarts the clock (see `rules`) and survives a cache rebuild. The body is byte for
-byte the same.
+byte the same. The trailers are the message's last paragraph, written by `Library.save`; a
+`Review: no-change` typed anywhere else (a reason, a 修订说明) records nothing (`trailers`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from zhengai_docs import trailers
 from zhengai_docs.catalogue.codes import DocumentCode
 from zhengai_docs.catalogue.document import Review, Status
 from zhengai_docs.errors import NotAllowed, Refused
@@ -22,7 +24,6 @@ from zhengai_docs.storage.repository import Author, WriteResult
 from zhengai_docs.users import Role
 
 MAX_REASON = 300
-TRAILER = "Review: no-change"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ def confirm_review(library: Library, code: DocumentCode, *, reviewer: Reviewer, 
     if meta.reviewed is not None and meta.reviewed.date >= day:
         raise Refused(f"{code} 已于 {meta.reviewed.date} 记录过审核未修订")
     document = loaded.document.with_changes(reviewed=Review(date=day, by=reviewer.name, reason=reason))
-    trailers = f"{TRAILER}\nReviewed-by: {reviewer.name} <{reviewer.email}>\nReview-date: {day.isoformat()}"
-    message = f"审核未修订：{code} {meta.title}\n\n{reason}\n\n{trailers}"
-    return library.save(document, author=Author(name=reviewer.name, email=reviewer.email), message=message, base=base)
+    record = [
+        (trailers.REVIEW, trailers.NO_CHANGE),
+        (trailers.REVIEWED_BY, f"{reviewer.name} <{reviewer.email}>"),
+        (trailers.REVIEW_DATE, day.isoformat()),
+    ]
+    message = f"审核未修订：{code} {trailers.one_line(meta.title)}\n\n{reason}"
+    author = Author(name=reviewer.name, email=reviewer.email)
+    return library.save(document, author=author, message=message, base=base, trailers=record)

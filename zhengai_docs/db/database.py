@@ -14,6 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from zhengai_docs.errors import ConfigurationError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -59,10 +61,22 @@ def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # Several processes share one file: wait for the write lock instead of failing at once.
         options["connect_args"] = {"timeout": 30, "check_same_thread": False}
-    engine = create_engine(url, **options)
+    try:
+        engine = create_engine(url, **options)
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(_missing_driver(url, exc.name or "")) from exc
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _missing_driver(url: str, module: str) -> str:
+    if url.startswith("postgresql"):
+        return (
+            f"DATABASE_URL 使用 PostgreSQL，但未安装其驱动（缺少 {module}）。"
+            "请安装：pip install 'zhengai-docs[postgresql]'，并使用 postgresql+psycopg:// 开头的地址。"
+        )
+    return f"DATABASE_URL 需要的数据库驱动未安装（缺少 {module}）。"
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -1,4 +1,4 @@
-"""Check the SQL cache against git, and the content against the catalogue."""
+"""Check the SQL cache against git, and the content against the catalogue and the layout."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from zhengai_docs.catalogue.codes import document_code_from_path
+from zhengai_docs.catalogue.framework import InvalidFramework, parse_framework
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import CacheState, DocumentRow, ItemRow, RevisionRow
-from zhengai_docs.storage.repository import ContentRepository
+from zhengai_docs.storage.paths import FRAMEWORKS_DIR, path_problem
+from zhengai_docs.storage.repository import ContentRepository, TreeEntry
+
+_SYMLINK, _GITLINK = "120000", "160000"
 
 
 @dataclass
@@ -48,6 +52,8 @@ def diagnose(db: Database, repo: ContentRepository) -> Diagnosis:
     expected_revisions = sum(1 for entry in repo.log() for c in entry.changes if document_code_from_path(c.path)) if head else 0
     if expected_revisions != revision_count:
         result.cache_problems.append(f"修订历史记录数 {revision_count} 与仓库中的 {expected_revisions} 不符")
+    if head is not None:
+        result.content_problems.extend(unusable_files(repo, head))
     if catalogue_error:
         result.content_problems.append(f"目录文件有误：{catalogue_error}")
     for row in rows.values():
@@ -56,6 +62,40 @@ def diagnose(db: Database, repo: ContentRepository) -> Diagnosis:
         elif items and row.item_code not in items:
             result.content_problems.append(f"{row.code} 所属条目 {row.item_code} 不在目录中")
     return result
+
+
+def unusable_files(repo: ContentRepository, revision: str) -> list[str]:
+    """Every file at `revision` the product cannot use, with the reason: files outside the
+    layout, names that are not UTF-8, links, submodules, and framework files that do not parse
+    (documents and the catalogue are reported from the cache, which records their errors)."""
+    problems = []
+    frameworks: dict[str, str] = {}
+    for entry in sorted(repo.tree_entries(revision), key=lambda e: e.path):
+        reason = _entry_problem(entry)
+        if reason is not None:
+            problems.append(f"{entry.display_path}: {reason}")
+        elif entry.path.startswith(f"{FRAMEWORKS_DIR}/"):
+            frameworks[entry.path] = entry.sha
+    texts = dict(repo.read_blobs(set(frameworks.values())))
+    for path, blob in frameworks.items():
+        try:
+            parse_framework(texts[blob], path=path)
+        except InvalidFramework as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _entry_problem(entry: TreeEntry) -> str | None:
+    if not entry.name_is_utf8:
+        return "文件名不是 UTF-8 编码（可能是在中文 Windows 上以 GBK 命名），程序不会读取；请改名或删除"
+    reason = path_problem(entry.path)
+    if reason is not None:
+        return reason
+    if entry.mode == _GITLINK:
+        return "是子模块（gitlink），不是文件，程序不会读取；请换成文件本身"
+    if entry.mode == _SYMLINK:
+        return "是符号链接，不是普通文件；请换成文件本身"
+    return None
 
 
 def _short(commit: str | None) -> str:

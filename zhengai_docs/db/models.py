@@ -8,6 +8,7 @@ people and are never rebuilt.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import Date, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -170,6 +171,10 @@ class RevisionRow(Base):
     clock: Mapped[dt.date | None] = mapped_column(Date)
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -181,6 +186,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))  # reader, editor, quality, admin
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Part of every session and remember-me cookie; a new one revokes them all (users.revoke_sessions).
+    # '' (the column default for rows written without one) never matches a cookie.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token, server_default="")
     departments: Mapped[list[UserDepartment]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property

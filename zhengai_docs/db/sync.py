@@ -5,6 +5,10 @@ between them: the files that changed and the commits in between. A full rebuild 
 when the cache is empty or the branch was rewritten. Claiming the new state is a
 compare-and-swap on the `cache_state` row inside the same transaction, so two processes that
 sync at once cannot apply the same commits twice: the loser rolls back and finds nothing to do.
+
+Content is untrusted: a file that does not parse — broken YAML, not UTF-8, binary, too large —
+becomes a row with its `error` (the catalogue: `catalogue_error`, keeping the last good tables),
+never an exception, so one file pushed with plain git cannot stop the cache from following.
 """
 
 from __future__ import annotations
@@ -75,7 +79,8 @@ def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = N
         if not _claim(session, old=cached, new=head, position=start - 1 + len(log)):
             return SyncResult(old=cached, new=head, mode="raced")
         if any(c.path == CATALOGUE_PATH for c in changes):
-            _store_catalogue(session, texts.get(_blob_of(changes, CATALOGUE_PATH) or "", ""))
+            blob = _blob_of(changes, CATALOGUE_PATH)
+            _store_catalogue(session, None if blob is None else texts[blob])
         for change in changes:
             code = document_code_from_path(change.path)
             if code is None:
@@ -115,7 +120,7 @@ def rebuild(db: Database, repo: ContentRepository, *, expected: str | None, prog
             DepartmentRow,
         ):
             session.execute(delete(table))
-        _store_catalogue(session, texts.get(files.get(CATALOGUE_PATH, ""), ""))
+        _store_catalogue(session, texts[files[CATALOGUE_PATH]] if CATALOGUE_PATH in files else None)
         documents = 0
         for path, blob in files.items():
             code = document_code_from_path(path)
@@ -186,10 +191,11 @@ def _document_row(code: DocumentCode, blob: str, text: str) -> DocumentRow:
     return row
 
 
-def _store_catalogue(session: Session, text: str) -> None:
-    """Replace the catalogue tables; a broken catalogue file keeps the old tables and is reported."""
+def _store_catalogue(session: Session, text: str | None) -> None:
+    """Replace the catalogue tables (None: there is no catalogue file); a broken catalogue file
+    (bad YAML, not UTF-8, too large) keeps the old tables and is reported."""
     try:
-        catalogue = parse_catalogue(text) if text else Catalogue()
+        catalogue = Catalogue() if text is None else parse_catalogue(text)
     except (InvalidFrontMatter, InvalidCode) as exc:
         session.execute(update(CacheState).where(CacheState.id == 1).values(catalogue_error=str(exc)))
         return

@@ -4,7 +4,8 @@ The selection comes from the SQL cache (status 现行, files that parse), the te
 blob id in batches, so memory holds one batch of Markdown plus the Word document being built.
 A cover, a table of contents (a Word TOC field, pre-filled with the titles and refreshed with
 page numbers when Word opens the file) and a divider per level-1 area come first; every
-document starts on a new page.
+document starts on a new page. A document that cannot be read or written gets its title and a
+note in its place; every other document is still compiled.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zhengai_docs.catalogue.codes import DocType, document_code
 from zhengai_docs.catalogue.document import DocumentMeta, Status, parse_document
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import DocumentDepartment, DocumentRow, LevelRow
+from zhengai_docs.errors import ZhengaiError
 from zhengai_docs.render import docx_reference as ref
 from zhengai_docs.render.docx_export import WordWriter
 from zhengai_docs.storage.repository import ContentRepository
@@ -110,8 +112,12 @@ def compile_handbook(
                 current_part = entry.code[0]
                 writer.paragraph(ref.HANDBOOK_PART, f"{current_part} {names.get(current_part, '')}".strip(), page_break=True)
             code = document_code(entry.code)
-            document = parse_document(texts[entry.blob], path=code.path)
-            writer.add_markdown(document.body, title=document.meta.title, subtitle=subtitle(document.meta), new_page=True)
+            try:
+                document = parse_document(texts[entry.blob], path=code.path)
+            except ZhengaiError as exc:  # one unreadable file costs its own pages, not the handbook
+                writer.add_note(title=f"{entry.code} {entry.title}", note=f"（本文档无法编入汇编：{exc}）", new_page=True)
+            else:
+                writer.add_markdown(document.body, title=document.meta.title, subtitle=subtitle(document.meta), new_page=True)
             if progress is not None:
                 progress(done, len(entries))
     return writer.save(), len(entries)

@@ -11,11 +11,19 @@ is missing, unknown to the catalogue, contradictory or shared with another file 
 and left out. It commits **one document per commit**: each document's history then shows its
 own source file in the 修订说明, a broken or conflicting file stops only itself, and running
 the import again changes only what changed.
+
+Folders come from departments (an unpacked zip keeps its links), so nothing outside the named
+folder is ever read: the folder is opened once and every file is looked at through it without
+following links; symbolic links, special files (pipes, devices) and files with other hard
+links are listed with the reason and never opened, and sizes are checked before reading.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +37,7 @@ from zhengai_docs.db.models import DocumentRow
 from zhengai_docs.errors import Conflict, InvalidCode, InvalidFrontMatter, NotFound, ZhengaiError
 from zhengai_docs.library import Library
 from zhengai_docs.render.docx_import import import_docx
-from zhengai_docs.render.docx_package import Limits, WordImportError
+from zhengai_docs.render.docx_package import Limits, WordImportError, megabytes
 from zhengai_docs.storage.repository import Author, WriteResult
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
@@ -64,7 +72,7 @@ def convert(data: bytes, *, filename: str, limits: Limits) -> tuple[str, str | N
         imported = import_docx(data, limits=limits)
         return imported.markdown, imported.title, imported.warnings
     if len(data) > limits.max_bytes:
-        raise WordImportError(f"文件超过导入上限 {limits.max_bytes // 1024 // 1024} MB。")
+        raise WordImportError(f"文件超过导入上限 {megabytes(limits.max_bytes)} MB。")
     try:
         text = data.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as exc:
@@ -80,9 +88,70 @@ def _title(markdown: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def prepare(library: Library, code: DocumentCode, data: bytes, *, filename: str, limits: Limits) -> PreparedImport:
-    """Convert a file into the next version of `code` (or its first version)."""
-    body, title, warnings = convert(data, filename=filename, limits=limits)
+def read_file(path: Path, *, max_bytes: int, folder: int | None = None) -> bytes:
+    """The bytes of one regular file, checked before it is read.
+
+    A file named on the command line may be reached through a link (the operator named it);
+    inside a folder (`folder`: the folder's open descriptor, `path`: a name in it) links are
+    never followed and a file with other hard links is refused. Pipes and devices are never
+    opened; a file over `max_bytes` is refused from its size, not by reading it.
+    """
+    name: str | Path = path.name if folder is not None else path
+    try:
+        before = os.stat(name, dir_fd=folder, follow_symlinks=folder is None)
+    except OSError as exc:
+        raise WordImportError(f"无法读取文件：{exc.strerror}") from exc
+    _check_file(before, max_bytes=max_bytes, in_folder=folder is not None)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if folder is not None else 0)
+    try:
+        fd = os.open(name, flags, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise WordImportError(_LINK) from exc
+        raise WordImportError(f"无法读取文件：{exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as stream:
+        after = os.fstat(stream.fileno())
+        if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+            raise WordImportError("文件在检查和读取之间被替换了，未导入。")
+        _check_file(after, max_bytes=max_bytes, in_folder=folder is not None)
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew after the check
+        raise WordImportError(_too_large(len(data), max_bytes))
+    return data
+
+
+_LINK = "这是符号链接（快捷方式），可能指向文件夹以外的文件，为安全起见未导入。请把文件本身复制到文件夹中。"
+
+
+def _check_file(info: os.stat_result, *, max_bytes: int, in_folder: bool) -> None:
+    if stat.S_ISLNK(info.st_mode):
+        raise WordImportError(_LINK)
+    if stat.S_ISDIR(info.st_mode):
+        raise WordImportError("这是文件夹，不是文件，未导入。")
+    if not stat.S_ISREG(info.st_mode):
+        raise WordImportError("不是普通文件（管道、设备或套接字），未打开。")
+    if in_folder and info.st_nlink > 1:
+        raise WordImportError("文件另有硬链接，可能就是文件夹以外的某个文件，为安全起见未导入。请复制一份普通文件后再导入。")
+    if info.st_size > max_bytes:
+        raise WordImportError(_too_large(info.st_size, max_bytes))
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"文件大小 {size / 1024 / 1024:.1f} MB，超过导入上限 {megabytes(max_bytes)} MB，未读取。"
+
+
+def prepare(
+    library: Library,
+    code: DocumentCode,
+    data: bytes,
+    *,
+    filename: str,
+    limits: Limits,
+    converted: tuple[str, str | None, tuple[str, ...]] | None = None,
+) -> PreparedImport:
+    """Convert a file into the next version of `code` (or its first version); `converted` is
+    `convert`'s result when the caller already has it."""
+    body, title, warnings = converted or convert(data, filename=filename, limits=limits)
     try:
         loaded = library.load(code)
     except NotFound:
@@ -159,22 +228,54 @@ class FolderPlan:
 
 
 def plan_folder(library: Library, folder: Path, *, limits: Limits, progress: Callable[[int, int], None] | None = None) -> FolderPlan:
-    """The dry run: what each .docx/.md file in `folder` would become, and which are left out."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(("~$", ".")))
+    """The dry run: what each .docx/.md file in `folder` would become, and which are left out.
+
+    Links and special files are listed as left out whatever their names; subfolders and files
+    of other types are not import candidates and are passed over, as hidden and `~$` files are.
+    """
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise WordImportError(f"无法打开文件夹 {folder}：{exc.strerror}") from exc
+    try:
+        return _plan(library, folder, folder_fd, limits=limits, progress=progress)
+    finally:
+        os.close(folder_fd)
+
+
+def _plan(
+    library: Library, folder: Path, folder_fd: int, *, limits: Limits, progress: Callable[[int, int], None] | None
+) -> FolderPlan:
+    entries: list[FolderEntry] = []
+    files: list[FolderEntry] = []
+    with os.scandir(folder_fd) as listing:
+        for item in sorted(listing, key=lambda e: e.name):
+            if item.name.startswith(("~$", ".")):
+                continue
+            entry = FolderEntry(path=folder / item.name)
+            if item.is_symlink():
+                entry.status, entry.message = "problem", _LINK
+            elif item.is_dir(follow_symlinks=False):
+                continue
+            elif not item.is_file(follow_symlinks=False):
+                entry.status, entry.message = "problem", "不是普通文件（管道、设备或套接字），未打开。"
+            elif Path(item.name).suffix.lower() not in SUFFIXES:
+                continue
+            else:
+                files.append(entry)
+            entries.append(entry)
     titles = _titles(library)
     catalogue, _ = library.catalogue()
-    entries: list[FolderEntry] = []
-    for done, path in enumerate(files, start=1):
-        entry = FolderEntry(path=path)
-        entries.append(entry)
+    for done, entry in enumerate(files, start=1):
+        path = entry.path
         try:
-            data = path.read_bytes()
-            _body, title, _warnings = convert(data, filename=path.name, limits=limits)
-            entry.code = _code_for(path, title, titles, entry)
+            data = read_file(path, max_bytes=limits.max_bytes, folder=folder_fd)
+            converted = convert(data, filename=path.name, limits=limits)
+            entry.code = _code_for(path, converted[1], titles, entry)
             if entry.code is not None and catalogue.item(entry.code.item) is None:
                 entry.status, entry.message = "problem", f"目录中没有条目 {entry.code.item}"
             elif entry.code is not None:
-                entry.prepared = prepare(library, entry.code, data, filename=path.name, limits=limits)
+                entry.prepared = prepare(library, entry.code, data, filename=path.name, limits=limits, converted=converted)
                 entry.status = "unchanged" if not entry.prepared.changed else ("update" if entry.prepared.current else "new")
                 entry.message = "；".join(entry.prepared.warnings)
         except ZhengaiError as exc:

@@ -11,6 +11,7 @@ slower on a 500-document handbook); the package, styles and footer come from pyt
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +28,9 @@ from zhengai_docs.render.html_tree import Node, markdown_tree
 
 _HEADING_STYLES = {"h1": "Title", "h2": "Heading 1", "h3": "Heading 2"}
 _INLINE_FORMAT = {"strong": "b", "b": "b", "em": "i", "i": "i", "del": "strike", "s": "strike", "sub": "sub", "sup": "sup", "code": "code"}
+# Characters XML 1.0 cannot hold (lxml refuses them): C0 controls other than tab and line breaks.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+log = logging.getLogger(__name__)
 _SETTINGS_AFTER_UPDATE_FIELDS = ("hdrShapeDefaults", "footnotePr", "endnotePr", "compat", "docVars", "rsids", "themeFontLang")
 
 
@@ -102,7 +106,27 @@ class WordWriter:
         self.sect_pr.addprevious(p)
 
     def add_markdown(self, markdown: str, *, title: str | None = None, subtitle: str | None = None, new_page: bool = False) -> None:
-        """One document body; `title` is used when the body has no `#` heading of its own."""
+        """One document body; `title` is used when the body has no `#` heading of its own.
+
+        A body beyond the render limits arrives as plain text under a note (render.html). Should
+        writing it still fail, what it added is taken out again and a note stands in its place:
+        one document must not cost a whole export or the handbook.
+        """
+        written = len(self.body)
+        try:
+            self._add_markdown(markdown, title=title, subtitle=subtitle, new_page=new_page)
+        except Exception:
+            log.exception("a document body could not be written to Word")
+            for element in list(self.body)[written - 1 : -1]:  # everything added before sectPr
+                self.body.remove(element)
+            self.add_note(title=title or "（无标题）", note="（本文档的正文无法写入 Word 文件，请在网页上查看原文。）", new_page=new_page)
+
+    def add_note(self, *, title: str, note: str, new_page: bool = False) -> None:
+        """A document's title and, instead of its body, why it is missing."""
+        self.paragraph(ref.DOCUMENT_TITLE if new_page else "Title", title, page_break=new_page)
+        self.paragraph(ref.BODY, note)
+
+    def _add_markdown(self, markdown: str, *, title: str | None, subtitle: str | None, new_page: bool) -> None:
         tree = markdown_tree(markdown)
         blocks = [c for c in tree.children if c.tag or c.text.strip()]
         title_style = ref.DOCUMENT_TITLE if new_page else "Title"
@@ -404,7 +428,7 @@ def _run(text: str, formats: set[str], *, style: str | None = None, code_style: 
         run.append(rpr)
     t = OxmlElement("w:t")
     t.set(qn("xml:space"), "preserve")
-    t.text = text
+    t.text = _NOT_XML.sub("", text)
     run.append(t)
     return run
 

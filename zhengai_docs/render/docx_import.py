@@ -9,6 +9,10 @@ one header row; a vertically merged cell is repeated in each row it covers so ev
 on its own, a horizontally merged one is kept in its first column. Paragraphs in the styles the
 exporter writes (Body Text, Quote, Code Block, Mermaid) map back exactly, so export -> import
 gives the same Markdown.
+
+A .docx is untrusted input: `import_docx` runs the conversion in a child process held to the
+import's time and memory limits (`sandbox.py`), and the converter itself stays linear in the
+size of the file (text is collected in lists and joined once; the deadline is checked per run).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
-from zhengai_docs.render.docx_package import Deadline, Limits, WordImportError, WordPackage, open_package
+from zhengai_docs.render.docx_package import Deadline, Limits, WordImportError, WordPackage, megabytes, open_package
 from zhengai_docs.render.docx_styles import Numbering, StyleSheet, attr, toggle, w
+from zhengai_docs.render.sandbox import LimitExceeded, run_limited
 
 _R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -71,11 +76,39 @@ class _Block:
     lang: str = ""
     in_quote: bool = False
     rows: list[list[str]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # a code block's lines, joined when emitted
 
 
 def import_docx(data: bytes, *, limits: Limits | None = None) -> ImportedText:
-    """Convert a .docx (as bytes) to Markdown; WordImportError for files that cannot be read."""
+    """Convert a .docx (as bytes) to Markdown in a child process that cannot run past the
+    limits' time and memory; WordImportError for files that cannot be read or that hit a limit."""
     limits = limits or Limits()
+    if not data:
+        raise WordImportError("文件是空的。")
+    if len(data) > limits.max_bytes:
+        raise WordImportError(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过导入上限 {megabytes(limits.max_bytes)} MB。")
+    try:
+        return run_limited(_convert_job, (data, limits), seconds=limits.max_seconds, memory_bytes=limits.max_memory_bytes)
+    except LimitExceeded as exc:
+        message = _LIMIT_MESSAGES[exc.kind].format(seconds=limits.max_seconds, mb=megabytes(limits.max_memory_bytes))
+        raise WordImportError(message) from exc
+
+
+_ADVICE = "请拆分文档，或删除其中过大的表格后再导入。"
+_LIMIT_MESSAGES = {
+    "time": "文档处理超过 {seconds:g} 秒仍未完成，已停止。" + _ADVICE,
+    "memory": "文档处理所需内存超过上限 {mb} MB，已停止。" + _ADVICE,
+    "died": "文档处理进程意外退出（多半是所需内存超过上限 {mb} MB），已停止。" + _ADVICE,
+}
+
+
+def _convert_job(job: tuple[bytes, Limits]) -> ImportedText:
+    data, limits = job
+    return convert_docx(data, limits=limits)
+
+
+def convert_docx(data: bytes, *, limits: Limits) -> ImportedText:
+    """The conversion itself, in this process (`import_docx` runs it in a limited child)."""
     deadline = Deadline(limits.max_seconds)
     package = open_package(data, limits=limits)
     deadline.check()
@@ -91,6 +124,8 @@ class _Converter:
         self.deadline = deadline
         self.blocks: list[_Block] = []
         self.warnings: dict[str, int] = {}
+        self.body_seen = False  # a block other than a heading was added
+        self.title_seen = False  # a level-1 heading was added
 
     def run(self) -> ImportedText:
         body = self.package.document.find(w("body"))
@@ -111,6 +146,8 @@ class _Converter:
         markdown = _emit(self.blocks)
         if not markdown.strip():
             raise WordImportError("文档中没有可导入的文字。")
+        if len(markdown) > self.limits.max_chars:
+            raise WordImportError(f"转换后的正文有 {len(markdown)} 字，超过上限 {self.limits.max_chars} 字。请拆分文档后分别导入。")
         title = next((b.text for b in self.blocks if b.kind == "heading" and b.level == 1), None)
         warnings = tuple(f"{what}（{count} 处）" for what, count in self.warnings.items())
         return ImportedText(markdown=markdown, title=_unescape(title) if title else None, warnings=warnings)
@@ -183,7 +220,7 @@ class _Converter:
         direct = ppr.find(w("jc")) if ppr is not None else None
         centred = (attr(direct) if direct is not None else self.styles.first(style_id, "jc")) in ("center", "centre")
         bold = all(s.bold for s in segments if s.text.strip())
-        first = not any(b.kind != "heading" for b in self.blocks) and not any(b.level == 1 for b in self.blocks)
+        first = not self.body_seen and not self.title_seen
         if first and (centred or bold) and not _DOC_NUMBER.search(plain):
             return 1
         if _LEVEL_ONE.match(plain):
@@ -226,12 +263,14 @@ class _Converter:
     def _code(self, text: str, lang: str) -> None:
         last = self.blocks[-1] if self.blocks else None
         if last is not None and last.kind == "code" and last.lang == lang:
-            last.text += "\n" + text
+            last.lines.append(text)
         else:
-            self._add(_Block("code", text=text, lang=lang))
+            self._add(_Block("code", lang=lang, lines=[text]))
 
     def _add(self, block: _Block) -> None:
         self.blocks.append(block)
+        self.body_seen = self.body_seen or block.kind != "heading"
+        self.title_seen = self.title_seen or (block.kind == "heading" and block.level == 1)
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -240,6 +279,7 @@ class _Converter:
         para_italic = bool(self.styles.first(style_id, "italic"))
         out: list[_Segment] = []
         for run, link in self._runs(p, None):
+            self.deadline.check()
             rpr = run.find(w("rPr"))
             run_style = attr(rpr.find(w("rStyle"))) if rpr is not None else None
             code = run_style is not None and self.styles.name(run_style) in _CODE_RUN_STYLES
@@ -302,14 +342,15 @@ class _Converter:
         def spans_all(row: list[tuple[str, bool, bool]]) -> bool:
             return width > 1 and len(row) == width and all(cell[2] for cell in row[1:])
 
-        while len(grid) > 1 and spans_all(grid[0]):
-            if grid[0][0][0]:  # a title row spanning the whole table becomes a bold line above it
-                self._add(_Block("para", text=f"**{grid[0][0][0]}**"))
-            grid, flags = grid[1:], flags[1:]
-        notes: list[str] = []
-        while len(grid) > 1 and spans_all(grid[-1]):
-            notes.insert(0, grid[-1][0][0])  # so does a note spanning the last row, below it
-            grid, flags = grid[:-1], flags[:-1]
+        top, bottom = 0, len(grid)
+        while bottom - top > 1 and spans_all(grid[top]):
+            if grid[top][0][0]:  # a title row spanning the whole table becomes a bold line above it
+                self._add(_Block("para", text=f"**{grid[top][0][0]}**"))
+            top += 1
+        while bottom - top > 1 and spans_all(grid[bottom - 1]):
+            bottom -= 1  # so does a note spanning the last rows, below it
+        notes = [row[0][0] for row in grid[bottom:]]
+        grid, flags = grid[top:bottom], flags[top:bottom]
         header_rows = next((i for i, flag in enumerate(flags) if not flag), len(flags))
         head = max(1, header_rows)
         rows: list[list[str]] = []
@@ -411,8 +452,10 @@ def _plain(segments: list[_Segment]) -> str:
 def _strip(segments: list[_Segment]) -> list[_Segment]:
     """Drop leading and trailing spaces (indentation typed with spaces) and line breaks."""
     out = [replace(s) for s in segments if s.text]
-    while out and (out[0].br or not out[0].text.lstrip(" \t\u3000\u00a0")):
-        out.pop(0)
+    start = 0
+    while start < len(out) and (out[start].br or not out[start].text.lstrip(" \t\u3000\u00a0")):
+        start += 1
+    del out[:start]
     while out and (out[-1].br or not out[-1].text.rstrip(" \t\u3000\u00a0")):
         out.pop()
     if out:
@@ -436,17 +479,22 @@ def _drop(segments: list[_Segment], count: int) -> list[_Segment]:
 def _inline(segments: list[_Segment]) -> str:
     """Bold, italic, links and line breaks as Markdown; emphasis never starts or ends on a space."""
     merged: list[_Segment] = []
+    texts: list[list[str]] = []  # the pieces of each merged segment, joined once at the end
     for s in segments:
         if s.br:
             merged.append(_Segment("", br=True))
+            texts.append([])
             continue
         bold = s.bold and bool(s.text.strip())
         italic = s.italic and bool(s.text.strip())
         last = merged[-1] if merged else None
         if last is not None and not last.br and (last.bold, last.italic, last.link, last.code) == (bold, italic, s.link, s.code):
-            last.text += s.text
+            texts[-1].append(s.text)
         else:
-            merged.append(_Segment(s.text, bold, italic, s.link, code=s.code))
+            merged.append(_Segment("", bold, italic, s.link, code=s.code))
+            texts.append([s.text])
+    for segment, pieces in zip(merged, texts, strict=True):
+        segment.text = "".join(pieces)
     out: list[str] = []
     index = 0
     while index < len(merged):
@@ -551,8 +599,9 @@ def _emit(blocks: list[_Block]) -> str:
         if block.kind == "heading":
             parts.append("#" * block.level + " " + block.text)
         elif block.kind == "code":
-            fence = "````" if "```" in block.text else "```"
-            parts.append(f"{fence}{block.lang}\n{block.text}\n{fence}")
+            text = "\n".join(block.lines)
+            fence = "````" if "```" in text else "```"
+            parts.append(f"{fence}{block.lang}\n{text}\n{fence}")
         elif block.kind == "table":
             parts.append(_table_markdown(block))
         elif block.text:

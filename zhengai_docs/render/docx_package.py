@@ -5,7 +5,9 @@ all (an old .doc renamed, an encrypted OLE container, an RTF or web page saved a
 cut short, declare gigabytes of decompressed XML (a zip bomb), carry macros (.docm) or an XML
 DTD with entities. Every check here runs before any part is decompressed, and each part is read
 through `zipfile`, which never returns more than the size the central directory declares; so
-memory stays within `Limits.max_unzipped_bytes` whatever the file says.
+memory stays within `Limits.max_unzipped_bytes` whatever the file says. Each XML part is parsed
+by lxml (which reads its real encoding: BOM, declaration, UTF-16) without entities, network or
+external DTDs, and refused when the parsed document has a DOCTYPE at all.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ _MACRO_TYPES = re.compile(r"application/vnd\.ms-word\.(document|template)\.macro
 _OFFICE_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
 _PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _CONTENT_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+# Entity and DTD errors libxml2 reports when it refuses a document's DTD part way (amplification, loops …).
+_DTD_ERRORS = re.compile(r"ENTITY|DTD|DOCTYPE|SUBSET|PEREF|amplification", re.I)
 
 
 class WordImportError(ImportProblem):
@@ -53,6 +56,8 @@ class Limits:
     max_seconds: float = 20.0
     max_table_cells: int = 20_000
     max_entries: int = 2_000
+    max_memory_bytes: int = 512 * 1024 * 1024  # address space the conversion child may add
+    max_chars: int = 500_000  # Markdown the conversion may produce (the editor's MAX_BODY_CHARS)
 
     @classmethod
     def from_settings(cls, settings: dict[str, object]) -> Limits:
@@ -61,11 +66,16 @@ class Limits:
             max_unzipped_bytes=int(float(str(settings["WORD_IMPORT_MAX_UNZIPPED_MB"])) * 1024 * 1024),
             max_seconds=float(str(settings["WORD_IMPORT_MAX_SECONDS"])),
             max_table_cells=int(str(settings["WORD_IMPORT_MAX_TABLE_CELLS"])),
+            max_memory_bytes=int(float(str(settings["WORD_IMPORT_MAX_MEMORY_MB"])) * 1024 * 1024),
         )
 
 
 class Deadline:
-    """Raises once the time allowed for one import has passed (checked between blocks)."""
+    """Raises once the time allowed for one import has passed.
+
+    Checked in every loop over blocks, rows and runs, so the usual way out is this clear
+    message; the child process's CPU limit and the parent's wall clock stop what it misses.
+    """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -86,8 +96,12 @@ class WordPackage:
     relationships: dict[str, str]  # relationship id -> external target (hyperlinks)
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:g}"
+def megabytes(size: float) -> str:
+    """A limit in MB as people write it: 10, 0.5 (not 0.499999)."""
+    return f"{round(size / 1024 / 1024, 2):g}"
+
+
+_mb = megabytes
 
 
 def open_package(data: bytes, *, limits: Limits) -> WordPackage:
@@ -122,8 +136,7 @@ def _refuse_other_formats(data: bytes) -> None:
                 "该文档设置了打开密码（已加密），系统无法读取。请在 Word 中取消密码（文件→信息→保护文档）后另存为 .docx 再导入。"
             )
         raise WordImportError(
-            "这是旧版 Word 97-2003 文档（.doc），即使扩展名改成了 .docx 也无法读取。"
-            "请在 Word 或 WPS 中“另存为”Word 文档（.docx）后再导入。"
+            "这是旧版 Word 97-2003 文档（.doc），即使扩展名改成了 .docx 也无法读取。请在 Word 或 WPS 中“另存为”Word 文档（.docx）后再导入。"
         )
     if not data.startswith(b"PK\x03\x04"):
         head = data[:512].lstrip().lower()
@@ -167,12 +180,21 @@ def _read(archive: zipfile.ZipFile, name: str, limits: Limits) -> bytes:
 
 
 def _xml(data: bytes, name: str) -> etree._Element:
-    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
-        raise WordImportError(f"文档部件 {name} 含有 DTD 声明，Word 文档不会这样写，已拒绝。")
+    """Parse a part in whatever encoding it declares; refuse any DOCTYPE, wherever it is."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+    refused = f"文档部件 {name} 含有 DTD 声明或实体定义，Word 文档不会这样写，已拒绝。"
     try:
-        return etree.fromstring(data, _PARSER)
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
+        if any(entry.type_name == "ERR_NO_MEMORY" for entry in exc.error_log):
+            raise MemoryError(f"parsing {name}") from exc  # the conversion's memory limit, not a damaged file
+        if any(_DTD_ERRORS.search(f"{entry.type_name} {entry.message}") for entry in exc.error_log):
+            raise WordImportError(refused) from exc
         raise WordImportError(f"文档内容已损坏（{name} 不是有效的 XML），无法读取。") from exc
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.system_url or info.public_id:
+        raise WordImportError(refused)
+    return root
 
 
 def _main_part(archive: zipfile.ZipFile, names: set[str], limits: Limits) -> str:
@@ -189,9 +211,7 @@ def _main_part(archive: zipfile.ZipFile, names: set[str], limits: Limits) -> str
 
 def _check_content_type(archive: zipfile.ZipFile, names: set[str], main: str, limits: Limits) -> None:
     types = _xml(_read(archive, "[Content_Types].xml", limits), "[Content_Types].xml")
-    declared = {
-        el.get("PartName", "").lstrip("/"): el.get("ContentType", "") for el in types.iter(f"{{{_CONTENT_TYPES}}}Override")
-    }
+    declared = {el.get("PartName", "").lstrip("/"): el.get("ContentType", "") for el in types.iter(f"{{{_CONTENT_TYPES}}}Override")}
     kind = declared.get(main, "")
     if _MACRO_TYPES.search(kind) or any(name.lower().endswith("vbaproject.bin") for name in names):
         raise WordImportError("这是启用宏的 Word 文档（.docm），为安全起见不能导入。请在 Word 中“另存为”普通 Word 文档（.docx）后再导入。")

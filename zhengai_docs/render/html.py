@@ -3,16 +3,29 @@
 Python-Markdown passes raw HTML, event handlers and `javascript:` links straight through, so
 its output is always sanitised with nh3 (ammonia) against an allow-list. Headings get
 Unicode slugs (`#第一章-总则`), not positional ids, so links to a clause survive edits elsewhere.
+
+Rendering never fails and never runs long: a body beyond the limits of `render.limits` (or one
+Python-Markdown cannot handle) is shown as escaped plain text under a note saying why, and the
+same check refuses such a body when it is saved. Link and image addresses lose control
+characters, and images from other sites are dropped (their alt text stays): a document must not
+make readers' browsers call a third party.
 """
 
 from __future__ import annotations
 
+import html as html_escaping
+import logging
+import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import markdown
 import nh3
 from markdown.extensions.toc import slugify_unicode
+
+from zhengai_docs.render.limits import GuardExtension, OverBudget, Problem, check_source
 
 _EXTENSIONS = ["tables", "fenced_code", "sane_lists", "toc"]
 _EXTENSION_CONFIGS = {"toc": {"slugify": slugify_unicode, "toc_depth": "2-4"}}
@@ -32,6 +45,13 @@ _ATTRIBUTES = {
 }
 _CLASSES = {"code": {"language-mermaid", "language-text"}}
 _SCHEMES = {"http", "https", "mailto"}
+# C0 and C1 controls and DEL, raw or percent-encoded (UTF-8: %C2%80-%C2%9F for C1), and U+FFFD,
+# which the HTML parser puts in place of NUL
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffd]|%(?:[01][0-9a-f]|7f|c2%[89][0-9a-f])", re.IGNORECASE)
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+_OFF_SITE = re.compile(r"[a-z][a-z0-9+.-]*:|[/\\]{2}", re.IGNORECASE)  # any scheme, or "//host" ("\\" is "/" to browsers)
+_CACHED_CHARACTERS = 8_000_000  # text and HTML of recent renders kept per process (16–32 MB)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,14 +66,93 @@ class Rendered:
     html: str
     headings: tuple[Heading, ...]
     has_mermaid: bool
+    problem: Problem | None = None  # set when the body is shown as plain text instead
+
+
+class _RenderCache:
+    """Recent renders by text, least recently used out first, bounded by the characters held."""
+
+    def __init__(self, *, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self._items: OrderedDict[str, Rendered] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> Rendered | None:
+        with self._lock:
+            found = self._items.get(text)
+            if found is not None:
+                self._items.move_to_end(text)
+            return found
+
+    def put(self, text: str, rendered: Rendered) -> None:
+        size = len(text) + len(rendered.html)
+        if size > self.max_chars // 8:
+            return
+        with self._lock:
+            if text in self._items:
+                return
+            self._items[text] = rendered
+            self._chars += size
+            while self._chars > self.max_chars:
+                old_text, old = self._items.popitem(last=False)
+                self._chars -= len(old_text) + len(old.html)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._chars = 0
+
+
+_cache = _RenderCache(max_chars=_CACHED_CHARACTERS)
 
 
 def render_markdown(text: str) -> Rendered:
-    converter = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
-    raw = converter.convert(text)
-    html = sanitise(raw)
-    headings = tuple(_flatten(getattr(converter, "toc_tokens", [])))
-    return Rendered(html=html, headings=headings, has_mermaid='class="language-mermaid"' in html)
+    """The body as sanitised HTML; cached, because a page, its API twin and its export render the
+    same text again and again (the result is immutable)."""
+    found = _cache.get(text)
+    if found is None:
+        found = render_uncached(text)
+        _cache.put(text, found)
+    return found
+
+
+def render_uncached(text: str) -> Rendered:
+    """The body as sanitised HTML, or as plain text under a note when it is beyond the limits."""
+    problem = check_source(text)
+    if problem is None:
+        try:
+            converter = markdown.Markdown(extensions=[*_EXTENSIONS, GuardExtension(source=text)], extension_configs=_EXTENSION_CONFIGS)
+            raw = converter.convert(text)
+        except OverBudget as exc:
+            problem = exc.problem
+        except RecursionError:
+            problem = Problem("列表、引用或加粗、链接等格式嵌套层次过深，无法排版。")
+        except Exception:  # a Markdown bug must cost one document its formatting, not the page
+            log.exception("Python-Markdown failed on a document body")
+            problem = Problem("排版程序无法处理这段正文。")
+        else:
+            html = sanitise(raw)
+            headings = tuple(_flatten(getattr(converter, "toc_tokens", [])))
+            return Rendered(html=html, headings=headings, has_mermaid='class="language-mermaid"' in html)
+    return as_plain_text(text, problem)
+
+
+def as_plain_text(text: str, problem: Problem) -> Rendered:
+    """What readers see of a body that cannot be rendered: why, then the text as typed."""
+    note = f"本文档的正文无法按格式显示，以下为原文。原因：{problem.describe()}"
+    html = (
+        f'<p class="flash flash-error" role="alert">{html_escaping.escape(note)}</p>\n'
+        f'<pre><code class="language-text">{html_escaping.escape(text)}</code></pre>\n'
+    )
+    return Rendered(html=html, headings=(), has_mermaid=False, problem=problem)
+
+
+def require_renderable(body: str) -> None:
+    """Refuse (TooComplex) a body that would only be shown as plain text; the message says why."""
+    problem = render_markdown(body).problem
+    if problem is not None:
+        raise problem.error()
 
 
 def sanitise(html: str) -> str:
@@ -65,7 +164,25 @@ def sanitise(html: str) -> str:
         url_schemes=_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_filter_attribute,
     )
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """Addresses without control characters; images from this site only.
+
+    nh3 checks schemes before this filter runs, so a scheme that only appears once the controls
+    are gone ("java\\x01script:") is checked again here.
+    """
+    if attribute not in ("href", "src"):
+        return value
+    cleaned = _CONTROLS.sub("", value).strip()
+    scheme = _SCHEME.match(cleaned)
+    if scheme is not None and scheme.group(1).lower() not in _SCHEMES:
+        return None
+    if tag == "img" and (not cleaned or _OFF_SITE.match(cleaned)):
+        return None  # the browser shows the alt text instead
+    return cleaned
 
 
 def _flatten(tokens: list[dict[str, Any]]) -> list[Heading]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from zhengai_docs.catalogue.codes import document_code_from_path
 from zhengai_docs.catalogue.document import parse_document, split_front_matter
-from zhengai_docs.errors import InvalidFrontMatter, StorageError
+from zhengai_docs.errors import InvalidFrontMatter, StorageError, UnreadableContent
 from zhengai_docs.search.analysis import collapse, plain_text
 from zhengai_docs.search.backend import IndexBusy, IndexedDocument, IndexMissing, IndexWriter, Progress, SearchBackend
 from zhengai_docs.storage.repository import ContentRepository
@@ -37,15 +37,17 @@ class IndexSyncResult:
 
 
 def indexed_document(path: str, text: str) -> IndexedDocument | None:
-    """The index entry of a document file; a file with broken front matter is still findable."""
+    """The index entry of a document file; a file with broken front matter is still findable
+    by its text, and a file that is not usable text at all (not UTF-8, binary, too large) by its
+    code alone, so the bytes decoded as U+FFFD never reach the index."""
     code = document_code_from_path(path)
     if code is None:
         return None
     try:
         document = parse_document(text, path=path)
-    except InvalidFrontMatter:
+    except InvalidFrontMatter as exc:
         try:
-            _, body, _ = split_front_matter(text, path=path)
+            _, body, _ = ("", "", 0) if isinstance(exc, UnreadableContent) else split_front_matter(text, path=path)
         except InvalidFrontMatter:
             body = text
         return IndexedDocument(

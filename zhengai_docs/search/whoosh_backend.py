@@ -5,7 +5,8 @@ Several processes share one index folder:
   never Whoosh's LockError); the recorded commit is read after the lock is taken and written in
   the same Whoosh commit as the documents, so an update is applied exactly once, never undone;
 - readers keep one searcher per thread, refresh it before each query, and reopen when a merge
-  or a rebuild removed a file under them (Whoosh raises FileNotFoundError then).
+  or a rebuild removed a file under them (Whoosh raises FileNotFoundError then, or ReaderClosed:
+  `FileIndex.reader(reuse=…)` retries after such an error and closes the reused reader twice).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from whoosh.index import LockError
-from whoosh.reading import TermNotFound
+from whoosh.reading import ReaderClosed, TermNotFound
 
 from zhengai_docs.search.analysis import analysis_fingerprint
 from zhengai_docs.search.backend import (
@@ -108,7 +109,7 @@ class WhooshBackend(SearchBackend):
         for attempt in range(_READ_ATTEMPTS):
             try:
                 return work(self._searcher())
-            except FileNotFoundError:
+            except (FileNotFoundError, ReaderClosed):  # the held searcher is unusable: open a new one
                 self._drop_searcher()
                 time.sleep(0.005 * (attempt + 1))
         raise SearchUnavailable("搜索索引暂时无法读取，请稍后重试")

@@ -15,6 +15,8 @@ from io import BytesIO
 
 from gitdb import IStream, LooseObjectDB
 
+from zhengai_docs.storage.text import encode_text
+
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 
@@ -29,13 +31,16 @@ Tree = dict[str, Entry]
 
 
 def parse_tree(raw: bytes) -> Tree:
-    """Entries of a raw tree object: '<mode> <name>\\0<20-byte sha>' repeated."""
+    """Entries of a raw tree object: '<mode> <name>\\0<20-byte sha>' repeated.
+
+    Names pushed from outside need not be UTF-8; they are kept as surrogate escapes, so a
+    write next to them puts them back byte for byte."""
     entries: Tree = {}
     pos = 0
     while pos < len(raw):
         space = raw.index(b" ", pos)
         nul = raw.index(b"\0", space)
-        name = raw[space + 1 : nul].decode("utf-8")
+        name = raw[space + 1 : nul].decode("utf-8", "surrogateescape")
         entries[name] = Entry(mode=raw[pos:space], sha=raw[nul + 1 : nul + 21].hex())
         pos = nul + 21
     return entries
@@ -45,9 +50,12 @@ def serialise_tree(entries: Tree) -> bytes:
     """Git's order: by name, with directories compared as if their name ended in '/'."""
 
     def key(name: str) -> bytes:
-        return name.encode("utf-8") + (b"/" if entries[name].mode == TREE_MODE else b"")
+        return name.encode("utf-8", "surrogateescape") + (b"/" if entries[name].mode == TREE_MODE else b"")
 
-    return b"".join(entries[n].mode + b" " + n.encode("utf-8") + b"\0" + bytes.fromhex(entries[n].sha) for n in sorted(entries, key=key))
+    return b"".join(
+        entries[n].mode + b" " + n.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(entries[n].sha)
+        for n in sorted(entries, key=key)
+    )
 
 
 def parent_dirs(path: str) -> list[str]:
@@ -63,8 +71,9 @@ class ObjectWriter:
     def store(self, kind: bytes, data: bytes) -> str:
         return str(self._db.store(IStream(kind, len(data), BytesIO(data))).hexsha.decode("ascii"))
 
-    def blob(self, text: str) -> str:
-        return self.store(b"blob", text.encode("utf-8"))
+    def blob(self, text: str, *, path: str | None = None) -> str:
+        """Store a file's text; refused (storage.text) when it could not be read back as content."""
+        return self.store(b"blob", encode_text(text, path=path))
 
     def apply(self, trees: Mapping[str, Tree], blobs: Mapping[str, str | None]) -> str:
         """Write the trees that change when `blobs` (path -> blob, None = delete) are applied.

@@ -12,20 +12,26 @@ repository: its long-lived `cat-file` helpers leak processes in servers and are 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
+import secrets
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import git
 
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
 from zhengai_docs.storage.objects import ObjectWriter, Tree, parent_dirs, parse_tree
 from zhengai_docs.storage.paths import FRAMEWORKS_DIR, content_path, is_content_path, revision_id
+from zhengai_docs.storage.text import MAX_CONTENT_BYTES, decode_content, missing_object, oversized
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
 ZERO = "0" * 40
@@ -33,6 +39,8 @@ _MAX_ATTEMPTS = 50
 _GIT_TIMEOUT = 120
 _IDENTITY_FORBIDDEN = re.compile(r"[<>\x00-\x1f]")
 _MESSAGE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_IDENTITY_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_GITLINK = "160000"  # a submodule entry: a commit id where a file would be
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class FileVersion:
     path: str
     commit: str
     blob: str
-    text: str
+    text: str  # an UnusableText when the file is not usable content (storage.text)
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,40 @@ class CommitChanges:
 class WriteResult:
     commit: str
     changed: bool
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """Any entry of a commit's tree, managed or not, as `doctor` lists them."""
+
+    path: str  # bytes that are not UTF-8 are kept as surrogate escapes (see `display_path`)
+    mode: str
+    kind: str
+    sha: str
+    size: int | None
+
+    @property
+    def name_is_utf8(self) -> bool:
+        try:
+            self.path.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    @property
+    def display_path(self) -> str:
+        """The path as it can be printed: undecodable bytes shown as \\xNN."""
+        return self.path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True)
+class _Object:
+    """One answer of `git cat-file --batch`; `data` is None when missing or not read."""
+
+    kind: str  # blob, tree, commit, tag, or "missing"
+    sha: str | None
+    size: int
+    data: bytes | None
 
 
 class ContentRepository:
@@ -149,13 +191,10 @@ class ContentRepository:
         return self._read_at(content_path(path), self.require_head() if revision is None else self.resolve_published(revision))
 
     def _read_at(self, path: str, commit: str) -> FileVersion:
-        out = self._git("cat-file", "--batch", input=f"{commit}:{path}\n".encode())
-        header, _, rest = out.partition(b"\n")
-        fields = header.decode().split()
-        if len(fields) != 3 or fields[1] != "blob":
+        [found] = self._cat_objects([f"{commit}:{path}"])
+        if found.kind != "blob" or found.sha is None:
             raise NotFound(f"{path} 在版本 {commit[:12]} 中不存在")
-        size = int(fields[2])
-        return FileVersion(path=path, commit=commit, blob=fields[0], text=rest[:size].decode("utf-8"))
+        return FileVersion(path=path, commit=commit, blob=found.sha, text=_content(found))
 
     def resolve(self, revision: str) -> str:
         """Expand an abbreviated, allow-listed commit id; NotFound if it is not a commit."""
@@ -191,30 +230,40 @@ class ContentRepository:
             raise InvalidCode(f"不允许的仓库目录：{under!r}")
         out = self._git("ls-tree", "-r", "-z", "--full-tree", revision_id(revision), *(["--", f"{under}/"] if under else []))
         files: dict[str, str] = {}
-        for entry in out.decode().split("\0"):
+        for entry in out.split(b"\0"):
             if not entry:
                 continue
-            info, _, path = entry.partition("\t")
-            _mode, kind, sha = info.split()
+            info, _, raw_path = entry.partition(b"\t")
+            _mode, kind, sha = info.decode("ascii").split()
+            path = raw_path.decode("utf-8", "surrogateescape")  # a name that is not UTF-8 is never managed
             if kind == "blob" and is_content_path(path):
                 files[path] = sha
         return files
 
+    def tree_entries(self, revision: str) -> list[TreeEntry]:
+        """Every file, link and submodule of a commit, including those the product does not manage."""
+        out = self._git("ls-tree", "-r", "-z", "--long", "--full-tree", revision_id(revision))
+        entries = []
+        for entry in out.split(b"\0"):
+            if not entry:
+                continue
+            info, _, raw_path = entry.partition(b"\t")
+            mode, kind, sha, size = info.decode("ascii").split()
+            path = raw_path.decode("utf-8", "surrogateescape")
+            entries.append(TreeEntry(path=path, mode=mode, kind=kind, sha=sha, size=int(size) if size.isdigit() else None))
+        return entries
+
     def read_blobs(self, blobs: Iterable[str]) -> Iterator[tuple[str, str]]:
-        """Yield (blob id, text) for many blobs through one `cat-file --batch` process."""
+        """Yield (blob id, text) for many blobs through one `cat-file --batch` process.
+
+        Every blob asked for is answered: one that is missing, over MAX_CONTENT_BYTES or not
+        UTF-8 text comes back as an UnusableText (storage.text), which the parsers refuse.
+        """
         ids = [revision_id(b) for b in blobs]
         if not ids:
             return
-        out = self._git("cat-file", "--batch", input="".join(b + "\n" for b in ids).encode())
-        pos = 0
-        for blob in ids:
-            end = out.index(b"\n", pos)
-            fields = out[pos:end].decode().split()
-            if len(fields) != 3:
-                raise StorageError(f"无法读取对象 {blob}")
-            size = int(fields[2])
-            yield blob, out[end + 1 : end + 1 + size].decode("utf-8")
-            pos = end + 1 + size + 1
+        for blob, found in zip(ids, self._cat_objects(ids), strict=True):
+            yield blob, _content(found)
 
     def position(self, revision: str) -> int:
         """How many commits the first-parent line has up to `revision` (the root is 1): the
@@ -228,8 +277,8 @@ class ContentRepository:
     def changes_between(self, old: str, new: str) -> list[Change]:
         """Managed files that differ between two commits."""
         out = self._git("diff-tree", "-r", "--no-renames", "-z", revision_id(old), revision_id(new))
-        tokens = out.decode().split("\0")
-        return [_raw_change(info, path) for info, path in zip(tokens[0::2], tokens[1::2], strict=False) if is_content_path(path)]
+        tokens = out.decode("utf-8", "surrogateescape").split("\0")
+        return _raw_changes(tokens)
 
     def log(self, *, since: str | None = None, until: str | None = None) -> Iterator[CommitChanges]:
         """Commits on the branch's first-parent line after `since`, oldest first, with changes."""
@@ -245,10 +294,11 @@ class ContentRepository:
                 "--raw",
                 "--no-abbrev",
                 "-z",
-                f"--format={_LOG_FORMAT}",
+                f"--format={_log_format(nonce := secrets.token_hex(8))}",
                 span,
                 "--",
-            )
+            ),
+            nonce=nonce,
         )
 
     def history(self, path: str, *, limit: int | None = None) -> list[Revision]:
@@ -257,10 +307,11 @@ class ContentRepository:
         head = self.head()
         if head is None:
             return []
-        args = ["log", "--first-parent", "--diff-merges=first-parent", "-z", f"--format={_LOG_FORMAT}"]
+        nonce = secrets.token_hex(8)
+        args = ["log", "--first-parent", "--diff-merges=first-parent", "-z", f"--format={_log_format(nonce)}"]
         if limit is not None:
             args.append(f"--max-count={int(limit)}")
-        return [entry.revision for entry in self._parse_log(self._git(*args, head, "--", path))]
+        return [entry.revision for entry in self._parse_log(self._git(*args, head, "--", path), nonce=nonce)]
 
     def diff(self, path: str, old: str, new: str) -> TextDiff:
         """Character-level diff of a file between two commits (absent counts as empty)."""
@@ -302,7 +353,7 @@ class ContentRepository:
         message = _clean_message(message)
         paths = [content_path(p) for p in changes]
         writer = ObjectWriter(str(self.path / "objects"))
-        new_blobs = {p: (None if changes[p] is None else writer.blob(changes[p] or "")) for p in paths}
+        new_blobs = {p: (None if changes[p] is None else writer.blob(changes[p] or "", path=p)) for p in paths}
         if base is not None and (len(base) != 40 or base != self.head()):
             base = self.resolve(base)
             base_blobs: dict[str, str | None] | None = self.blob_ids(base, paths)
@@ -367,17 +418,56 @@ class ContentRepository:
     def _git(self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
         return self._run(list(args), input=input, env=env).stdout
 
+    def _environment(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        full_env = {**os.environ, "GIT_DIR": str(self.path), "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+        full_env.pop("GIT_WORK_TREE", None)
+        return full_env
+
+    def _cat_objects(self, names: list[str], *, max_bytes: int = MAX_CONTENT_BYTES) -> list[_Object]:
+        """`git cat-file --batch`, read as a stream: contents over `max_bytes` are skipped, never held.
+
+        Names go in from a thread while answers are read, so neither pipe can fill up and stall
+        the other; the whole read has the same time limit as any other git call.
+        """
+        with tempfile.TemporaryFile() as stderr:
+            process = subprocess.Popen(
+                ["git", "-c", "core.quotepath=off", "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=self._environment(),
+            )
+            stdin, stdout = process.stdin, process.stdout
+            if stdin is None or stdout is None:  # cannot happen with PIPE; narrows the types
+                raise StorageError("git cat-file 无法启动")
+            feeder = threading.Thread(target=_feed, args=(stdin, "".join(f"{n}\n" for n in names).encode()), daemon=True)
+            timer = threading.Timer(_GIT_TIMEOUT, process.kill)
+            feeder.start()
+            timer.start()
+            try:
+                return [_next_object(stdout, max_bytes=max_bytes) for _ in names]
+            except (OSError, ValueError) as exc:
+                stderr.seek(0)
+                detail = stderr.read().decode(errors="replace").strip()
+                reason = "超时" if not timer.is_alive() else f"失败：{detail or exc}"
+                raise StorageError(f"git cat-file {reason}") from exc
+            finally:
+                timer.cancel()
+                if process.poll() is None:
+                    process.kill()
+                process.wait()
+                stdout.close()
+                feeder.join()
+
     def _run(
         self, args: list[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
-        full_env = {**os.environ, "GIT_DIR": str(self.path), "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
-        full_env.pop("GIT_WORK_TREE", None)
         try:
             result = subprocess.run(
                 ["git", "-c", "core.quotepath=off", *args],
                 input=input,
                 capture_output=True,
-                env=full_env,
+                env=self._environment(env),
                 timeout=_GIT_TIMEOUT,
                 check=False,
             )
@@ -387,26 +477,50 @@ class ContentRepository:
             raise StorageError(f"git {args[0]} 失败：{result.stderr.decode(errors='replace').strip()}")
         return result
 
-    def _parse_log(self, out: bytes) -> Iterator[CommitChanges]:
-        for record in out.decode("utf-8", errors="replace").split(_RECORD)[1:]:
-            header, _, names = record.partition(_END)
-            sha, name, email, date, message = header.split(_FIELD)
+    def _parse_log(self, out: bytes, *, nonce: str) -> Iterator[CommitChanges]:
+        """Records and fields are separated by markers that carry a random `nonce` chosen for
+        this call: a commit message or author pushed from outside may contain any byte, but it
+        cannot contain a marker it could not know."""
+        record_mark, field_mark, end_mark = (f"{c}{nonce}" for c in (_RECORD, _FIELD, _END))
+        for record in out.decode("utf-8", "surrogateescape").split(record_mark)[1:]:
+            header, _, names = record.partition(end_mark)
+            sha, name, email, dates, message = header.split(field_mark)
             tokens = [t for t in names.lstrip("\n\0").split("\0") if t]
-            changes = tuple(
-                _raw_change(info, path) for info, path in zip(tokens[0::2], tokens[1::2], strict=False) if is_content_path(path)
-            )
             revision = Revision(
                 commit=sha,
-                author_name=name,
-                author_email=email,
-                date=dt.datetime.fromisoformat(date),
-                message=message.strip(),
+                author_name=_identity(name),
+                author_email=_identity(email),
+                date=_commit_date(dates),
+                message=_MESSAGE_FORBIDDEN.sub("", _printable(message)).strip(),
             )
-            yield CommitChanges(revision=revision, changes=changes)
+            yield CommitChanges(revision=revision, changes=tuple(_raw_changes(tokens)))
 
 
 _RECORD, _FIELD, _END = "\x1e", "\x1f", "\x1d"
-_LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%B%x1d"
+
+
+def _log_format(nonce: str) -> str:
+    record, field, end = (f"%x{ord(c):02x}{nonce}" for c in (_RECORD, _FIELD, _END))
+    return f"{record}%H{field}%an{field}%ae{field}%aI %cI{field}%B{end}"
+
+
+def _printable(text: str) -> str:
+    """Log text as it can be stored and shown: bytes that are not UTF-8 become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _identity(text: str) -> str:
+    return _IDENTITY_CONTROLS.sub("", _printable(text)).strip()
+
+
+def _commit_date(dates: str) -> dt.datetime:
+    """The author date; a commit made by hand may carry one git cannot print (then the committer's)."""
+    for value in dates.split(" "):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            continue
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _entry_sha(trees: Mapping[str, Tree], path: str) -> str | None:
@@ -415,10 +529,65 @@ def _entry_sha(trees: Mapping[str, Tree], path: str) -> str | None:
     return None if entry is None else entry.sha
 
 
-def _raw_change(info: str, path: str) -> Change:
-    """One `--raw` entry, ':100644 100644 <old> <new> M', as a Change."""
-    _, _, _, new_blob, status = info.lstrip(":").split()
-    return Change(path=path, status=status[0], blob=None if status[0] == "D" else new_blob)
+def _raw_changes(tokens: list[str]) -> list[Change]:
+    """`--raw -z` entries (info, path, info, path …) of managed files, as Changes."""
+    changes = []
+    for info, path in zip(tokens[0::2], tokens[1::2], strict=False):
+        if is_content_path(path):
+            change = _raw_change(info, path)
+            if change is not None:
+                changes.append(change)
+    return changes
+
+
+def _raw_change(info: str, path: str) -> Change | None:
+    """One entry, ':100644 100644 <old> <new> M', as a Change; a submodule (gitlink) is not a
+    file, so it reads as absent, as `list_files` has it (None: nothing visible changed)."""
+    old_mode, new_mode, _, new_blob, status = info.lstrip(":").split()
+    was_file = old_mode not in ("000000", _GITLINK)
+    if status[0] == "D" or new_mode == _GITLINK:
+        return Change(path=path, status="D", blob=None) if was_file else None
+    return Change(path=path, status="M" if was_file else "A", blob=new_blob)
+
+
+def _content(found: _Object) -> str:
+    """The text of a blob as storage.text has it (usable, or UnusableText with the reason)."""
+    if found.kind != "blob":
+        return missing_object(found.kind)
+    if found.data is None:
+        return oversized(found.size)
+    return decode_content(found.data)
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError):  # git ended early (killed, or failed): the reader reports it
+        pipe.write(data)
+    with contextlib.suppress(OSError):
+        pipe.close()
+
+
+def _next_object(stdout: IO[bytes], *, max_bytes: int) -> _Object:
+    header = stdout.readline()
+    if not header.endswith(b"\n"):
+        raise ValueError("git cat-file ended early")
+    fields = header.split()
+    if len(fields) != 3:  # "<name> missing" or "<name> ambiguous"
+        return _Object(kind="missing", sha=None, size=0, data=None)
+    sha, kind, size = fields[0].decode("ascii"), fields[1].decode("ascii"), int(fields[2])
+    if size <= max_bytes:
+        data: bytes | None = stdout.read(size)
+        if data is None or len(data) != size:
+            raise ValueError("git cat-file ended early")
+    else:
+        data = None
+        remaining = size
+        while remaining:
+            chunk = stdout.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise ValueError("git cat-file ended early")
+            remaining -= len(chunk)
+    stdout.read(1)  # the newline after the contents
+    return _Object(kind=kind, sha=sha, size=size, data=data)
 
 
 def _clean_message(message: str) -> str:

@@ -37,7 +37,7 @@ from zhengai_docs.web.admin_forms import (
     options,
 )
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import current_author, role_required
+from zhengai_docs.web.auth import after_sessions_revoked, current_author, role_required
 from zhengai_docs.workflow import DraftView
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -173,11 +173,12 @@ def user_password(user_id: int) -> Page | Response:
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
-            set_password(db, user_id=user.id, password=form.password.data or "")
+            set_password(db, user_id=user.id, password=form.password.data or "")  # ends the user's sessions
         except UserError as exc:
             form.form_errors.append(str(exc))
         else:
-            flash(f"已重置 {user.username} 的密码，请通过安全渠道告知本人。", "success")
+            after_sessions_revoked(user.id)
+            flash(f"已重置 {user.username} 的密码，其所有登录已失效；请通过安全渠道告知本人。", "success")
             return redirect(url_for("admin.users"))
     return _page("admin/user_password.html", form=form, user=user)
 

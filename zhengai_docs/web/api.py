@@ -114,6 +114,8 @@ def document(code: str) -> Response:
             "commit": loaded.version.commit,
             "blob": loaded.version.blob,
             "html": rendered.html,
+            # set when the body is beyond the render limits and `html` shows it as plain text
+            "render_problem": None if rendered.problem is None else rendered.problem.describe(),
             "headings": [{"level": h.level, "text": h.text, "anchor": h.anchor} for h in rendered.headings],
             "history_url": url_for("api.history", code=str(doc_code)),
         }

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from zhengai_docs import inbox
 from zhengai_docs.bootstrap import SHANGHAI
@@ -25,7 +26,7 @@ from zhengai_docs.notify import mail_sender
 from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import ContentRepository
-from zhengai_docs.users import get_user
+from zhengai_docs.web.assets import Assets
 from zhengai_docs.workflow import Workflow, approval_record, subject
 
 T = TypeVar("T")
@@ -73,17 +74,36 @@ def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) ->
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(settings["SESSION_COOKIE_SECURE"]),
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=bool(settings["SESSION_COOKIE_SECURE"]),
+        REMEMBER_COOKIE_DURATION=dt.timedelta(days=int(settings["REMEMBER_DAYS"])),
         WTF_CSRF_TIME_LIMIT=None,
         TESTING=bool(settings.get("TESTING", False)),
         WTF_CSRF_ENABLED=bool(settings.get("WTF_CSRF_ENABLED", True)),
     )
     if settings.get("SERVER_NAME"):
         app.config["SERVER_NAME"] = settings["SERVER_NAME"]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # JSON bodies (API errors too) as readable UTF-8
+    if int(settings["TRUSTED_PROXIES"]) > 0:  # otherwise X-Forwarded-* is anyone's to forge
+        hops = int(settings["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    _static_assets(app, resolve_path(Path(app.instance_path), settings["STATIC_CACHE"]))
     CSRFProtect(app)
     _login_manager(app)
     _register(app)
     return app
+
+
+def _static_assets(app: Flask, cache: Path) -> None:
+    """Hashed, compressed, immutable static files (`web/assets.py`); `asset_url()` links them."""
+    assets = Assets(source=Path(app.static_folder or ""), cache=cache).build()
+    app.wsgi_app = assets.middleware(app.wsgi_app, prefix=app.static_url_path or "/static")  # type: ignore[method-assign]
+    app.jinja_env.globals["asset_url"] = lambda filename: url_for("static", filename=assets.url_name(filename))
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:
+        """Browsers ask for /favicon.ico on their own; the icon itself is a cached SVG."""
+        return redirect(url_for("static", filename=assets.url_name("favicon.svg")), code=301)
 
 
 def _workflow(library: Library, settings: Mapping[str, Any]) -> Workflow:
@@ -106,19 +126,12 @@ def _instance_secret(instance: Path) -> str:
 
 
 def _login_manager(app: Flask) -> None:
+    from zhengai_docs.web.auth import load_session_user, unauthorized
+
     manager = LoginManager(app)
     manager.login_view = "auth.login"
-    manager.login_message = "请先登录。"
-    manager.login_message_category = "info"
-
-    @manager.user_loader
-    def load_user(user_id: str) -> Any:
-        from zhengai_docs.web.auth import SessionUser
-
-        if not user_id.isdigit():
-            return None
-        user = get_user(services().db, int(user_id))
-        return None if user is None or not user.active else SessionUser(user)
+    manager.user_loader(load_session_user)  # "<id>:<session token>": revoked tokens sign nobody in
+    manager.unauthorized_handler(unauthorized)  # "请先登录。" flashed once, however many redirects
 
 
 def _register(app: Flask) -> None:
@@ -145,10 +158,18 @@ def _register(app: Flask) -> None:
 
     @app.before_request
     def sync_cache() -> None:
-        """Pick up commits made elsewhere (another worker, a `git push`) before serving."""
-        if not g.get("synced"):
+        """Pick up commits made elsewhere (another worker, a `git push`) before serving.
+
+        Static files need no cache. A sync that fails (a damaged repository, a database that
+        went away) is logged and the page is served from the cache as it was: it must never take
+        sign-in, static files or pages that do not depend on the new commits down with it."""
+        if g.get("synced") or request.endpoint == "static":
+            return
+        g.synced = True
+        try:
             services().library.sync()
-            g.synced = True
+        except Exception:
+            app.logger.exception("cache not brought to the repository head; serving the cache as it was")
 
     @app.template_filter("shanghai")
     def shanghai(value: dt.datetime) -> str:

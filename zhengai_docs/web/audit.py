@@ -18,8 +18,7 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from zhengai_docs import coverage as cov
-from zhengai_docs.catalogue.framework import InvalidFramework, framework_from_rows, parse_framework
-from zhengai_docs.catalogue.importer import read_rows
+from zhengai_docs.catalogue.framework import Framework, InvalidFramework, framework_from_file
 from zhengai_docs.cycles import rules
 from zhengai_docs.cycles.report import CycleCache
 from zhengai_docs.db import queries
@@ -258,15 +257,9 @@ def import_framework() -> ResponseReturnValue:
                 flash(str(error), "error")
         return redirect(url_for("audit.frameworks"))
     upload = form.file.data
-    name = (upload.filename or "").lower()
     try:
-        if name.endswith((".yaml", ".yml")):
-            parsed = parse_framework(upload.read().decode("utf-8"), path=upload.filename)
-        elif name.endswith((".csv", ".xlsx")):
-            parsed = framework_from_rows(_table_rows(upload, name), framework=form.framework_id.data or "", name=form.name.data or "")
-        else:
-            raise InvalidFramework("只支持 .yaml、.csv 和 .xlsx 文件")
-    except (InvalidFramework, ImportProblem, UnicodeDecodeError) as exc:
+        parsed = _uploaded_framework(upload, framework=form.framework_id.data or "", name=form.name.data or "")
+    except (InvalidFramework, ImportProblem) as exc:
         flash(f"导入失败：{exc}", "error")
         return redirect(url_for("audit.frameworks"))
     result = services().library.frameworks.save(parsed, author=current_author(), message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
@@ -277,15 +270,20 @@ def import_framework() -> ResponseReturnValue:
     return redirect(url_for("audit.framework", fid=parsed.id))
 
 
-def _table_rows(upload: Any, name: str) -> list[tuple[int, list[str]]]:
+def _uploaded_framework(upload: Any, *, framework: str, name: str) -> Framework:
+    """The upload is written to a file first (never held whole in memory) and then read like a
+    file given to `import-framework`: sizes checked before reading, tables streamed."""
     import tempfile
     from pathlib import Path
 
-    suffix = ".csv" if name.endswith(".csv") else ".xlsx"
+    filename = upload.filename or ""
+    suffix = next((s for s in (".yaml", ".yml", ".csv", ".xlsx") if filename.lower().endswith(s)), None)
+    if suffix is None:
+        raise InvalidFramework("只支持 .yaml、.csv 和 .xlsx 文件")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"framework{suffix}"  # never the uploaded name
         upload.save(path)
-        return read_rows(path)
+        return framework_from_file(path, framework=framework, name=name, label=filename[-200:])
 
 
 _STATE_LABELS = {"current": "正常", "due_soon": "即将到期", "overdue": "逾期", "never_issued": "未发布"}

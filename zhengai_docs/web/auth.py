@@ -8,8 +8,9 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_url, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
@@ -20,18 +21,23 @@ from zhengai_docs.permissions import may_edit
 from zhengai_docs.storage.repository import Author
 from zhengai_docs.users import (
     MIN_PASSWORD_LENGTH,
+    LoginLimits,
     Role,
+    SignInRefused,
     check_credentials,
-    clear_failures,
-    is_throttled,
-    record_failure,
+    get_user,
+    revoke_sessions,
+    session_id,
     set_password,
+    sign_in,
+    user_for_session,
 )
 from zhengai_docs.web.app import services
 from zhengai_docs.workflow import Actor
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
+LOGIN_MESSAGE = "请先登录。"
 
 
 class SessionUser:
@@ -43,6 +49,7 @@ class SessionUser:
 
     def __init__(self, user: User) -> None:
         self.id = user.id
+        self.session_id = session_id(user)
         self.username = user.username
         self.display_name = user.display_name
         self.email = user.email
@@ -50,7 +57,8 @@ class SessionUser:
         self.departments = tuple(user.department_names)
 
     def get_id(self) -> str:
-        return str(self.id)
+        """Id and session token: Flask-Login keeps this in the session and the remember-me cookie."""
+        return self.session_id
 
     @property
     def is_admin(self) -> bool:
@@ -59,6 +67,47 @@ class SessionUser:
     @property
     def is_quality(self) -> bool:
         return self.role in (Role.QUALITY, Role.ADMIN)
+
+
+def load_session_user(value: str) -> SessionUser | None:
+    """Flask-Login's user loader: a session or remember-me cookie whose token was revoked is nobody."""
+    user = user_for_session(services().db, session_id=value)
+    return None if user is None else SessionUser(user)
+
+
+def flash_once(message: str, category: str) -> None:
+    """Flash a message unless it already waits to be shown (a chain of redirects would repeat it)."""
+    if not any(tuple(waiting) == (category, message) for waiting in session.get("_flashes", ())):
+        flash(message, category)
+
+
+def unauthorized() -> Response:
+    """Flask-Login's answer to a visitor who must sign in: the sign-in page, coming back afterwards."""
+    flash_once(LOGIN_MESSAGE, "info")
+    return redirect(login_url("auth.login", next_url=request.url))
+
+
+def after_sessions_revoked(user_id: int) -> None:
+    """Keep this browser signed in when the user whose sessions just ended is the one acting.
+
+    Their other devices stay signed out; a remember-me cookie here is issued again with the new token.
+    """
+    if not current_user.is_authenticated or current_user.id != user_id:
+        return
+    user = get_user(services().db, user_id)
+    if user is not None and user.active:
+        remembered = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+        login_user(SessionUser(user), remember=remembered)
+
+
+def login_limits() -> LoginLimits:
+    settings = services().settings
+    return LoginLimits(
+        max_failures=int(settings["LOGIN_MAX_FAILURES"]),
+        window=dt.timedelta(minutes=int(settings["LOGIN_WINDOW_MINUTES"])),
+        address_free_failures=int(settings["LOGIN_ADDRESS_FREE_FAILURES"]),
+        address_max_delay=int(settings["LOGIN_ADDRESS_MAX_DELAY_SECONDS"]),
+    )
 
 
 def current_author() -> Author:
@@ -146,23 +195,23 @@ class PasswordForm(FlaskForm):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
+def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     form = LoginForm()
     if form.validate_on_submit():
-        svc = services()
-        settings = svc.settings
-        address = request.remote_addr or "unknown"
-        username = form.username.data or ""
-        window = dt.timedelta(minutes=int(settings["LOGIN_WINDOW_MINUTES"]))
-        if is_throttled(svc.db, username=username, address=address, max_failures=int(settings["LOGIN_MAX_FAILURES"]), window=window):
-            flash(f"登录失败次数过多，请 {settings['LOGIN_WINDOW_MINUTES']} 分钟后再试。", "error")
-            return render_template("auth/login.html", form=form), 429
-        user = check_credentials(svc.db, username=username, password=form.password.data or "")
+        try:
+            user = sign_in(
+                services().db,
+                username=form.username.data or "",
+                password=form.password.data or "",
+                address=request.remote_addr or "unknown",  # the proxy's client address with TRUSTED_PROXIES
+                limits=login_limits(),
+            )
+        except SignInRefused as refused:
+            flash(str(refused), "error")
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
         if user is None:
-            record_failure(svc.db, username=username, address=address)
             flash("用户名或密码不正确。", "error")
             return render_template("auth/login.html", form=form), 200
-        clear_failures(svc.db, username=username)
         login_user(SessionUser(user), remember=bool(form.remember.data))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
@@ -170,6 +219,9 @@ def login() -> str | Response | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Sign out everywhere: a new session token voids every copy of this user's cookies."""
+    if current_user.is_authenticated:
+        revoke_sessions(services().db, user_id=current_user.id)
     logout_user()
     flash("您已退出登录。", "info")
     return redirect(url_for("auth.login"))
@@ -185,7 +237,8 @@ def change_password() -> str | Response:
             form.current.errors.append("当前密码不正确")
         else:
             set_password(svc.db, user_id=current_user.id, password=form.new.data or "")
-            flash("密码已修改。", "success")
+            after_sessions_revoked(current_user.id)
+            flash("密码已修改，其他设备上的登录已失效。", "success")
             return redirect(url_for("catalogue.home"))
     return render_template("auth/password.html", form=form)
 

@@ -8,11 +8,12 @@ from flask_login import current_user, login_required
 
 from zhengai_docs import acknowledgements, coverage
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
-from zhengai_docs.catalogue.framework import Framework
+from zhengai_docs.catalogue.framework import Framework, InvalidFramework
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.paths import revision_id
+from zhengai_docs.trailers import has_line_break
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, review_required
 from zhengai_docs.web.security import allow_mermaid_styles
@@ -84,9 +85,10 @@ def _workflow_context(code: DocumentCode) -> dict[str, object]:
 
 
 def active_framework_or_none() -> Framework | None:
+    """None when there is no usable active framework (missing, or a broken file that `doctor` reports)."""
     try:
         return services().library.frameworks.get(services().settings["ACTIVE_FRAMEWORK"]).framework
-    except NotFound:
+    except (NotFound, InvalidFramework):
         return None
 
 
@@ -181,6 +183,8 @@ def restore(code: str) -> ResponseReturnValue:
     if base is None:
         abort(400, description="缺少页面打开时的版本号，请刷新修订历史后重试。")
     message = (request.form.get("message") or "").strip()[:300] or f"恢复为 {old.version.commit[:10]} 版本"
+    if has_line_break(message):  # a one-line field, like the editor's 修订说明
+        abort(400, description="恢复说明只能写成一行，请去掉其中的换行。")
     try:
         result = library.restore(doc_code, revision, author=current_author(), message=message, base=base)
     except Conflict:

@@ -48,11 +48,15 @@ class NoteForm(FlaskForm):
 
 class ApprovalForm(FlaskForm):
     approving_body = StringField(
-        "审批机构", validators=[DataRequired(message="请填写审批机构"), Length(max=100)], description="如：院长办公会、党委会"
+        "审批机构",
+        validators=[DataRequired(message="请填写审批机构"), Length(max=100), editing.single_line],
+        description="如：院长办公会、党委会",
     )
     meeting_date = DateField("会议日期", validators=[DataRequired(message="请填写会议日期")])
     doc_number = StringField(
-        "文号", validators=[DataRequired(message="请填写文号"), Length(max=100)], description="如：包职院发〔2026〕12号"
+        "文号",
+        validators=[DataRequired(message="请填写文号"), Length(max=100), editing.single_line],
+        description="如：包职院发〔2026〕12号",
     )
     issue_date = DateField("发布日期", validators=[DataRequired(message="请填写发布日期")])
     require_ack = BooleanField("发布后请牵头部门人员确认已阅")
@@ -129,7 +133,11 @@ def index() -> str:
 @bp.route("/drafts/<int:draft_id>")
 @login_required
 def view(draft_id: int) -> str:
-    draft = _draft(draft_id)
+    return _render_view(_draft(draft_id))
+
+
+def _render_view(draft: DraftView, *, approval_form: ApprovalForm | None = None) -> str:
+    """The draft page; `approval_form` is a refused approval, shown again as typed with its errors."""
     me = current_actor()
     try:
         text = workflow().document(draft)
@@ -140,8 +148,8 @@ def view(draft_id: int) -> str:
     if rendered.has_mermaid:
         allow_mermaid_styles()
     may_author, may_review = workflow().may_author(me, draft), workflow().may_review_draft(me, draft)
-    approval = ApprovalForm(formdata=None)
-    if draft.approval is None:  # the body usually stays; a revision normally gets a new number
+    approval = approval_form or ApprovalForm(formdata=None)
+    if approval_form is None and draft.approval is None:  # the body usually stays; a revision normally gets a new number
         approval.approving_body.data = text.meta.approved_by or ""
         # a document whose staff confirmed reading its last version asks again by default
         approval.require_ack.data = acknowledgements.status(services().db, draft.code) is not None
@@ -300,12 +308,14 @@ def discard(draft_id: int) -> Response:
 
 @bp.route("/drafts/<int:draft_id>/approve", methods=["POST"])
 @login_required
-def approve(draft_id: int) -> Response:
+def approve(draft_id: int) -> str | Response:
     draft = _draft(draft_id)
     form = ApprovalForm()
     if not form.validate_on_submit():
         errors = "；".join(e for field in form for e in field.errors) or "请完整填写审批信息"
         flash(f"未批准：{errors}", "error")
+        if "csrf_token" not in form.errors and workflow().may_review_draft(current_actor(), draft):
+            return _render_view(draft, approval_form=form)  # the reviewer's typing stays in the form
         return redirect(url_for("drafts.view", draft_id=draft_id))
     approval = Approval(
         approving_body=form.approving_body.data,

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, Field, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -26,8 +26,11 @@ from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.coverage import suggest_points
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
+from zhengai_docs.permissions import may_use_editor
 from zhengai_docs.render.html import render_markdown
+from zhengai_docs.render.worker import render_preview
 from zhengai_docs.textdiff import diff_texts
+from zhengai_docs.trailers import require_one_line
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, review_required
 from zhengai_docs.web.documents import active_framework_or_none
@@ -49,13 +52,24 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+def single_line(form: FlaskForm, field: Field) -> None:
+    """A one-line field (a title, a 修订说明, a 文号) with a line break is refused and kept as typed.
+
+    Lines of their own could pass for the records the product writes under a commit message.
+    """
+    try:
+        require_one_line(field.data or "", label=str(field.label.text))
+    except Refused as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class DocumentForm(FlaskForm):
-    title = StringField("标题", validators=[DataRequired(message="请填写标题"), Length(max=200)])
+    title = StringField("标题", validators=[DataRequired(message="请填写标题"), Length(max=200), single_line])
     departments = CheckboxesField("牵头部门")  # no `required` flag: browsers would demand every box
     status = SelectField("状态", choices=[s.value for s in Status])
     issued = DateField("发布/修订日期", validators=[Optional()])
-    doc_number = StringField("文号", validators=[Optional(), Length(max=100)], description="如：包职院发〔2019〕12号")
-    approved_by = StringField("审批机构", validators=[Optional(), Length(max=100)], description="如：院长办公会、党委会")
+    doc_number = StringField("文号", validators=[Optional(), Length(max=100), single_line], description="如：包职院发〔2019〕12号")
+    approved_by = StringField("审批机构", validators=[Optional(), Length(max=100), single_line], description="如：院长办公会、党委会")
     points = StringField(
         "关联诊断点", validators=[Optional(), Length(max=500)], description="诊断点编号，用逗号或空格分隔，如：2.1.1，2.1.3"
     )
@@ -65,10 +79,16 @@ class DocumentForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=10, message="修订周期为 1 到 10 年")],
         description="一般不填，按学院统一周期执行",
     )
-    cycle_reason = StringField("单独设定周期的理由", validators=[Optional(), Length(max=300)])
+    cycle_reason = StringField("单独设定周期的理由", validators=[Optional(), Length(max=300), single_line])
     body = TextAreaField("正文", validators=[Length(max=MAX_BODY_CHARS, message="正文过长")])
-    message = StringField("修订说明", validators=[DataRequired(message="请填写修订说明"), Length(max=300)])
+    message = StringField("修订说明", validators=[DataRequired(message="请填写修订说明"), Length(max=300), single_line])
     base = HiddenField()
+
+    def validate_body(self, field: TextAreaField) -> None:
+        """A body that could only be shown as plain text is refused here, with what and where."""
+        problem = render_markdown(_saved_body(field.data)).problem
+        if problem is not None:
+            raise ValidationError(problem.describe())
 
     def validate_departments(self, field: CheckboxesField) -> None:
         if not field.data:
@@ -89,6 +109,12 @@ class DocumentForm(FlaskForm):
     def validate_cycle_reason(self, field: StringField) -> None:
         if self.cycle_years.data and not (field.data or "").strip():
             raise ValidationError("单独设定修订周期时请说明理由")
+
+
+def _saved_body(raw: str | None) -> str:
+    """The body as `document_from` stores it."""
+    body = (raw or "").replace("\r\n", "\n")
+    return body if not body or body.endswith("\n") else body + "\n"
 
 
 def _split(value: str | None) -> list[str]:
@@ -140,9 +166,7 @@ def document_from(form: DocumentForm, code: DocumentCode, previous: Document | N
         review_cycle=ReviewCycle(years=form.cycle_years.data, reason=form.cycle_reason.data.strip()) if form.cycle_years.data else None,
         related=tuple(dict.fromkeys(document_code(r.upper()) for r in _split(form.related.data))),
     )
-    body = (form.body.data or "").replace("\r\n", "\n")
-    if body and not body.endswith("\n"):
-        body += "\n"
+    body = _saved_body(form.body.data)
     if previous is None:
         body = _PLACEHOLDER_TITLE.sub(lambda _m: f"# {meta.title}\n", body, count=1)
         return new_document(meta, body)
@@ -192,14 +216,15 @@ def create(item: str, letter: str) -> str | Response | tuple[str, int]:
         form.body.data = (bundled("templates") / _SKELETONS[code.doc_type]).read_text(encoding="utf-8")
     department_choices(form, item_view.departments)
     if request.method == "POST" and form.validate() and check_departments(form):
-        if review_required():
-            return _open_new_draft(form, code, item_view.departments)
-        return _save(form, code, previous=None)
+        saved = _open_new_draft(form, code, item_view.departments) if review_required() else _save(form, code, previous=None)
+        if saved is not None:
+            return saved
     return render_editor(form=form, code=code, item=item_view, creating=True, review_required=review_required())
 
 
-def _open_new_draft(form: DocumentForm, code: DocumentCode, item_departments: tuple[str, ...]) -> Response:
-    """With review on, a new document is a draft until it is approved and published."""
+def _open_new_draft(form: DocumentForm, code: DocumentCode, item_departments: tuple[str, ...]) -> Response | None:
+    """With review on, a new document is a draft until it is approved and published (None:
+    refused, said in a flash; the caller shows the editor again with the typed text)."""
     document = document_from(form, code, None)
     try:
         draft = services().workflow.open_new(
@@ -209,7 +234,7 @@ def _open_new_draft(form: DocumentForm, code: DocumentCode, item_departments: tu
         abort(403)
     except Refused as exc:
         flash(str(exc), "error")
-        return redirect(url_for("catalogue.item", code=code.item))
+        return None
     flash("已保存为草稿。请继续完善，完成后提交审核；发布前全校读者看不到它。", "success")
     return redirect(url_for("drafts.view", draft_id=draft.id))
 
@@ -232,7 +257,9 @@ def edit(code: str) -> str | Response | tuple[str, int]:
         form = filled_form(loaded.document, base=loaded.version.commit, message="")
     department_choices(form, loaded.document.meta.departments)
     if request.method == "POST" and form.validate() and check_departments(form):
-        return _save(form, doc_code, previous=loaded.document)
+        saved = _save(form, doc_code, previous=loaded.document)
+        if saved is not None:
+            return saved
     found = queries.item_view(services().db, doc_code.item)
     return render_editor(form=form, code=doc_code, item=found[0] if found else None, creating=False, direct_correction=review_required())
 
@@ -263,7 +290,9 @@ def keep_publication_fields(form: DocumentForm, current: Document) -> None:
     form.approved_by.data = meta.approved_by or ""
 
 
-def _save(form: DocumentForm, code: DocumentCode, *, previous: Document | None) -> Response | tuple[str, int]:
+def _save(form: DocumentForm, code: DocumentCode, *, previous: Document | None) -> Response | tuple[str, int] | None:
+    """Save and go to the document; the conflict page; or None when refused (said in a flash),
+    so the caller shows the editor again with everything the user typed."""
     library = services().library
     document = document_from(form, code, previous)
     base = form.base.data or None
@@ -271,6 +300,9 @@ def _save(form: DocumentForm, code: DocumentCode, *, previous: Document | None) 
         result = library.save(document, author=current_author(), message=form.message.data.strip(), base=base)
     except Conflict:
         return _conflict(form, code, mine=document, base=base)
+    except Refused as exc:
+        flash(str(exc), "error")
+        return None
     flash("已保存。" if result.changed else "内容没有变化，未产生新版本。", "success")
     return redirect(url_for("documents.view", code=str(code)))
 
@@ -338,11 +370,22 @@ def render_editor(**context: Any) -> str:
 @bp.route("/preview", methods=["POST"])
 @login_required
 def preview() -> Response:
-    """Live preview for the editor: the same sanitised rendering the document page uses."""
+    """Live preview for the editor: the same sanitised rendering the document page uses.
+
+    Only those who may open an editor may preview (it renders any text it is sent). It renders in
+    a child process, one preview at a time: another preview meanwhile answers 429 at once, and the
+    pages of everyone else keep the web process to themselves. `problem` says why a body would
+    be refused on saving.
+    """
+    if not may_use_editor(current_user.role, current_user.departments):
+        abort(403)
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
         abort(400)
     if len(payload["body"]) > MAX_BODY_CHARS:
         abort(413)
-    rendered = render_markdown(payload["body"])
-    return jsonify(html=rendered.html, has_mermaid=rendered.has_mermaid)
+    rendered = render_preview(payload["body"])
+    if rendered is None:
+        abort(429, description="预览正忙，请稍后再试（不影响保存）。")
+    problem = None if rendered.problem is None else rendered.problem.describe()
+    return jsonify(html=rendered.html, has_mermaid=rendered.has_mermaid, problem=problem)

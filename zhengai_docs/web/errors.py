@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from zhengai_docs.errors import ZhengaiError
@@ -18,9 +19,28 @@ MESSAGES = {
     429: ("请求过于频繁", "请稍后再试。"),
     500: ("服务器错误", "服务器处理请求时出错，已记录。请稍后重试或联系管理员。"),
 }
+_PAGE_EXPIRED = "页面已过期，请刷新后重试。"
+# Flask-WTF's reasons (English, fixed strings) as a user should read them.
+CSRF_MESSAGES = {
+    "The CSRF token is missing.": "表单缺少安全令牌，请刷新页面后重试。",
+    "The CSRF session token is missing.": "登录会话已过期，请刷新页面后重试。",
+    "The CSRF token has expired.": _PAGE_EXPIRED,
+    "The CSRF token is invalid.": _PAGE_EXPIRED,
+    "The CSRF tokens do not match.": _PAGE_EXPIRED,
+    "The referrer header is missing.": "浏览器没有发送来源页面（Referer），无法确认请求来自本站；请检查浏览器设置后重试。",
+    "The referrer does not match the host.": "请求不是从本站页面发出的，已拒绝。请从本站页面重新操作。",
+}
+
+
+def csrf_message(reason: str) -> str:
+    return CSRF_MESSAGES.get(reason, _PAGE_EXPIRED)
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        return _render(400, csrf_message(str(error.description)))
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
         custom = error.description if error.description != type(error).description else None  # ours, in Chinese

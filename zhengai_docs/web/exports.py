@@ -1,37 +1,25 @@
-"""Tables as downloads: CSV (UTF-8 with BOM, so Excel opens Chinese correctly) and XLSX."""
+"""Tables as downloads: CSV (UTF-8 with BOM, so Excel opens Chinese correctly) and XLSX.
+
+Both are written by `zhengai_docs.spreadsheets`, which keeps text from user data (titles, item
+and department names) from running as a formula.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from urllib.parse import quote
 
 from flask import Response, abort
-from openpyxl import Workbook
-from openpyxl.styles import Font
+
+from zhengai_docs.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE, CellValue, csv_bytes, xlsx_bytes
 
 
-def table_response(title: str, header: Sequence[str], rows: Sequence[Sequence[object]], fmt: str, scope: str | None = None) -> Response:
+def table_response(title: str, header: Sequence[str], rows: Sequence[Sequence[CellValue]], fmt: str, scope: str | None = None) -> Response:
     name = f"{title}{'-' + scope if scope else ''}"
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        writer.writerows(rows)
-        return _download(("\ufeff" + buffer.getvalue()).encode("utf-8"), f"{name}.csv", "text/csv; charset=utf-8")
+        return _download(csv_bytes(header=header, rows=rows), f"{name}.csv", CSV_MIMETYPE)
     if fmt == "xlsx":
-        book = Workbook()
-        sheet = book.active
-        sheet.title = title[:31]
-        sheet.append(list(header))
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append([str(v) if v is not None else "" for v in row])
-        out = io.BytesIO()
-        book.save(out)
-        return _download(out.getvalue(), f"{name}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return _download(xlsx_bytes(title=title, header=header, rows=rows), f"{name}.xlsx", XLSX_MIMETYPE)
     abort(400, description="导出格式只能是 csv 或 xlsx。")
 
 

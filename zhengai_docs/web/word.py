@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,14 +33,14 @@ from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Ref
 from zhengai_docs.publishing import handbook as handbook_service
 from zhengai_docs.publishing import imports, selfdiag, word_template
 from zhengai_docs.render.docx_export import export_markdown
-from zhengai_docs.render.docx_package import Limits, WordImportError
+from zhengai_docs.render.docx_package import Limits, WordImportError, megabytes
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.users import Role
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, role_required
-from zhengai_docs.web.editing import MAX_BODY_CHARS
+from zhengai_docs.web.editing import MAX_BODY_CHARS, single_line
 
 bp = Blueprint("word", __name__)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -51,9 +52,9 @@ class UploadForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    title = StringField("标题", validators=[DataRequired(message="请填写标题"), Length(max=200)])
+    title = StringField("标题", validators=[DataRequired(message="请填写标题"), Length(max=200), single_line])
     body = TextAreaField("导入后的正文（Markdown）", validators=[Length(max=MAX_BODY_CHARS, message="正文过长")])
-    message = StringField("修订说明", validators=[DataRequired(message="请填写修订说明"), Length(max=300)])
+    message = StringField("修订说明", validators=[DataRequired(message="请填写修订说明"), Length(max=300), single_line])
     base = HiddenField()
     source = HiddenField()
 
@@ -85,20 +86,27 @@ def _target(code: str) -> tuple[DocumentCode, tuple[str, ...], bool]:
 
 
 def _limits() -> Limits:
-    return Limits.from_settings(services().settings)
+    return replace(Limits.from_settings(services().settings), max_chars=MAX_BODY_CHARS)
+
+
+_FORM_OVERHEAD = 64 * 1024  # the multipart envelope, the CSRF token and the file name around the file
 
 
 @bp.route("/documents/<code>/import", methods=["GET", "POST"])
 @login_required
 def import_document(code: str) -> str | WerkzeugResponse | tuple[str, int]:
     doc_code, _departments, exists = _target(code)
+    limits = _limits()
+    if request.method == "POST" and (request.content_length or 0) > limits.max_bytes + _FORM_OVERHEAD:
+        refused = UploadForm(formdata=None)  # the body is never parsed: a form would read it all
+        refused.file.errors = [f"文件超过导入上限 {megabytes(limits.max_bytes)} MB，未读取。请拆分文档或压缩其中的图片后再导入。"]
+        return render_template("word/import.html", form=refused, code=doc_code, exists=exists), 413
     form = UploadForm()
     if not form.validate_on_submit():
         return render_template("word/import.html", form=form, code=doc_code, exists=exists), 400 if request.method == "POST" else 200
     upload = form.file.data
     filename = _FILENAME_FORBIDDEN.sub("", upload.filename or "upload.docx")[-200:] or "upload.docx"
-    limits = _limits()
-    data = upload.stream.read(limits.max_bytes + 1)
+    data = upload.stream.read(limits.max_bytes + 1)  # one byte more: too large is refused, never read whole
     try:
         prepared = imports.prepare(services().library, doc_code, data, filename=filename, limits=limits)
     except WordImportError as exc:
@@ -124,6 +132,8 @@ def confirm_import(code: str) -> str | WerkzeugResponse | tuple[str, int]:
     body = (form.body.data or "").replace("\r\n", "\n")
     body = body if body.endswith("\n") else body + "\n"
     base = form.base.data or None
+    if base is not None and not _on_branch(base):
+        abort(400, description="导入所依据的版本不在现行版本的历史上（可能是草稿或无关的提交），导入没有保存。请重新上传文件。")
     previous = _current(doc_code, revision=base) if base else None
     if previous is not None:
         document = previous.with_changes(body=body, title=form.title.data.strip())
@@ -169,6 +179,15 @@ def _import_into_draft(document: Document, item_departments: tuple[str, ...], *,
         return redirect(url_for("documents.view", code=str(code)) if existing else url_for("catalogue.item", code=code.item))
     flash("已从 Word 导入为修订草稿。现行版本保持不变；请核对后提交审核。", "success")
     return redirect(url_for("drafts.view", draft_id=draft.id))
+
+
+def _on_branch(revision: str) -> bool:
+    """Whether a commit is the head of `main` or one of its ancestors (not a draft or stray commit)."""
+    try:
+        services().library.repo.resolve_published(revision)
+    except NotFound:
+        return False
+    return True
 
 
 def _current(code: DocumentCode, *, revision: str | None = None) -> Document | None:

@@ -1,10 +1,28 @@
-/* Draw ```mermaid blocks as flowcharts (the server renders them as <pre><code class="language-mermaid">). */
+/* Draw ```mermaid blocks as flowcharts (the server renders them as <pre><code class="language-mermaid">).
+   Pages that always show a flowchart include the Mermaid script themselves; the editor names it in
+   data-mermaid and it is fetched only when the body first has a flowchart (it is 3.6 MB). */
 (function () {
   "use strict";
   var started = false;
+  var mermaidUrl = document.currentScript && document.currentScript.dataset.mermaid;
+  var loading = null;
 
-  function draw(root) {
-    if (!window.mermaid) { return; }
+  function loadMermaid() {
+    if (window.mermaid) { return Promise.resolve(); }
+    if (!mermaidUrl) { return Promise.reject(new Error("no mermaid")); }
+    if (!loading) {
+      loading = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = mermaidUrl;
+        script.onload = resolve;
+        script.onerror = function () { loading = null; reject(new Error("mermaid failed to load")); };
+        document.head.appendChild(script);
+      });
+    }
+    return loading;
+  }
+
+  function render(root) {
     if (!started) {
       window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "neutral", flowchart: { htmlLabels: false } });
       started = true;
@@ -20,6 +38,11 @@
     if (nodes.length) {
       window.mermaid.run({ nodes: nodes, suppressErrors: true }).catch(function () { /* the source stays visible */ });
     }
+  }
+
+  function draw(root) {
+    if (!root.querySelector("pre > code.language-mermaid")) { return; }
+    loadMermaid().then(function () { render(root); }, function () { /* the source stays visible */ });
   }
 
   window.zhengaiDrawFlowcharts = draw;

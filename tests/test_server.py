@@ -1,0 +1,58 @@
+"""`zhengai-docs serve` as an operator runs it: real processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, *, seconds: float = 60) -> int:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own server on 127.0.0.1
+                return int(response.status)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def served(indexed_instance: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = _free_port()
+    cli = [sys.executable, "-c", "from zhengai_docs.cli import main; main()", "--instance", str(indexed_instance)]
+    command = [*cli, "serve", "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    yield process, f"http://127.0.0.1:{port}"
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+
+
+def test_serve_with_workers_runs_gunicorn_processes_and_stops_cleanly(served: tuple[subprocess.Popen[bytes], str]) -> None:
+    process, base = served
+    assert _wait(f"{base}/login") == 200
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=False).stdout.split()
+    assert len(children) == 2, children  # the arbiter and its two workers
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0].decode("utf-8", "replace")
+    assert process.returncode == 0, output
+    assert "http://127.0.0.1:" in output and "gunicorn" in output.lower()

@@ -1,0 +1,69 @@
+"""Production servers: waitress for one process (and Windows), gunicorn for several.
+
+One process with threads (waitress) is the embedded default. Several processes (gunicorn's
+`gthread` workers) use both cores of a server and keep serving while one worker is busy or
+restarted; each worker builds its own app (no database connections or git processes are shared
+across `fork`), and workers are recycled after `max_requests` so memory cannot creep.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+# A worker is only declared dead after this many silent seconds: longer than the longest request
+# the product makes (a save waits up to 30 s for the search index, a Word conversion 20 s).
+WORKER_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str
+    port: int
+    workers: int
+    threads: int
+
+
+def run(factory: Callable[[], Flask], options: ServerOptions) -> None:
+    """Serve until interrupted: gunicorn when several workers are asked for and it is available."""
+    if options.workers > 1 and sys.platform != "win32":
+        _gunicorn(factory, options)
+    else:
+        import waitress
+
+        waitress.serve(factory(), host=options.host, port=options.port, threads=options.threads, ident="zhengai-docs")
+
+
+def _gunicorn(factory: Callable[[], Flask], options: ServerOptions) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Application(BaseApplication):
+        def load_config(self) -> None:
+            settings: dict[str, Any] = {
+                "bind": f"{options.host}:{options.port}",
+                "workers": options.workers,
+                "threads": options.threads,
+                "worker_class": "gthread",
+                "timeout": WORKER_TIMEOUT,
+                "graceful_timeout": 30,
+                "keepalive": 5,
+                "max_requests": 5000,
+                "max_requests_jitter": 500,
+                "preload_app": False,
+                "proc_name": "zhengai-docs",
+                "accesslog": "-",
+                # gunicorn 24+ opens a control socket in $HOME shared by every instance: not needed
+                "control_socket_disable": True,
+            }
+            for key, value in settings.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return factory()
+
+    Application().run()
