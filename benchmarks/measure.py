@@ -6,6 +6,9 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, event
 
 
 def timed(runs: int, action: Callable[[int], object]) -> list[float]:
@@ -32,3 +35,19 @@ def report(name: str, samples: list[float], target: float | None = None) -> None
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def statements(engine: Engine, action: Callable[[], object]) -> int:
+    """How many SQL statements `action()` sends through `engine` (e.g. per page request)."""
+    count = 0
+
+    def counted(*_args: Any) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    return count

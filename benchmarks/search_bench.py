@@ -35,12 +35,13 @@ from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import rebuild
 from zhengai_docs.library import Library
+from zhengai_docs.permissions import Actor
 from zhengai_docs.search.analysis import fold, plain_text, search_text
 from zhengai_docs.search.backend import SearchFilters, SearchRequest
 from zhengai_docs.search.indexer import SearchIndex, indexed_document, rebuild_index
 from zhengai_docs.search.query import parse_query
 from zhengai_docs.search.whoosh_backend import WhooshBackend
-from zhengai_docs.storage.repository import Author, ContentRepository
+from zhengai_docs.storage.repository import ContentRepository
 
 QUERIES = (
     "质", "学", "号", "双师", "诊改", "实训", "年度", "教务处", "诊断点", "双师型", "1+x", "实习实训",
@@ -48,7 +49,7 @@ QUERIES = (
     "GB/T 22239-2019", "包职院发〔2019〕", "12号", "ISO 9001", "kpi", "PDCA循环", "诊改 双师", "年度 考核",
     "顶岗实习", "课程思政", "校企合作", "学生工作处", "V2.0", "9001:2015", "不存在的词语", "8字形",
 )  # fmt: skip
-AUTHOR = Author("基准测试", "bench@example.edu.cn")
+WRITER = Actor.system(name="基准测试", email="bench@example.edu.cn")
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -148,7 +149,7 @@ def phase_save(root: Path, saves: int) -> dict[str, Any]:
         token = f"benchtoken{n}x"
         document = loaded.document.with_changes(body=loaded.document.body + f"\n补充条款 {token}。\n")
         start = time.perf_counter()
-        library.save(document, author=AUTHOR, message=f"基准修订 {n}", base=loaded.version.commit)
+        library.save(document, actor=WRITER, message=f"基准修订 {n}", base=loaded.version.commit)
         every = SearchFilters(statuses=("现行", "草稿", "废止"))  # the saved document may be repealed
         while not backend.search(SearchRequest(text=token, filters=every, snippets=False, suggest=False)).total:
             if time.perf_counter() - start > 60:

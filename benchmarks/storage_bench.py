@@ -27,9 +27,11 @@ from zhengai_docs.db import queries
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import rebuild, sync
 from zhengai_docs.library import Library
+from zhengai_docs.permissions import Actor
 from zhengai_docs.storage.repository import Author
 
 AUTHOR = Author("基准测试", "bench@example.edu.cn")
+WRITER = Actor.system(name=AUTHOR.name, email=AUTHOR.email)
 
 
 def main() -> None:
@@ -71,7 +73,7 @@ def main() -> None:
             code = rng.choice(codes)
             loaded = library.load(code)
             document = loaded.document.with_changes(body=loaded.document.body + f"\n**补充条款{n}** {sentence(rng)}\n")
-            library.save(document, author=AUTHOR, message=f"基准修订 {n}", base=loaded.version.commit)
+            library.save(document, actor=WRITER, message=f"基准修订 {n}", base=loaded.version.commit)
 
         report("save one document (git write + cache sync)", timed(args.runs, save), 100)
 

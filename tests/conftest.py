@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.databases import DATABASES, clone_instance, instance_database_url, prepare_instance
 from zhengai_docs import create_app
 from zhengai_docs.bootstrap import DEMO_PASSWORD, initialise
+from zhengai_docs.cli import cli
 from zhengai_docs.db.database import Database
 from zhengai_docs.library import Library
 from zhengai_docs.storage.repository import Author, ContentRepository
@@ -50,6 +53,15 @@ def _shared_static_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     os.environ["ZHENGAI_STATIC_CACHE"] = str(tmp_path_factory.mktemp("static-cache"))
     yield
     del os.environ["ZHENGAI_STATIC_CACHE"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_background_threads() -> Iterator[None]:
+    """Test apps (and the servers tests start) sync in their requests, so a test sees an external
+    push at its next request; tests/test_background.py turns the follower on where it is tested."""
+    os.environ["ZHENGAI_BACKGROUND_SYNC"] = "0"
+    yield
+    del os.environ["ZHENGAI_BACKGROUND_SYNC"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -111,12 +123,73 @@ def make_app(instance: Path, **settings: object) -> Flask:
 def app(instance: Path) -> Iterator[Flask]:
     application = make_app(instance)
     yield application
-    application.extensions["zhengai"].db.dispose()
+    application.extensions["zhengai"].close()
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+OpenApp = Callable[..., Flask]
+OpenDatabase = Callable[[Path], Database]
+
+
+@pytest.fixture
+def open_app() -> Iterator[OpenApp]:
+    """`open_app(instance, ANONYMOUS_READ=True)`: `make_app` for the apps a test makes itself
+    (other settings, other instance folders); each is closed after the test, also when it fails,
+    so no database connection outlives it (on PostgreSQL a leaked one is a ResourceWarning)."""
+    with ExitStack() as closing:  # closes every app, in reverse order, even if one close fails
+
+        def opener(instance: Path, **settings: object) -> Flask:
+            application = make_app(instance, **settings)
+            closing.callback(application.extensions["zhengai"].close)
+            return application
+
+        yield opener
+
+
+@pytest.fixture
+def open_database() -> Iterator[OpenDatabase]:
+    """`open_database(instance)`: that instance folder's database, disposed after the test."""
+    with ExitStack() as closing:
+
+        def opener(instance: Path) -> Database:
+            database = Database(instance_database_url(instance))
+            closing.callback(database.dispose)
+            return database
+
+        yield opener
+
+
+@pytest.fixture
+def signed_in(app: Flask) -> Callable[[str], FlaskClient]:
+    """`signed_in("jiaowu")`: a client signed in as that demo account that sends its CSRF token
+    with every request (the `X-CSRFToken` header Flask-WTF accepts), as a page's forms would."""
+
+    def client_for(username: str) -> FlaskClient:
+        client = app.test_client()
+        login(client, username)
+        client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(client, "/")
+        return client
+
+    return client_for
+
+
+class Runner:
+    """The `zhengai-docs` command on one instance folder, as an operator types it."""
+
+    def __init__(self, instance: Path) -> None:
+        self.instance = instance
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, ["--instance", str(self.instance), *args], input=input)
+
+
+@pytest.fixture
+def runner(instance: Path) -> Runner:
+    return Runner(instance)
 
 
 def csrf_token(client: FlaskClient, url: str = "/login") -> str:

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token, login, make_app
+from tests.conftest import OpenApp, csrf_token, login, make_app
 from tests.databases import clone_instance
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.database import Database
@@ -143,6 +143,7 @@ def _open_revision(client: FlaskClient, app: Flask) -> dict[str, str]:
 ROUTES = (
     Route("auth.login", "GET", "/login", EVERYONE),
     Route("favicon", "GET", "/favicon.ico", EVERYONE, ok=(301,)),
+    Route("health.healthz", "GET", "/healthz", EVERYONE),  # monitoring: no sign-in, says nothing about content
     Route("auth.change_password", "GET", "/password", SIGNED_IN),
     Route("auth.logout", "POST", "/logout", EVERYONE, data=_token_only, ok=(302,)),
     Route("catalogue.home", "GET", "/", SIGNED_IN),
@@ -306,12 +307,10 @@ def _state(app: Flask) -> tuple[object, ...]:
     return app.extensions["zhengai"].library.repo.head(), users, events, drafts
 
 
-def test_every_route_is_in_the_matrix(instance: Path) -> None:
-    app = make_app(instance)
+def test_every_route_is_in_the_matrix(app: Flask) -> None:
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     covered = {route.endpoint for route in ROUTES}
     assert endpoints - covered == set(), "routes nobody has decided access for"
-    app.extensions["zhengai"].db.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -328,15 +327,15 @@ def shared(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Ite
         if role != ANONYMOUS:
             login(clients[role], role)
     yield app, clients
-    app.extensions["zhengai"].db.dispose()
+    app.extensions["zhengai"].close()
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.url}")
-def test_route_by_role(route: Route, role: str, instance: Path, shared: tuple[Flask, dict[str, FlaskClient]]) -> None:
+def test_route_by_role(route: Route, role: str, instance: Path, open_app: OpenApp, shared: tuple[Flask, dict[str, FlaskClient]]) -> None:
     writes = route.method != "GET" and role in route.allowed
     if writes:  # a successful write gets its own instance, so later tests see the demo state
-        app = make_app(instance)
+        app = open_app(instance)
         _with_draft(app)
         client = app.test_client()
         if role != ANONYMOUS:
@@ -360,19 +359,16 @@ def test_route_by_role(route: Route, role: str, instance: Path, shared: tuple[Fl
         else:
             assert response.status_code == 403
         assert _state(app) == before, "a refused request changed something"
-    if writes:
-        app.extensions["zhengai"].db.dispose()
 
 
 PERSONAL = {"/password", "/drafts", "/notifications"}  # pages about the signed-in user, never anonymous
 
 
-def test_anonymous_reading_when_the_setting_allows_it(instance: Path) -> None:
-    app = make_app(instance, ANONYMOUS_READ=True)
+def test_anonymous_reading_when_the_setting_allows_it(instance: Path, open_app: OpenApp) -> None:
+    app = open_app(instance, ANONYMOUS_READ=True)
     client = app.test_client()
     for route in ROUTES:
         if route.method == "GET" and route.allowed == SIGNED_IN and route.url not in PERSONAL:
             url = route.url.replace("HEAD_COMMIT", app.extensions["zhengai"].library.repo.head() or "")
             assert client.get(url).status_code == 200, url
     assert client.get("/documents/A101Z/edit").status_code == 302  # writing still needs sign-in
-    app.extensions["zhengai"].db.dispose()

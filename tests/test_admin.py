@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import EDITOR, csrf_token, login
-from tests.test_web_readonly import parse
+from tests.html_reader import attributes, find_all, visible_text
 from zhengai_docs.catalogue.document import parse_document
 from zhengai_docs.catalogue.model import parse_catalogue
 from zhengai_docs.library import Library
@@ -28,7 +28,7 @@ def head(app: Flask) -> str:
 
 
 def text_of(response: TestResponse) -> str:
-    return " ".join(parse(response.get_data(as_text=True)).text)
+    return visible_text(response.get_data(as_text=True))
 
 
 def commits_since(app: Flask, old: str) -> list[tuple[str, set[str]]]:
@@ -104,11 +104,11 @@ def test_only_administrators_reach_admin_routes(app: Flask, client: FlaskClient,
 
 def test_admin_link_shown_to_administrators_only(client: FlaskClient) -> None:
     login(client, "zhiliang")
-    links = [a.get("href") for tag, a in parse(client.get("/").get_data(as_text=True)).elements if tag == "a"]
+    links = [a.get("href") for a in attributes(client.get("/").get_data(as_text=True), "//a")]
     assert "/admin/" not in links
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     login(client, "admin")
-    links = [a.get("href") for tag, a in parse(client.get("/").get_data(as_text=True)).elements if tag == "a"]
+    links = [a.get("href") for a in attributes(client.get("/").get_data(as_text=True), "//a")]
     assert "/admin/" in links
 
 
@@ -293,7 +293,7 @@ def test_department_add_and_remove_only_when_unused(app: Flask, client: FlaskCli
     base = head(app)
     assert client.post("/admin/departments", data={"name": " 督导室 ", "base": base, "csrf_token": token}).status_code == 302
     page = client.get("/admin/departments")
-    rows = [tag for tag, attrs in parse(page.get_data(as_text=True)).elements if tag == "tr"]
+    rows = find_all(page.get_data(as_text=True), "//tr")
     assert len(rows) == 1 + 21
     duplicate = client.post("/admin/departments", data={"name": "督导室", "base": head(app), "csrf_token": token})
     assert duplicate.status_code == 400 and "已存在" in text_of(duplicate)

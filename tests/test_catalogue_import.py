@@ -13,11 +13,12 @@ from zhengai_docs.catalogue.importer import plan_import, read_rows
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.errors import ImportProblem
 from zhengai_docs.library import Library
+from zhengai_docs.permissions import Actor
 from zhengai_docs.storage.paths import CATALOGUE_PATH
-from zhengai_docs.storage.repository import Author
+from zhengai_docs.users import Role
 
 TSV = builtin_data("catalogue-baotou.tsv")
-ADMIN = Author("系统管理员", "admin@example.edu.cn")
+ADMIN = Actor(user_id=1, username="admin", name="系统管理员", email="admin@example.edu.cn", role=Role.ADMIN, departments=())
 E3_PROBLEMS = [
     ("E301", "流程", "E302L"),
     ("E301", "标准", "E302B"),
@@ -120,16 +121,16 @@ def test_catalogue_yaml_round_trips() -> None:
 
 
 def test_import_commits_once_and_reimport_changes_nothing(library: Library) -> None:
-    plan, result = library.import_catalogue(TSV, author=ADMIN)
+    plan, result = library.import_catalogue(TSV, actor=ADMIN)
     assert result is not None and result.changed
     assert len(plan.changes) == 60 and all(c.kind == "新增" for c in plan.changes)
-    again, second = library.import_catalogue(TSV, author=ADMIN)
+    again, second = library.import_catalogue(TSV, actor=ADMIN)
     assert second is None and again.changes == []
     assert len(library.repo.history(CATALOGUE_PATH)) == 1
 
 
 def test_dry_run_shows_changes_without_committing(library: Library, tmp_path: Path) -> None:
-    library.import_catalogue(TSV, author=ADMIN)
+    library.import_catalogue(TSV, actor=ADMIN)
     edited = tmp_path / "edited.tsv"
     text = TSV.read_text(encoding="utf-8").replace("A101\t专业设置及调整", "A101\t专业设置与动态调整")
     edited.write_text(text + "A\t办学活动\tA1\t人才培养\tA109\t产教融合\tA109Z\tA109L\tA109B\t校企合作办\n", encoding="utf-8")
@@ -141,10 +142,10 @@ def test_dry_run_shows_changes_without_committing(library: Library, tmp_path: Pa
 
 
 def test_import_never_removes_items(library: Library, tmp_path: Path) -> None:
-    library.import_catalogue(TSV, author=ADMIN)
+    library.import_catalogue(TSV, actor=ADMIN)
     partial = tmp_path / "partial.tsv"
     partial.write_text("\n".join(TSV.read_text(encoding="utf-8").splitlines()[:3]) + "\n", encoding="utf-8")
-    plan, result = library.import_catalogue(partial, author=ADMIN)
+    plan, result = library.import_catalogue(partial, actor=ADMIN)
     assert result is None and plan.item_count == 2
     assert sum(1 for _ in library.catalogue()[0].items()) == 60
 

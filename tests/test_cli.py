@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.databases import instance_database_url
+from tests.conftest import OpenDatabase
 from zhengai_docs.bootstrap import builtin_data
 from zhengai_docs.cli import cli
-from zhengai_docs.db.database import Database
 from zhengai_docs.users import check_credentials
 
 
@@ -19,16 +18,17 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def test_init_without_demo_creates_admin_with_generated_password(runner: CliRunner, blank_instance: Path) -> None:
+def test_init_without_demo_creates_admin_with_generated_password(
+    runner: CliRunner, blank_instance: Path, open_database: OpenDatabase
+) -> None:
     result = runner.invoke(cli, ["--instance", str(blank_instance), "init"])
     assert result.exit_code == 0, result.output
     assert "内容仓库" in result.output and "新建" in result.output
     password = result.output.split("密码：")[1].split("（")[0].strip()
-    db = Database(instance_database_url(blank_instance))
+    db = open_database(blank_instance)
     assert check_credentials(db, username="admin", password=password) is not None
     again = runner.invoke(cli, ["--instance", str(blank_instance), "init"])
     assert again.exit_code == 0 and "已存在，沿用" in again.output and "已存在，未修改" in again.output
-    db.dispose()
 
 
 def test_init_demo_is_idempotent(runner: CliRunner, blank_instance: Path) -> None:

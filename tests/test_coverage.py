@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import EDITOR, csrf_token, login, make_app
+from tests.actors import AS_EDITOR
+from tests.conftest import OpenApp, csrf_token, login
 from tests.databases import instance_database_url
-from tests.html_forms import form_fields, visible_text
+from tests.html_reader import form_fields, visible_text
 from zhengai_docs import coverage as cov
 from zhengai_docs.bootstrap import builtin_data, initialise
 from zhengai_docs.catalogue.codes import document_code
@@ -27,6 +28,7 @@ from zhengai_docs.cycles import rules
 from zhengai_docs.db.database import Database
 from zhengai_docs.library import Library
 from zhengai_docs.storage.repository import ContentRepository
+from zhengai_docs.web.lookups import content_disposition
 
 RECENT = rules.today() - dt.timedelta(days=30)
 LONG_AGO = dt.date(2015, 3, 1)
@@ -88,7 +90,7 @@ def college(blank_instance: Path) -> Iterator[Library]:
     db = Database(instance_database_url(blank_instance))
     initialise(repo=repo, db=db, demo=False)
     library = Library(repo=repo, db=db)
-    library.import_catalogue(builtin_data("catalogue-baotou.tsv"), author=EDITOR)
+    library.import_catalogue(builtin_data("catalogue-baotou.tsv"), actor=AS_EDITOR)
     for code, status, issued, points, departments in (
         ("A101B", Status.IN_FORCE, RECENT, ("2.1.1", "2.1.2"), ("教务处",)),
         ("A102B", Status.DRAFT, RECENT, ("2.1.3",), ("教务处",)),
@@ -106,7 +108,7 @@ def college(blank_instance: Path) -> Iterator[Library]:
 def save(library: Library, code: str, **meta: object) -> None:
     doc_code = document_code(code)
     document = new_document(DocumentMeta(code=doc_code, title=f"{code} 测试文档", **meta), f"# {code}\n\n正文。\n")  # type: ignore[arg-type]
-    library.save(document, author=EDITOR, message=f"写入 {code}", base=library.repo.head())
+    library.save(document, actor=AS_EDITOR, message=f"写入 {code}", base=library.repo.head())
 
 
 def snapshot(library: Library) -> cov.Snapshot:
@@ -172,7 +174,7 @@ def test_revising_a_regulation_flags_its_process_and_standard_until_they_move(co
 def test_a_changed_point_flags_documents_linked_before_the_change(college: Library) -> None:
     text = college.repo.read("frameworks/moe-2015.yaml").text
     changed = parse_framework(text.replace("规划制定与实施", "规划制定、实施与评估", 1))
-    college.frameworks.save(changed, author=EDITOR, message="框架修订 2.1.1")
+    college.import_framework(changed, actor=AS_EDITOR, message="框架修订 2.1.1")
     changes = college.frameworks.point_changes("moe-2015")
     assert set(changes) == {"2.1.1"}
     found = {f.code for f in cov.flags(changed, snapshot(college), point_changes=changes) if f.kind is cov.FlagKind.POINT_CHANGED}
@@ -222,7 +224,7 @@ def test_gap_export_csv_and_xlsx_match_the_page(client: FlaskClient) -> None:
     login(client, "zhiliang")
     page = visible_text(client.get("/audit/gaps?dept=教务处").get_data(as_text=True))
     response = client.get("/audit/gaps?dept=教务处&format=csv")
-    assert response.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''")
+    assert response.headers["Content-Disposition"] == content_disposition("诊断点缺口-教务处.csv")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0] == ["诊断点", "名称", "缺口原因", "现有关联文档"]
     assert all(row[0] in page for row in rows[1:]) and len(rows) > 1
@@ -266,7 +268,7 @@ def test_framework_import_is_a_commit_for_the_quality_office_only(app: Flask, cl
     assert "导入失败" in visible_text(client.get("/audit/frameworks").get_data(as_text=True))
 
 
-def test_cli_audit_coverage_threshold_and_framework_import(instance: Path, tmp_path: Path) -> None:
+def test_cli_audit_coverage_threshold_and_framework_import(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
     runner = CliRunner()
     failing = runner.invoke(cli, ["--instance", str(instance), "audit", "--coverage", "--min-coverage", "1"])
     assert failing.exit_code == 1 and "诊断点覆盖" in failing.output
@@ -276,7 +278,5 @@ def test_cli_audit_coverage_threshold_and_framework_import(instance: Path, tmp_p
     table.write_text("诊断项目,诊断要素,诊断点,影响因素\n1 体系,1.1 理念,1.1.1 目标,是否明确\n", encoding="utf-8")
     result = runner.invoke(cli, ["--instance", str(instance), "import-framework", str(table), "--id", "mini-1", "--name", "小框架"])
     assert result.exit_code == 0 and "1 个诊断点" in result.output
-    app = make_app(instance)
-    assert "mini-1" in app.extensions["zhengai"].library.frameworks.ids()
-    app.extensions["zhengai"].db.dispose()
+    assert "mini-1" in open_app(instance).extensions["zhengai"].library.frameworks.ids()
 

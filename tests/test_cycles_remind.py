@@ -21,6 +21,7 @@ from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import inspect, select
 
+from tests.conftest import OpenDatabase
 from tests.databases import instance_database_url
 from zhengai_docs.cli import cli
 from zhengai_docs.db.database import Database, _alembic_config
@@ -110,10 +111,11 @@ def run(instance: Path, *args: str) -> Any:
 
 def logged(instance: Path) -> set[tuple[str, str, str]]:
     db = Database(instance_database_url(instance))
-    with db.session() as session:
-        rows = {(r.code, r.stage, r.recipient) for r in session.scalars(select(ReminderLog))}
-    db.dispose()
-    return rows
+    try:
+        with db.session() as session:
+            return {(r.code, r.stage, r.recipient) for r in session.scalars(select(ReminderLog))}
+    finally:
+        db.dispose()
 
 
 def test_remind_sends_each_department_its_documents_once(instance: Path, mailbox: tuple[Mailbox, int]) -> None:
@@ -240,8 +242,8 @@ def test_migrations_match_the_models(db: Database) -> None:
     assert differences == []
 
 
-def test_upgrading_a_cache_from_0001_fills_the_cycle_columns(instance: Path) -> None:
-    db = Database(instance_database_url(instance))
+def test_upgrading_a_cache_from_0001_fills_the_cycle_columns(instance: Path, open_database: OpenDatabase) -> None:
+    db = open_database(instance)
     with db.engine.begin() as connection:  # back to the schema before revision cycles (a 0001 database)
         config = _alembic_config()
         config.attributes["connection"] = connection
@@ -256,4 +258,3 @@ def test_upgrading_a_cache_from_0001_fills_the_cycle_columns(instance: Path) -> 
         assert session.scalar(select(DocumentRow.clock).where(DocumentRow.code == "A101Z")).isoformat() == "2019-03-15"
         assert session.scalar(select(DocumentRow.clock_source).where(DocumentRow.code == "A101Z")) == "issued"
         assert session.scalar(select(RevisionRow).where(RevisionRow.clock.is_(None), RevisionRow.change != "D")) is None
-    db.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from html.parser import HTMLParser
 from pathlib import Path
 
 import docx
@@ -13,66 +12,27 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import csrf_token, login, make_app
+from tests.conftest import OpenApp, csrf_token, login
+from tests.html_reader import attributes, find_all, has_class, parse, table_rows, text_nodes, visible_text
 from zhengai_docs.catalogue.codes import document_code
-from zhengai_docs.web import cycles as cycles_web
+from zhengai_docs.cycles import rules
 
 TODAY = dt.date(2026, 11, 23)
 OVERDUE = ["B601Z", "A105Z", "A101L", "A101Z", "F101Z", "E201Z", "D203Z", "E303Z", "A106B"]  # most overdue first
 DUE_SOON = ["B202Z", "A104B", "C204Z", "A105B", "D203L"]  # soonest first
 
 
-class Page(HTMLParser):
+class Page:
     """Text per element id and the rows of every table, so tests assert on parsed HTML."""
 
     def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.chips: list[tuple[str, str]] = []  # (class, text)
-        self.rects: list[dict[str, str | None]] = []
-        self.forms: list[dict[str, str | None]] = []
-        self.text: list[str] = []
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-        self._row: list[str] | None = None
-        self._chip: str | None = None
-        self._tables = 0
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "table":
-            self._tables += 1
-            self._table = found.get("id") or f"table{self._tables}"
-            self.tables[self._table] = []
-        elif tag == "tr" and self._table:
-            self._row = []
-        elif tag in ("td", "th") and self._row is not None:
-            self._cell = []
-        elif tag == "span" and "cycle-chip" in (found.get("class") or ""):
-            self._chip = found.get("class") or ""
-        elif tag == "rect":
-            self.rects.append(found)
-        elif tag == "form":
-            self.forms.append(found)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None and self._row is not None:
-            self._row.append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None and self._table:
-            self.tables[self._table].append(self._row)
-            self._row = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data.strip())
-        if self._cell is not None:
-            self._cell.append(data)
-        if self._chip is not None:
-            self.chips.append((self._chip, data.strip()))
-            self._chip = None
+        tree = parse(html)
+        tables = find_all(tree, "//table")
+        self.tables = {table.get("id") or f"table{n}": table_rows(table) for n, table in enumerate(tables, start=1)}
+        self.chips = [(chip.get("class", ""), visible_text(chip)) for chip in find_all(tree, f"//span[{has_class('cycle-chip')}]")]
+        self.rects = attributes(tree, "//rect")
+        self.forms = attributes(tree, "//form")
+        self.text = text_nodes(tree)
 
     def first_column(self) -> list[str]:
         """The codes in the page's first table."""
@@ -84,7 +44,7 @@ class Page(HTMLParser):
 
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cycles_web, "_today", lambda: TODAY)
+    monkeypatch.setattr(rules, "today", lambda now=None: TODAY)  # the one clock the app reads
 
 
 def get(client: FlaskClient, url: str) -> Page:
@@ -144,13 +104,12 @@ def test_readers_without_department_see_the_overview(client: FlaskClient) -> Non
     assert page.first_column() == OVERDUE and "by-department" in page.tables
 
 
-def test_pages_need_sign_in_unless_anonymous_reading(client: FlaskClient, instance: Path) -> None:
+def test_pages_need_sign_in_unless_anonymous_reading(client: FlaskClient, instance: Path, open_app: OpenApp) -> None:
     assert client.get("/cycles/").status_code == 302
     assert client.get("/cycles/export.csv").status_code == 302
-    app = make_app(instance, ANONYMOUS_READ=True)
+    app = open_app(instance, ANONYMOUS_READ=True)
     assert app.test_client().get("/cycles/").status_code == 200
     assert app.test_client().get("/cycles/mine").status_code == 200  # no account, no department: the overview
-    app.extensions["zhengai"].db.dispose()
 
 
 def test_chips_on_document_and_item_pages(client: FlaskClient) -> None:

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import csrf_token, login, make_app
-from tests.html_forms import form_fields
+from tests.html_reader import form_fields
 
 SENTENCE = "第九条 专业设置须经专业建设指导委员会论证后报院长办公会审定。"
 APPROVAL = {"approving_body": "院长办公会", "meeting_date": "2026-11-20", "doc_number": "包职院发〔2026〕12号", "issue_date": "2026-11-25"}
@@ -28,7 +28,7 @@ APPROVAL = {"approving_body": "院长办公会", "meeting_date": "2026-11-20", "
 def app(indexed_instance: Path) -> Iterator[Flask]:
     application = make_app(indexed_instance, REVIEW_REQUIRED=True)
     yield application
-    application.extensions["zhengai"].db.dispose()
+    application.extensions["zhengai"].close()
 
 
 def client_for(app: Flask, username: str) -> FlaskClient:
@@ -165,11 +165,13 @@ def test_publication_refused_after_a_change_in_force_then_merged(app: Flask) -> 
     post(quality, f"/drafts/{draft_id}/approve", f"/drafts/{draft_id}", **APPROVAL)
     library = app.extensions["zhengai"].library
     from zhengai_docs.catalogue.codes import document_code
-    from zhengai_docs.storage.repository import Author
+    from zhengai_docs.permissions import Actor
 
     loaded = library.load(document_code("A101Z"))
     corrected = loaded.document.meta.title + "（勘误）"
-    library.save(loaded.document.with_changes(title=corrected), author=Author("管理员", "a@x"), message="勘误", base=loaded.version.commit)
+    library.save(
+        loaded.document.with_changes(title=corrected), actor=Actor.system(name="管理员"), message="勘误", base=loaded.version.commit
+    )
     page = post(quality, f"/drafts/{draft_id}/publish", f"/drafts/{draft_id}")
     assert "发布被拒绝" in page and "同步现行版本" in page
     assert SENTENCE not in admin.get("/documents/A101Z").get_data(as_text=True)

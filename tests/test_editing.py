@@ -8,8 +8,9 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import EDITOR, csrf_token, login, make_app
-from tests.html_forms import form_fields, visible_text
+from tests.actors import AS_EDITOR
+from tests.conftest import OpenApp, csrf_token, login
+from tests.html_reader import form_fields, visible_text
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.library import Library
 
@@ -137,7 +138,7 @@ def test_two_creators_of_the_same_document_get_a_conflict(app: Flask, client: Fl
     fields = form_fields(client.get("/items/A108/new/Z").get_data(as_text=True), "document-form")
     other = _library(app).load(document_code("A101Z")).document
     rival = other.with_changes(body="# 他人先建的制度\n", code=document_code("A108Z"), title="他人先建的制度")
-    _library(app).save(rival, author=EDITOR, message="抢先新建", base=None)
+    _library(app).save(rival, actor=AS_EDITOR, message="抢先新建", base=None)
     fields.update(title="我的制度", body="# 我的制度\n\n第一条 我的内容。\n")
     response = client.post("/items/A108/new/Z", data=fields)
     assert response.status_code == 409
@@ -153,7 +154,7 @@ def test_conflict_page_merges_both_edits_and_saving_it_keeps_both(app: Flask, cl
     # Someone else saves a change to the last paragraph after my editor opened.
     theirs = library.load(A101Z)
     their_body = theirs.document.body.rstrip("\n") + "\n\n他人追加的一段。\n"
-    library.save(theirs.document.with_changes(body=their_body), author=EDITOR, message="他人的修订", base=theirs.version.commit)
+    library.save(theirs.document.with_changes(body=their_body), actor=AS_EDITOR, message="他人的修订", base=theirs.version.commit)
     head_after_theirs = library.repo.head()
     # My change touches the first lines and the document number.
     mine["body"] = "> 我加的说明。\n\n" + str(mine["body"])
@@ -181,7 +182,7 @@ def test_overlapping_edits_are_marked_for_the_user(app: Flask, client: FlaskClie
     first = theirs.document.body.split("\n")[0]
     library.save(
         theirs.document.with_changes(body=theirs.document.body.replace(first, first + "（他人改）", 1)),
-        author=EDITOR,
+        actor=AS_EDITOR,
         message="他人改标题行",
         base=theirs.version.commit,
     )
@@ -214,10 +215,10 @@ def test_diff_between_any_two_versions_marks_changed_characters(app: Flask, clie
     library = _library(app)
     first = library.load(A101Z)
     changed = first.document.with_changes(body=first.document.body.replace("专业", "专业群", 1))
-    library.save(changed, author=EDITOR, message="一改", base=first.version.commit)
+    library.save(changed, actor=AS_EDITOR, message="一改", base=first.version.commit)
     second = library.load(A101Z)
     extended = second.document.with_changes(body=second.document.body + "\n新增一条。\n")
-    library.save(extended, author=EDITOR, message="二改", base=second.version.commit)
+    library.save(extended, actor=AS_EDITOR, message="二改", base=second.version.commit)
     login(client, "duzhe")
     history = client.get("/documents/A101Z/history").get_data(as_text=True)
     assert 'form="compare-form"' in history and "恢复为此版本" not in history
@@ -233,7 +234,7 @@ def test_diff_between_any_two_versions_marks_changed_characters(app: Flask, clie
 def test_restore_brings_an_old_version_back_as_a_new_commit(app: Flask, client: FlaskClient) -> None:
     library = _library(app)
     original = library.load(A101Z)
-    library.save(original.document.with_changes(body="被误改的正文\n"), author=EDITOR, message="误改", base=original.version.commit)
+    library.save(original.document.with_changes(body="被误改的正文\n"), actor=AS_EDITOR, message="误改", base=original.version.commit)
     login(client, "jiaowu")
     history = client.get("/documents/A101Z/history").get_data(as_text=True)
     assert "恢复为此版本" in history
@@ -249,7 +250,7 @@ def test_restore_brings_an_old_version_back_as_a_new_commit(app: Flask, client: 
 def test_restore_is_refused_for_readers_and_stale_bases(app: Flask, client: FlaskClient) -> None:
     library = _library(app)
     original = library.load(A101Z)
-    library.save(original.document.with_changes(body="新正文\n"), author=EDITOR, message="改", base=original.version.commit)
+    library.save(original.document.with_changes(body="新正文\n"), actor=AS_EDITOR, message="改", base=original.version.commit)
     head = library.repo.head()
     login(client, "duzhe")
     token = csrf_token(client, "/documents/A101Z/history")
@@ -292,8 +293,8 @@ def test_a_body_git_could_not_store_back_shows_the_editor_again_with_the_text(ap
     assert _library(app).repo.head() == head
 
 
-def test_a_refused_new_document_draft_keeps_the_text(instance: Path) -> None:
-    client = make_app(instance, REVIEW_REQUIRED=True).test_client()
+def test_a_refused_new_document_draft_keeps_the_text(instance: Path, open_app: OpenApp) -> None:
+    client = open_app(instance, REVIEW_REQUIRED=True).test_client()
     login(client, "jiaowu")
     fields = form_fields(client.get("/items/A108/new/Z").get_data(as_text=True), "document-form")
     fields["title"] = "招生录取工作管理办法"

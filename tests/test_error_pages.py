@@ -7,8 +7,9 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import EDITOR, csrf_token, login, make_app
-from tests.html_forms import visible_text
+from tests.actors import AS_EDITOR
+from tests.conftest import OpenApp, csrf_token, login
+from tests.html_reader import visible_text
 from zhengai_docs.catalogue.codes import document_code
 
 
@@ -41,15 +42,15 @@ def test_409_for_a_stale_restore(app: Flask, client: FlaskClient) -> None:
     login(client, "jiaowu")
     token = csrf_token(client, "/documents/A101Z/history")
     loaded = library.load(document_code("A101Z"))
-    library.save(loaded.document.with_changes(body="改\n"), author=EDITOR, message="改", base=first)
+    library.save(loaded.document.with_changes(body="改\n"), actor=AS_EDITOR, message="改", base=first)
     head = library.repo.head()
     response = client.post("/documents/A101Z/restore", data={"csrf_token": token, "revision": first, "base": first})
     assert response.status_code == 409 and "409 · 内容冲突" in _title(response) and "请刷新修订历史后重试" in _title(response)
     assert library.repo.head() == head
 
 
-def test_413_for_an_oversized_upload_loses_nothing(instance: Path) -> None:
-    app = make_app(instance, MAX_UPLOAD_MB=1)
+def test_413_for_an_oversized_upload_loses_nothing(instance: Path, open_app: OpenApp) -> None:
+    app = open_app(instance, MAX_UPLOAD_MB=1)
     client = app.test_client()
     login(client, "jiaowu")
     head = app.extensions["zhengai"].library.repo.head()
@@ -57,11 +58,9 @@ def test_413_for_an_oversized_upload_loses_nothing(instance: Path) -> None:
     response = client.post("/documents/A101Z/edit", data={"csrf_token": token, "body": "很长" * 600_000, "message": "大"})
     assert response.status_code == 413 and "413 · 文件过大" in _title(response)
     assert app.extensions["zhengai"].library.repo.head() == head
-    app.extensions["zhengai"].db.dispose()
 
 
-def test_500_is_a_chinese_page_without_internals(instance: Path) -> None:
-    app = make_app(instance)
+def test_500_is_a_chinese_page_without_internals(app: Flask) -> None:
     app.testing = False  # let the error handler answer instead of raising into the test
 
     @app.route("/boom")
@@ -72,7 +71,6 @@ def test_500_is_a_chinese_page_without_internals(instance: Path) -> None:
     assert response.status_code == 500
     text = _title(response)
     assert "500 · 服务器错误" in text and "secret internals" not in text
-    app.extensions["zhengai"].db.dispose()
 
 
 def test_api_errors_are_json(client: FlaskClient) -> None:

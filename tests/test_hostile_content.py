@@ -22,7 +22,8 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import EDITOR, login, make_app
+from tests.actors import AS_EDITOR
+from tests.conftest import EDITOR, OpenApp, login, make_app
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.errors import Refused
@@ -73,7 +74,7 @@ class OutsideClone:
 def app(indexed_instance: Path) -> Iterator[Flask]:
     application = make_app(indexed_instance)
     yield application
-    application.extensions["zhengai"].db.dispose()
+    application.extensions["zhengai"].close()
 
 
 def _invoke(instance: Path, *args: str) -> Result:
@@ -143,7 +144,9 @@ EXPECTED_PAGES = {  # the first line of A101Z with a non-ASCII character is its 
 }
 
 
-def test_hostile_files_stay_confined_and_a_fix_commit_recovers_everything(app: Flask, indexed_instance: Path, tmp_path: Path) -> None:
+def test_hostile_files_stay_confined_and_a_fix_commit_recovers_everything(
+    app: Flask, indexed_instance: Path, tmp_path: Path, open_app: OpenApp
+) -> None:
     client = app.test_client()
     clone = OutsideClone(indexed_instance / "content.git", tmp_path / "work")
     originals = {p: clone.read(p) for p in ("regulations/A/A1/A101Z.md", "catalogue.yaml", "frameworks/moe-2015.yaml")}
@@ -219,12 +222,12 @@ def test_hostile_files_stay_confined_and_a_fix_commit_recovers_everything(app: F
     assert _invoke(indexed_instance, "audit", "--coverage").exit_code == 0
     assert _invoke(indexed_instance, "reindex").exit_code == 0
     assert _found(app, MARKER) == ["A101Z"]
-    restarted = make_app(indexed_instance).test_client()
+    restarted = open_app(indexed_instance).test_client()
     login(restarted, "duzhe")
     assert restarted.get("/documents/A101Z").status_code == 200
 
 
-def test_doctor_lists_every_file_it_cannot_use_with_the_reason(instance: Path, tmp_path: Path) -> None:
+def test_doctor_lists_every_file_it_cannot_use_with_the_reason(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
     clone = OutsideClone(instance / "content.git", tmp_path / "work")
     a101z = clone.read("regulations/A/A1/A101Z.md")
     clone.write("regulations/A/A1/readme.txt", "说明".encode())
@@ -238,7 +241,7 @@ def test_doctor_lists_every_file_it_cannot_use_with_the_reason(instance: Path, t
     clone.gitlinks["regulations/A/A1/A102Z.md"] = git(clone.work, "rev-parse", "HEAD").decode().strip()
     clone.push("放错位置的文件")
 
-    client = make_app(instance).test_client()
+    client = open_app(instance).test_client()
     login(client, "duzhe")
     assert client.get("/documents/A101Z").status_code == 200
     assert client.get("/documents/A102Z").status_code == 404  # a submodule is not a document
@@ -273,7 +276,7 @@ def _hand_made_commit(content: Path, *, parent: str, tree: str, author: bytes, m
     return git(content, "hash-object", "--literally", "-t", "commit", "-w", "--stdin", stdin=body).decode().strip()
 
 
-def test_commit_messages_and_authors_of_any_bytes_are_read_safely(instance: Path, tmp_path: Path) -> None:
+def test_commit_messages_and_authors_of_any_bytes_are_read_safely(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
     content = instance / "content.git"
     clone = OutsideClone(content, tmp_path / "work")
     clone.write("regulations/A/A1/A101Z.md", clone.read("regulations/A/A1/A101Z.md").replace(b"## ", b"\n## "))
@@ -285,7 +288,7 @@ def test_commit_messages_and_authors_of_any_bytes_are_read_safely(instance: Path
     commit = _hand_made_commit(content, parent=parent, tree=tree, author=author, message=message)
     git(content, "update-ref", "refs/heads/main", commit, pushed)
 
-    client = make_app(instance).test_client()
+    client = open_app(instance).test_client()
     login(client, "duzhe")
     history = client.get("/documents/A101Z/history")
     assert history.status_code == 200
@@ -301,9 +304,8 @@ def test_commit_messages_and_authors_of_any_bytes_are_read_safely(instance: Path
     assert "git 仓库完整性检查" in doctor.output and "缓存与仓库一致" in doctor.output
 
 
-def test_a_failing_sync_never_takes_down_sign_in_static_files_or_cached_pages(instance: Path, tmp_path: Path) -> None:
-    app = make_app(instance)
-    client = app.test_client()
+def test_a_failing_sync_never_takes_down_sign_in_static_files_or_cached_pages(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
+    client = open_app(instance).test_client()
     clone = OutsideClone(instance / "content.git", tmp_path / "work")
     clone.write("regulations/A/A1/A101Z.md", clone.read("regulations/A/A1/A101Z.md") + "\n新增一段\n".encode())
     pushed = clone.push("新增一段")
@@ -315,7 +317,6 @@ def test_a_failing_sync_never_takes_down_sign_in_static_files_or_cached_pages(in
     login(client, "duzhe")
     assert client.get("/").status_code == 200
     assert client.get("/catalogue/A").status_code == 200
-    app.extensions["zhengai"].db.dispose()
 
 
 def test_the_app_never_writes_what_it_could_not_read_back(library: Library, repo: ContentRepository) -> None:
@@ -330,29 +331,27 @@ def test_the_app_never_writes_what_it_could_not_read_back(library: Library, repo
     assert repo.head() is None
 
 
-def test_a_write_beside_a_name_that_is_not_utf8_keeps_it_byte_for_byte(instance: Path, tmp_path: Path) -> None:
+def test_a_write_beside_a_name_that_is_not_utf8_keeps_it_byte_for_byte(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
     clone = OutsideClone(instance / "content.git", tmp_path / "work")
     clone.write(GBK_NAME, b"notes\n")
     clone.push("GBK 文件名")
-    app = make_app(instance)
-    library: Library = app.extensions["zhengai"].library
+    library: Library = open_app(instance).extensions["zhengai"].library
     loaded = library.load(document_code("A101Z"))
     library.save(
-        loaded.document.with_changes(body=loaded.document.body + "\n补充\n"), author=EDITOR, message="补充", base=loaded.version.commit
+        loaded.document.with_changes(body=loaded.document.body + "\n补充\n"), actor=AS_EDITOR, message="补充", base=loaded.version.commit
     )
     listing = git(instance / "content.git", "ls-tree", "-z", "--name-only", "main", "regulations/A/A1/")
     assert GBK_NAME in listing.split(b"\0")
-    app.extensions["zhengai"].db.dispose()
 
 
-def test_byte_order_marks_are_read_as_utf8(instance: Path, tmp_path: Path) -> None:
+def test_byte_order_marks_are_read_as_utf8(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
     clone = OutsideClone(instance / "content.git", tmp_path / "work")
     clone.write("regulations/A/A1/A101Z.md", b"\xef\xbb\xbf" + clone.read("regulations/A/A1/A101Z.md").replace(b"\n", b"\r\n"))
     clone.write(
         "catalogue.yaml", b"\xef\xbb\xbf" + clone.read("catalogue.yaml").replace("专业设置及调整".encode(), "专业设置与调整".encode())
     )
     clone.push("记事本另存为 UTF-8（带 BOM）")
-    client = make_app(instance).test_client()
+    client = open_app(instance).test_client()
     login(client, "duzhe")
     assert "包头职业技术学院专业设置与调整管理办法" in client.get("/documents/A101Z").get_data(as_text=True)
     assert "专业设置与调整" in client.get("/items/A101").get_data(as_text=True)
@@ -362,7 +361,7 @@ def test_byte_order_marks_are_read_as_utf8(instance: Path, tmp_path: Path) -> No
 BILLION_LAUGHS = "".join(f"l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]\n" for n in range(1, 10)).replace("*l0", "哈")
 
 
-def test_yaml_aliases_pushed_with_git_are_refused_file_by_file(instance: Path, tmp_path: Path) -> None:
+def test_yaml_aliases_pushed_with_git_are_refused_file_by_file(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
     """A "billion laughs" (nine levels of nine aliases: a few hundred bytes, 387 million nodes) in
     a document's front matter, the catalogue and the active framework: each is refused at its line
     like broken YAML, nothing walks the tree, and the other pages keep answering."""
@@ -375,7 +374,7 @@ def test_yaml_aliases_pushed_with_git_are_refused_file_by_file(instance: Path, t
     clone.write("frameworks/moe-2015.yaml", (framework + "laughs:\n" + _indented(BILLION_LAUGHS)).encode())
     clone.push("锚点炸弹")
 
-    client = make_app(instance).test_client()
+    client = open_app(instance).test_client()
     login(client, "duzhe")
     page = client.get("/documents/A101Z")
     assert page.status_code == 400 and "锚点引用" in page.get_data(as_text=True)

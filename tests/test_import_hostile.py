@@ -29,8 +29,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import word_fixtures as fx
-from tests.conftest import EDITOR, csrf_token, login, make_app
-from tests.html_forms import form_fields, visible_text
+from tests.actors import AS_EDITOR
+from tests.conftest import EDITOR, OpenApp, csrf_token, login
+from tests.html_reader import form_fields, visible_text
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.catalogue.framework import InvalidFramework, framework_from_file
 from zhengai_docs.catalogue.importer import MAX_ROWS, read_rows
@@ -83,8 +84,8 @@ def run(instance: Path, *args: str) -> Result:
 # -- folders: no link, special file or hard link is followed ----------------------------------------
 
 
-def test_folder_import_follows_no_link_and_opens_no_special_file(instance: Path, tmp_path: Path) -> None:
-    make_app(instance).extensions["zhengai"].db.dispose()  # the instance's secret_key exists, as on a server
+def test_folder_import_follows_no_link_and_opens_no_special_file(instance: Path, tmp_path: Path, open_app: OpenApp) -> None:
+    open_app(instance)  # the instance's secret_key exists, as on a server
     secret = (instance / "secret_key").read_text(encoding="ascii").strip()
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -132,8 +133,8 @@ def test_import_word_checks_the_size_before_reading_and_never_opens_a_pipe(insta
     assert piped.exit_code == 1 and "不是普通文件" in piped.output
 
 
-def test_web_upload_over_the_limit_is_refused_from_its_length(instance: Path) -> None:
-    app = make_app(instance, WORD_IMPORT_MAX_MB=0.1)  # a small body: the test client keeps it in memory
+def test_web_upload_over_the_limit_is_refused_from_its_length(instance: Path, open_app: OpenApp) -> None:
+    app = open_app(instance, WORD_IMPORT_MAX_MB=0.1)  # a small body: the test client keeps it in memory
     client = app.test_client()
     login(client, "jiaowu")
     head = app.extensions["zhengai"].library.repo.head()
@@ -142,7 +143,6 @@ def test_web_upload_over_the_limit_is_refused_from_its_length(instance: Path) ->
     assert response.status_code == 413
     assert "文件超过导入上限 0.1 MB，未读取" in visible_text(response.get_data(as_text=True))
     assert app.extensions["zhengai"].library.repo.head() == head
-    app.extensions["zhengai"].db.dispose()
 
 
 # -- Word: limits enforced inside the conversion ------------------------------------------------------
@@ -322,13 +322,12 @@ def test_a_million_row_sheet_is_refused_while_streaming(million_rows: Path) -> N
     assert result["rss_mb"] < 150  # the interpreter, lxml and openpyxl themselves take about 60 MB
 
 
-def test_a_million_row_framework_table_is_refused_by_the_cli_and_the_web(million_rows: Path, instance: Path) -> None:
+def test_a_million_row_framework_table_is_refused_by_the_cli_and_the_web(million_rows: Path, instance: Path, open_app: OpenApp) -> None:
     head = ContentRepository(instance / "content.git").head()
     with within(120):
         result = run(instance, "import-framework", str(million_rows), "--id", "million-1", "--name", "百万行")
     assert result.exit_code == 1 and f"表格超过 {MAX_ROWS} 行" in result.output
-    app = make_app(instance)
-    client = app.test_client()
+    client = open_app(instance).test_client()
     login(client, "zhiliang")
     upload = {
         "csrf_token": csrf_token(client, "/audit/frameworks"),
@@ -340,7 +339,6 @@ def test_a_million_row_framework_table_is_refused_by_the_cli_and_the_web(million
         response = client.post("/audit/frameworks/import", data=upload, content_type="multipart/form-data", follow_redirects=True)
     assert f"导入失败：表格超过 {MAX_ROWS} 行" in visible_text(response.get_data(as_text=True))
     assert ContentRepository(instance / "content.git").head() == head
-    app.extensions["zhengai"].db.dispose()
 
 
 def test_rows_declared_far_apart_count_as_rows(tmp_path: Path) -> None:
@@ -470,11 +468,11 @@ def _off_main_commits(repo: ContentRepository) -> dict[str, str]:
 def test_restore_with_a_base_off_main_is_refused(which: str, app: Flask, client: FlaskClient) -> None:
     library: Library = app.extensions["zhengai"].library
     original = library.load(A101Z)
-    library.save(original.document.with_changes(body="新正文\n"), author=EDITOR, message="改", base=original.version.commit)
+    library.save(original.document.with_changes(body="新正文\n"), actor=AS_EDITOR, message="改", base=original.version.commit)
     head = library.repo.require_head()
     base = _off_main_commits(library.repo)[which]
     with pytest.raises(Refused, match="恢复所依据的版本不在现行版本的历史上"):
-        library.restore(A101Z, original.version.commit, author=EDITOR, message="恢复", base=base)
+        library.restore(A101Z, original.version.commit, actor=AS_EDITOR, message="恢复", base=base)
     login(client, "jiaowu")
     data = {"csrf_token": csrf_token(client, "/documents/A101Z/history"), "revision": original.version.commit, "base": base}
     response = client.post("/documents/A101Z/restore", data=data)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import html
-from html.parser import HTMLParser
+import re
 
 import pytest
 
+from tests.html_reader import fragment
 from zhengai_docs.search.analysis import (
     analysis_fingerprint,
     fold,
@@ -99,42 +99,28 @@ def test_contains_all_folds_the_text() -> None:
     assert not contains_all("依据GB 22239", ("gb/t",))
 
 
-class _Marks(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.marked: list[str] = []
-        self.text: list[str] = []
-        self._in_mark = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        assert tag == "mark", f"unexpected tag {tag}"
-        self._in_mark = True
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_mark = False
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self._in_mark:
-            self.marked.append(data)
+def _marks(highlighted: str) -> tuple[list[str], str]:
+    """The marked words and the whole text of highlighter output, which must hold no tag but <mark>."""
+    assert "<" not in re.sub(r"</?mark(?:\s[^<>]*)?>", "", highlighted), highlighted  # a stray <body> would vanish from the tree
+    root = fragment(highlighted)
+    assert {element.tag for element in root.iterdescendants()} <= {"mark"}, highlighted
+    return [mark.text_content() for mark in root.iter("mark")], root.text_content()
 
 
 def test_highlight_marks_matches_and_escapes_everything_else() -> None:
     marked = highlight_all("<b>双师</b>型教师 & 双师", ["双师"])
-    parser = _Marks()
-    parser.feed(marked)
-    assert parser.marked == ["双师", "双师"]
-    assert html.unescape("".join(parser.text)) == "<b>双师</b>型教师 & 双师"
+    words, text = _marks(marked)
+    assert words == ["双师", "双师"]
+    assert text == "<b>双师</b>型教师 & 双师"
 
 
 def test_snippet_windows_around_matches_with_ellipses() -> None:
     text = "甲" * 300 + "专业带头人遴选" + "乙" * 300 + "GB/T 22239" + "丙" * 300
     result = snippet(text, ["专业带头人", "gb/t"], width=60)
-    parser = _Marks()
-    parser.feed(result)
-    assert parser.marked == ["专业带头人", "GB/T"]
+    words, shown = _marks(result)
+    assert words == ["专业带头人", "GB/T"]
     assert result.startswith("…") and result.endswith("…")
-    assert len(html.unescape("".join(parser.text))) < 2 * 60 + 10
+    assert len(shown) < 2 * 60 + 10
     assert snippet("没有匹配的文字", ["双师"], width=4) == "没有匹配…"
 
 

@@ -19,10 +19,11 @@ from tests.databases import instance_database_url
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.database import Database
 from zhengai_docs.library import Library
+from zhengai_docs.permissions import Actor
 from zhengai_docs.search.backend import SearchRequest
 from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.search.whoosh_backend import WhooshBackend
-from zhengai_docs.storage.repository import Author, ContentRepository
+from zhengai_docs.storage.repository import ContentRepository
 
 SAVERS = 4
 SEARCHERS = 4
@@ -42,13 +43,13 @@ def _library(instance: Path) -> tuple[Library, WhooshBackend]:
 def _save(instance: str, number: int, results: Any) -> None:
     try:
         library, backend = _library(Path(instance))
-        author = Author(name=f"编辑{number}", email=f"editor{number}@example.edu.cn")
+        writer = Actor.system(name=f"编辑{number}", email=f"editor{number}@example.edu.cn")
         for n in range(SAVES):
             code = CODES[number * SAVES + n]
             token = f"bingfa{number}x{n}q"
             loaded = library.load(document_code(code))
             document = loaded.document.with_changes(body=loaded.document.body + f"\n并发保存 {token}\n")
-            library.save(document, author=author, message=f"并发保存 {token}", base=loaded.version.commit)
+            library.save(document, actor=writer, message=f"并发保存 {token}", base=loaded.version.commit)
             found = [h.code for h in backend.search(SearchRequest(text=token)).hits]
             results.put(("saved", token, code, found))
         library.db.dispose()
@@ -100,19 +101,21 @@ def test_saving_and_searching_processes(indexed_instance: Path) -> None:
     assert len(searched) == SEARCHERS and min(searched) >= 10
 
     library, backend = _library(indexed_instance)
-    assert backend.state().commit == library.repo.head()
-    for _, token, code, _found in saved:
-        assert [h.code for h in backend.search(SearchRequest(text=token)).hits] == [code]
-    backend.close()
-    library.db.dispose()
+    try:
+        assert backend.state().commit == library.repo.head()
+        for _, token, code, _found in saved:
+            assert [h.code for h in backend.search(SearchRequest(text=token)).hits] == [code]
+    finally:
+        backend.close()
+        library.db.dispose()
 
 
 def test_a_searcher_closed_under_its_thread_is_reopened(indexed_instance: Path) -> None:
     """Whoosh's `reader(reuse=…)` closes the reused reader when it retries after another process's
-    merge removed a segment; the thread's held searcher is then closed, and every later search on
-    that thread answered 500 (the load benchmark found 40 in a minute)."""
+    merge removed a segment; the pooled searcher is then closed, and every later search that got
+    it answered 500 (the load benchmark found 40 in a minute)."""
     backend = WhooshBackend(indexed_instance / "search-index")
     assert backend.search(SearchRequest(text="专业")).total > 0
-    backend._local.held[1].close()  # what the double close inside Whoosh leaves behind
+    backend._idle[-1][1].close()  # what the double close inside Whoosh leaves behind
     assert backend.search(SearchRequest(text="专业")).total > 0
     backend.close()

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.conftest import make_app
+from tests.actors import AS_EDITOR
+from tests.conftest import OpenApp, make_app
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.library import Library
@@ -34,7 +35,7 @@ def build_index(instance: Path) -> None:
 def indexed_app(indexed_instance: Path) -> Iterator[Flask]:
     app = make_app(indexed_instance)
     yield app
-    app.extensions["zhengai"].db.dispose()
+    app.extensions["zhengai"].close()
 
 
 def _library(app: Flask) -> Library:
@@ -55,7 +56,7 @@ def test_a_save_is_searchable_when_save_returns(indexed_app: Flask) -> None:
     loaded = library.load(document_code("A101Z"))
     assert _found(library, "甲乙丙丁戊") == []
     changed = loaded.document.with_changes(body=loaded.document.body + "\n甲乙丙丁戊\n")
-    result = library.save(changed, author=EDITOR, message="补充", base=loaded.version.commit)
+    result = library.save(changed, actor=AS_EDITOR, message="补充", base=loaded.version.commit)
     assert _found(library, "甲乙丙丁戊") == ["A101Z"]
     assert library.search is not None and library.search.backend.state().commit == result.commit
 
@@ -87,8 +88,8 @@ def test_a_deleted_document_leaves_the_index(indexed_app: Flask) -> None:
     assert "A101L" not in _found(library, title)
 
 
-def test_starting_the_app_never_builds_the_index(instance: Path) -> None:
-    app = make_app(instance, ANONYMOUS_READ=True)
+def test_starting_the_app_never_builds_the_index(instance: Path, open_app: OpenApp) -> None:
+    app = open_app(instance, ANONYMOUS_READ=True)
     client = app.test_client()
     assert client.get("/").status_code == 200
     page = client.get("/search?q=双师")
@@ -98,7 +99,6 @@ def test_starting_the_app_never_builds_the_index(instance: Path) -> None:
     assert not (instance / "search-index" / "CURRENT").exists()
     _library(app).sync()  # syncing a missing index neither fails nor builds one
     assert not (instance / "search-index" / "CURRENT").exists()
-    app.extensions["zhengai"].db.dispose()
 
 
 def test_reindex_command_rebuilds_beside_the_live_index(instance: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,53 +10,29 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import login, make_app
+from tests.conftest import OpenApp, login, make_app
+from tests.html_reader import attributes, find_all, parse
 
 
-class Page(HTMLParser):
+class Page:
     """Hits, marks, links and forms of a page, read with a parser rather than substrings."""
 
     def __init__(self, html: str) -> None:
-        super().__init__()
-        self.hits: list[str] = []
-        self.marks: list[str] = []
-        self.links: list[str] = []
-        self.forms: list[dict[str, str | None]] = []
-        self.inline: list[str] = []
-        self._stack: list[str] = []
-        self._in_hit_title = False
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        self._stack.append(tag)
-        if tag == "a" and attributes.get("href"):
-            self.links.append(attributes["href"] or "")
-            if self._in_hit_title:
-                self.hits.append((attributes["href"] or "").rsplit("/", 1)[-1])
-        if tag == "h2" and attributes.get("class") == "search-hit-title":
-            self._in_hit_title = True
-        if tag == "form":
-            self.forms.append(attributes)
-        if "style" in attributes or any(name.startswith("on") for name in attributes) or (tag == "script" and "src" not in attributes):
-            self.inline.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "h2":
-            self._in_hit_title = False
-        if self._stack:
-            self._stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        if self._stack and self._stack[-1] == "mark":
-            self.marks.append(data)
+        tree = parse(html)
+        self.links = [a["href"] for a in attributes(tree, "//a[@href != '']")]
+        self.hits = [a["href"].rsplit("/", 1)[-1] for a in attributes(tree, "//h2[@class='search-hit-title']//a[@href != '']")]
+        self.marks = [mark.text_content() for mark in find_all(tree, "//mark")]
+        self.forms = attributes(tree, "//form")
+        # what the content security policy would block: style and event-handler attributes, inline scripts
+        inline = "//*[@style or @*[starts-with(name(), 'on')] or self::script[not(@src)]]"
+        self.inline = [element.tag for element in find_all(tree, inline)]
 
 
 @pytest.fixture
 def app(indexed_instance: Path) -> Iterator[Flask]:
     application = make_app(indexed_instance)
     yield application
-    application.extensions["zhengai"].db.dispose()
+    application.extensions["zhengai"].close()
 
 
 @pytest.fixture
@@ -137,14 +112,12 @@ def test_the_header_search_box_is_on_every_page(reader: FlaskClient) -> None:
         assert any(f.get("class") == "header-search" and f.get("action") == "/search" for f in page.forms), url
 
 
-def test_reading_rules(app: Flask, indexed_instance: Path) -> None:
+def test_reading_rules(app: Flask, indexed_instance: Path, open_app: OpenApp) -> None:
     anonymous = app.test_client()
     assert anonymous.get("/search?q=双师").headers["Location"].startswith("/login")
     assert anonymous.get("/api/search?q=双师").status_code == 401
     login_page = Page(anonymous.get("/login").get_data(as_text=True))
     assert not any(f.get("class") == "header-search" for f in login_page.forms)
-    open_app = make_app(indexed_instance, ANONYMOUS_READ=True)
-    client = open_app.test_client()
+    client = open_app(indexed_instance, ANONYMOUS_READ=True).test_client()
     assert client.get("/search?q=双师").status_code == 200
     assert client.get("/api/search?q=双师").get_json()["total"] > 0
-    open_app.extensions["zhengai"].db.dispose()

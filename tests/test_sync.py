@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.conftest import EDITOR, login
+from tests.actors import AS_EDITOR
+from tests.conftest import EDITOR, OpenApp, OpenDatabase, login
 from tests.databases import instance_database_url
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.db import queries
-from zhengai_docs.db.database import Database
 from zhengai_docs.db.doctor import diagnose
 from zhengai_docs.db.models import CacheState, DocumentRow, RevisionRow
 from zhengai_docs.db.sync import cached_commit, sync
@@ -69,8 +69,8 @@ def test_save_updates_cache_and_history(library: Library) -> None:
     from zhengai_docs.catalogue.document import parse_document
 
     document = parse_document(NEW_DOC, path=code.path)
-    first = library.save(document, author=EDITOR, message="新建社会培训管理办法", base=None)
-    library.save(document.with_changes(title="社会培训管理办法（修订）"), author=EDITOR, message="修订标题", base=first.commit)
+    first = library.save(document, actor=AS_EDITOR, message="新建社会培训管理办法", base=None)
+    library.save(document.with_changes(title="社会培训管理办法（修订）"), actor=AS_EDITOR, message="修订标题", base=first.commit)
     summary = queries.document_summary(library.db, "A201Z")
     assert summary is not None and summary.title == "社会培训管理办法（修订）"
     history = queries.history(library.db, "A201Z")
@@ -97,18 +97,17 @@ def test_external_push_appears_in_cache_and_pages(instance: Path, client: FlaskC
     assert "线下修订：新增 A201Z，修订 A101Z，删除 E201Z" in history and "外部提交者" in history
 
 
-def test_incremental_sync_touches_only_changed_documents(instance: Path, tmp_path: Path) -> None:
-    db = Database(instance_database_url(instance))
+def test_incremental_sync_touches_only_changed_documents(instance: Path, tmp_path: Path, open_database: OpenDatabase) -> None:
+    db = open_database(instance)
     repo = ContentRepository(instance / "content.git")
     before = cached_commit(db)
     external_push(instance / "content.git", tmp_path / "work")
     result = sync(db, repo)
     assert (result.mode, result.old, result.documents) == ("incremental", before, 3)
     assert diagnose(db, repo).cache_ok
-    db.dispose()
 
 
-def test_concurrent_syncers_apply_commits_once(instance: Path, tmp_path: Path) -> None:
+def test_concurrent_syncers_apply_commits_once(instance: Path, tmp_path: Path, open_database: OpenDatabase) -> None:
     external_push(instance / "content.git", tmp_path / "work")
     script = textwrap.dedent(
         f"""
@@ -121,9 +120,7 @@ def test_concurrent_syncers_apply_commits_once(instance: Path, tmp_path: Path) -
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(4)]
     modes = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert modes.count("incremental") == 1, modes
-    db = Database(instance_database_url(instance))
-    assert diagnose(db, ContentRepository(instance / "content.git")).cache_ok
-    db.dispose()
+    assert diagnose(open_database(instance), ContentRepository(instance / "content.git")).cache_ok
 
 
 KILLED_WRITER = """
@@ -132,7 +129,8 @@ from zhengai_docs.catalogue.document import parse_document
 from zhengai_docs.db.database import Database
 from zhengai_docs.db import sync as sync_module
 from zhengai_docs.library import Library
-from zhengai_docs.storage.repository import Author, ContentRepository
+from zhengai_docs.permissions import Actor
+from zhengai_docs.storage.repository import ContentRepository
 
 instance, mode, url = sys.argv[1], sys.argv[2], sys.argv[3]
 library = Library(repo=ContentRepository(instance + "/content.git"), db=Database(url))
@@ -143,7 +141,8 @@ if mode == "before-cache":
     library.sync = die  # killed after the git write, before any cache update
 else:
     sync_module._add_revisions = die  # killed in the middle of the cache transaction
-library.save(doc.with_changes(title="崩溃前保存的标题"), author=Author("王", "w@x"), message="崩溃测试", base=library.repo.head())
+writer = Actor.system(name="王", email="w@x")
+library.save(doc.with_changes(title="崩溃前保存的标题"), actor=writer, message="崩溃测试", base=library.repo.head())
 """
 
 
@@ -153,9 +152,9 @@ def _kill_during_save(instance: Path, mode: str) -> None:
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
-def test_sigkill_between_git_write_and_cache_update(instance: Path) -> None:
+def test_sigkill_between_git_write_and_cache_update(instance: Path, open_database: OpenDatabase) -> None:
     _kill_during_save(instance, "before-cache")
-    db = Database(instance_database_url(instance))
+    db = open_database(instance)
     repo = ContentRepository(instance / "content.git")
     diagnosis = diagnose(db, repo)
     assert not diagnosis.cache_ok  # the cache is behind git ...
@@ -166,26 +165,20 @@ def test_sigkill_between_git_write_and_cache_update(instance: Path) -> None:
     assert "缓存已重建" in result.output and "缓存与仓库一致" in result.output
     with db.session() as session:
         assert session.get(DocumentRow, "A101Z").title == "崩溃前保存的标题"  # type: ignore[union-attr]
-    db.dispose()
 
 
-def test_sigkill_inside_cache_transaction_then_next_request_resyncs(instance: Path) -> None:
+def test_sigkill_inside_cache_transaction_then_next_request_resyncs(instance: Path, open_app: OpenApp, open_database: OpenDatabase) -> None:
     _kill_during_save(instance, "mid-transaction")
-    db = Database(instance_database_url(instance))
+    db = open_database(instance)
     repo = ContentRepository(instance / "content.git")
     assert cached_commit(db) != repo.head()  # the half-done transaction was rolled back
-    from tests.conftest import make_app
-
-    app = make_app(instance)
-    client = app.test_client()
+    client = open_app(instance).test_client()
     login(client, "duzhe")
     assert "崩溃前保存的标题" in client.get("/documents/A101Z").get_data(as_text=True)
     assert diagnose(db, repo).cache_ok
     with db.session() as session:
         messages = session.scalars(select(RevisionRow.message).where(RevisionRow.code == "A101Z")).all()
     assert messages.count("崩溃测试") == 1
-    db.dispose()
-    app.extensions["zhengai"].db.dispose()
 
 
 def test_invalid_document_pushed_from_outside_is_reported(instance: Path, tmp_path: Path) -> None:
@@ -200,23 +193,23 @@ def test_invalid_document_pushed_from_outside_is_reported(instance: Path, tmp_pa
     assert "regulations/A/A1/A103Z.md:2: 代码 A104Z 与文件位置不符（应为 A103Z）" in result.output
 
 
-def test_revision_seq_is_the_commits_place_on_the_branch(instance: Path) -> None:
+def test_revision_seq_is_the_commits_place_on_the_branch(instance: Path, open_database: OpenDatabase) -> None:
     """Incremental syncs number revisions as a full rebuild would, even across commits that
     touch no document (catalogue, frameworks), so "written after" can be judged by seq."""
     repo = ContentRepository(instance / "content.git")
-    db = Database(instance_database_url(instance))
+    db = open_database(instance)
     library = Library(repo=repo, db=db)
     framework = repo.read("frameworks/moe-2015.yaml")
     repo.write("frameworks/moe-2015.yaml", framework.text + "\n", author=EDITOR, message="不涉及文档的提交", base=framework.commit)
     loaded = library.load(document_code("A101Z"))
-    library.save(loaded.document.with_changes(body="新正文\n"), author=EDITOR, message="修订", base=loaded.version.commit)
+    library.save(loaded.document.with_changes(body="新正文\n"), actor=AS_EDITOR, message="修订", base=loaded.version.commit)
     with db.session() as session:
         incremental = session.scalar(select(RevisionRow.seq).where(RevisionRow.code == "A101Z").order_by(RevisionRow.seq.desc()).limit(1))
     assert incremental == repo.position(repo.require_head())
     with db.transaction() as session:  # a cache from before migration 0005 does not know its position
         session.execute(update(CacheState).values(position=None))
     loaded = library.load(document_code("A101Z"))
-    library.save(loaded.document.with_changes(body="再次修订的正文\n"), author=EDITOR, message="再修订", base=loaded.version.commit)
+    library.save(loaded.document.with_changes(body="再次修订的正文\n"), actor=AS_EDITOR, message="再修订", base=loaded.version.commit)
     with db.session() as session:
         incremental = session.scalar(select(RevisionRow.seq).where(RevisionRow.code == "A101Z").order_by(RevisionRow.seq.desc()).limit(1))
         assert session.scalar(select(CacheState.position)) == incremental
@@ -226,4 +219,3 @@ def test_revision_seq_is_the_commits_place_on_the_branch(instance: Path) -> None
     with db.session() as session:
         rebuilt = session.scalar(select(RevisionRow.seq).where(RevisionRow.code == "A101Z").order_by(RevisionRow.seq.desc()).limit(1))
     assert rebuilt == incremental
-    db.dispose()

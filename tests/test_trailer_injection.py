@@ -16,7 +16,6 @@ import io
 import re
 import subprocess
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from tests.actors import AS_EDITOR
 from tests.conftest import EDITOR, csrf_token, login, make_app
-from tests.html_forms import form_fields, visible_text
+from tests.html_reader import attributes, find_all, form_fields, has_class, parse, visible_text
 from zhengai_docs import trailers
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
@@ -51,7 +51,7 @@ ONE_LINE = "只能写成一行"
 def review_app(instance: Path) -> Iterator[Flask]:
     application = make_app(instance, REVIEW_REQUIRED=True)
     yield application
-    application.extensions["zhengai"].db.dispose()
+    application.extensions["zhengai"].close()
 
 
 def client_for(app: Flask, username: str) -> FlaskClient:
@@ -81,44 +81,14 @@ def git_trailers(message: str) -> list[str]:
     return out.splitlines()
 
 
-class HistoryPage(HTMLParser):
+class HistoryPage:
     """The history table's rows (cell texts) and the text of every approval record on a page."""
 
     def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.rows: list[list[str]] = []
-        self.records: list[str] = []
-        self._cell: list[str] | None = None
-        self._record: list[str] | None = None
-        self._record_depth = 0
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        classes = (dict(attrs).get("class") or "").split()
-        if self._record is not None:
-            self._record_depth += 1
-        elif "approval-record" in classes:
-            self._record, self._record_depth = [], 1
-        if tag == "tr":
-            self.rows.append([])
-        elif tag == "td":
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._record is not None:
-            self._record_depth -= 1
-            if self._record_depth == 0:
-                self.records.append(" ".join("".join(self._record).split()))
-                self._record = None
-        if tag == "td" and self._cell is not None:
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._record is not None:
-            self._record.append(data)
-        if self._cell is not None:
-            self._cell.append(data)
+        tree = parse(html)
+        self.rows = [[visible_text(cell) for cell in row.xpath("./td")] for row in find_all(tree, "//tr")]
+        record = has_class("approval-record")
+        self.records = [visible_text(r) for r in find_all(tree, f"//*[{record}][not(ancestor::*[{record}])]")]
 
 
 def approvals_shown(client: FlaskClient, code: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -156,20 +126,7 @@ def actor(app: Flask, username: str) -> Actor:
 
 def input_values(html: str) -> dict[str, str]:
     """name -> value of every text input on a page (the approval form has no id of its own)."""
-
-    class Inputs(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__(convert_charrefs=True)
-            self.values: dict[str, str] = {}
-
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            a = {k: v or "" for k, v in attrs}
-            if tag == "input" and a.get("type", "text") == "text" and "name" in a:
-                self.values[a["name"]] = a.get("value", "")
-
-    reader = Inputs()
-    reader.feed(html)
-    return reader.values
+    return {a["name"]: a.get("value", "") for a in attributes(html, "//input[@name][not(@type) or @type='text']")}
 
 
 def open_revision(editor: FlaskClient, code: str, reason: str) -> int:
@@ -243,7 +200,7 @@ def test_direct_saves_and_command_line_messages_never_form_a_trailer_block(app: 
     loaded = library.load(document_code("A101B"))
     result = library.save(
         loaded.document.with_changes(body=loaded.document.body + "\n补充。\n"),
-        author=EDITOR,
+        actor=AS_EDITOR,
         message="A101B 导入.md" + FORGED,
         base=loaded.version.commit,
     )
@@ -292,8 +249,8 @@ def test_commits_pushed_with_plain_git_are_read_by_the_same_rule(app: Flask) -> 
 def test_a_review_reason_with_forged_lines_records_the_review_only(app: Flask) -> None:
     quality = client_for(app, "zhiliang")
     page = "/cycles/documents/A101Z"
-    base = form_fields(quality.get(page).get_data(as_text=True), "review-form").get("base") or head(app)
-    post(quality, f"{page}/review", page, reason="仍然适用" + FORGED, base=str(base))
+    shown = attributes(quality.get(page).get_data(as_text=True), f"//form[{has_class('review-form')}]//input[@name='base']")
+    post(quality, f"{page}/review", page, reason="仍然适用" + FORGED, base=shown[0]["value"])  # the version the form shows
     message = commit_message(app, head(app))
     assert trailers.is_no_change_review(message) and approval_record(message) is None
     assert subject(message).startswith("审核未修订：A101Z") and "仍然适用 Approved-by: 伪造的党委会" in subject(message)
@@ -442,7 +399,7 @@ def test_restore_refuses_a_multi_line_message(app: Flask) -> None:
     library: Library = app.extensions["zhengai"].library
     loaded = library.load(document_code("A101Z"))
     library.save(
-        loaded.document.with_changes(body=loaded.document.body + "\n新增。\n"), author=EDITOR, message="改", base=loaded.version.commit
+        loaded.document.with_changes(body=loaded.document.body + "\n新增。\n"), actor=AS_EDITOR, message="改", base=loaded.version.commit
     )
     before = head(app)
     response = editor.post(

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from tests import word_fixtures as fx
 from tests.conftest import csrf_token, login
-from tests.html_forms import visible_text
+from tests.html_reader import visible_text
 from zhengai_docs.render.docx_import import import_docx
 from zhengai_docs.render.docx_package import Limits, WordImportError
 

@@ -9,8 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import word_fixtures as fx
+from tests.actors import AS_EDITOR
 from tests.conftest import csrf_token, login
-from tests.html_forms import form_fields, visible_text
+from tests.html_reader import form_fields, visible_text
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.library import Library
 
@@ -73,9 +74,8 @@ def test_a_save_in_between_is_a_conflict_and_overwrites_nothing(app: Flask, clie
     fields["message"] = "从 Word 导入"
     current = library.load(document_code("A101Z"))
     other = current.document.with_changes(body=current.document.body + "\n**第十五条** 他人新增的条款。\n")
-    from tests.conftest import EDITOR
 
-    library.save(other, author=EDITOR, message="他人同时修改", base=current.version.commit)
+    library.save(other, actor=AS_EDITOR, message="他人同时修改", base=current.version.commit)
     head = library.repo.head()
     response = client.post("/documents/A101Z/import/confirm", data=fields)
     assert response.status_code == 409

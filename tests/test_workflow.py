@@ -19,7 +19,8 @@ from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import User
 from zhengai_docs.errors import Conflict, NotAllowed, NotFound, Refused
 from zhengai_docs.library import Library
-from zhengai_docs.storage.repository import Author, ContentRepository
+from zhengai_docs.permissions import WritePolicy
+from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import Role
 from zhengai_docs.workflow import Actor, Approval, DraftStatus, Workflow
 
@@ -121,7 +122,7 @@ def test_publication_is_refused_when_the_document_changed_meanwhile_and_catches_
     current = library.load(A101Z)
     library.save(
         current.document.with_changes(title=current.document.meta.title + "（勘误）"),
-        author=Author("管理员", "a@x"),
+        actor=actor(library, "admin"),
         message="勘误",
         base=current.version.commit,
     )
@@ -232,7 +233,7 @@ def test_a_new_document_starts_as_a_draft(workflow: Workflow, library: Library) 
 
 
 def test_approvers_configured_per_type(library: Library) -> None:
-    workflow = Workflow(library, approvers={DocType.Z: ["renshi"]})
+    workflow = Workflow(Library(repo=library.repo, db=library.db, policy=WritePolicy(approvers={DocType.Z: ("renshi",)})))
     editor, named, quality = actor(library, "jiaowu"), actor(library, "renshi"), actor(library, "zhiliang")
     draft = workflow.open(code=A101Z, kind="revise", reason="修订", actor=editor)
     workflow.submit(draft.id, actor=editor)

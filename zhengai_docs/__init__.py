@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # importing the package must not import Flask (the CLI and benchmarks do without it)
+    from flask import Flask
 
 __version__ = "0.1.0"
 

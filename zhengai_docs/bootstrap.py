@@ -1,4 +1,8 @@
-"""Setting up a college: the content repository, the database, demo content and demo users."""
+"""Setting up a college: the content repository, the database, demo content and demo users.
+
+Everything here is written by the system (`Actor.system()`), through `Library` like any other
+write: an explicit actor with an administrator's rights, never a way around the checks.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +24,13 @@ from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import User
 from zhengai_docs.frameworks import framework_path
 from zhengai_docs.library import Library
+from zhengai_docs.permissions import SYSTEM_AUTHOR as SYSTEM_AUTHOR  # re-exported: the commands' default author
+from zhengai_docs.permissions import Actor
 from zhengai_docs.storage.paths import CATALOGUE_PATH
-from zhengai_docs.storage.repository import Author, ContentRepository
+from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import Role, create_user
 
 PACKAGE = Path(__file__).parent
-SYSTEM_AUTHOR = Author(name="zhengai-docs", email="zhengai-docs@localhost")
 DEMO_PASSWORD = "zhengai-demo"  # noqa: S105 - printed by `init --demo`; demo accounts only
 DEMO_USERS = (
     ("admin", "系统管理员", Role.ADMIN, ()),
@@ -86,17 +91,18 @@ def initialise(
         report.created_repository = True
     db.upgrade()
     library = Library(repo=repo, db=db)
+    system = Actor.system()
     if demo and repo.head() is None:
-        report.catalogue_items, report.demo_documents = load_demo_content(repo, progress=progress)
+        report.catalogue_items, report.demo_documents = load_demo_content(library, actor=system, progress=progress)
     if not library.frameworks.ids():
-        repo.commit(builtin_frameworks(), author=SYSTEM_AUTHOR, message="导入内置诊断框架", base=repo.head())
+        library.commit_files(builtin_frameworks(), actor=system, message="导入内置诊断框架", base=repo.head())
     library.sync()
     if demo:
         report.users = create_demo_users(db)
     return report
 
 
-def load_demo_content(repo: ContentRepository, *, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+def load_demo_content(library: Library, *, actor: Actor, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
     """Commit the built-in catalogue, then each bundled document dated as issued (oldest first).
 
     Migrated documents keep their historical dates, so the demo history reads like a real one;
@@ -106,16 +112,16 @@ def load_demo_content(repo: ContentRepository, *, progress: Callable[[int, int],
     bundled_documents = list(_bundled_documents())
     documents = sorted(bundled_documents + list(_earlier_versions(bundled_documents)), key=lambda d: (d[2], d[0]))
     start = documents[0][2] - dt.timedelta(days=30) if documents else dt.date.today()
-    repo.commit(
+    library.commit_files(
         {CATALOGUE_PATH: plan.catalogue.to_yaml(), **builtin_frameworks()},
-        author=SYSTEM_AUTHOR,
+        actor=actor,
         message=f"导入制度体系及索引目录（{plan.item_count} 个条目）和内置诊断框架",
         base=None,
         date=_morning(start),
     )
     for done, (path, text, issued) in enumerate(documents, start=1):
         title = parse_document(text, path=path).meta.title
-        repo.commit({path: text}, author=SYSTEM_AUTHOR, message=f"迁移：{title}", base=repo.head(), date=_morning(issued))
+        library.commit_files({path: text}, actor=actor, message=f"迁移：{title}", base=library.repo.head(), date=_morning(issued))
         if progress is not None:
             progress(done, len(documents))
     return plan.item_count, len(bundled_documents)

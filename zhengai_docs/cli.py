@@ -12,44 +12,44 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
 
-from zhengai_docs import coverage, create_app
+from zhengai_docs import coverage, health
 from zhengai_docs.bootstrap import DEMO_PASSWORD, SYSTEM_AUTHOR, initialise
 from zhengai_docs.catalogue.framework import framework_from_file
 from zhengai_docs.cycles import report as cycle_report
 from zhengai_docs.cycles import rules as cycle_rules
 from zhengai_docs.cycles.remind import Outbox
 from zhengai_docs.cycles.remind import remind as remind_editors
-from zhengai_docs.db.doctor import diagnose
+from zhengai_docs.db.doctor import Diagnosis, department_problems, diagnose
 from zhengai_docs.db.sync import cached_commit, rebuild
 from zhengai_docs.errors import StorageError, ZhengaiError
 from zhengai_docs.notify import SmtpSettings
-from zhengai_docs.search.indexer import SearchIndex, rebuild_index
-from zhengai_docs.storage.repository import Author
+from zhengai_docs.permissions import Actor
+from zhengai_docs.search.backend import IndexMissing
+from zhengai_docs.search.indexer import SAVE_WAIT, SearchIndex, rebuild_index, sync_index
+from zhengai_docs.services import Services, instance_path_from, load_services
 from zhengai_docs.users import Role, check_credentials, create_user
-from zhengai_docs.web.app import Services
+from zhengai_docs.workflow import FindingState, reconcile_drafts
 
 
 class _Context:
-    def __init__(self, instance: str | None) -> None:
-        self.instance = instance
-        self._app: Flask | None = None
+    """The instance a command works on; its services are built on first use, without Flask."""
 
-    @property
-    def app(self) -> Flask:
-        if self._app is None:
-            self._app = create_app(instance_path=self.instance)
-        return self._app
+    def __init__(self, instance: str | None) -> None:
+        self.instance_path = instance_path_from(instance)
+        self._services: Services | None = None
 
     @property
     def services(self) -> Services:
-        return self.app.extensions["zhengai"]
+        if self._services is None:
+            self._services = load_services(self.instance_path)
+        return self._services
 
     def close(self) -> None:
         """Release the database's connections when the command ends (PostgreSQL counts them)."""
-        if self._app is not None:
-            self.services.db.dispose()
+        if self._services is not None:
+            self._services.close()
+            self._services = None
 
 
 pass_context = click.make_pass_decorator(_Context)
@@ -167,9 +167,15 @@ def serve(ctx: _Context, host: str | None, port: int | None, workers: int | None
         click.echo(f"示例账号：admin / {DEMO_PASSWORD}（管理员）、zhiliang（质量办）、jiaowu（教务处编辑）、duzhe（读者），密码相同")
     else:
         click.echo("请用 init 时创建的管理员账号登录。")
-    instance = ctx.app.instance_path
     ctx.close()  # each worker builds its own app and connections
-    run(lambda: create_app(instance_path=instance), options)
+    instance = str(ctx.instance_path)
+
+    def factory() -> Any:
+        from zhengai_docs import create_app  # Flask is imported only by the command that serves pages
+
+        return create_app(instance_path=instance)
+
+    run(factory, options)
 
 
 @cli.command("create-user")
@@ -223,7 +229,7 @@ def import_catalogue(ctx: _Context, table: Path, dry_run: bool, author: str) -> 
             plan = library.plan_catalogue_import(table)
             result = None
         else:
-            plan, result = library.import_catalogue(table, author=Author(name=author, email=SYSTEM_AUTHOR.email))
+            plan, result = library.import_catalogue(table, actor=Actor.system(name=author))  # the operator, on the server
     click.echo(f"表中共 {plan.item_count} 个条目；{len(plan.changes)} 项变更{'（试运行，未提交）' if dry_run else ''}")
     for change in plan.changes:
         click.echo(f"  {change.kind} {change.code} {change.detail}")
@@ -238,19 +244,27 @@ def import_catalogue(ctx: _Context, table: Path, dry_run: bool, author: str) -> 
 
 
 @cli.command()
-@click.option("--rebuild", "force", is_flag=True, help="Rebuild the cache even if it looks consistent.")
+@click.option("--repair", is_flag=True, help="Also fix what needs no person: draft refs and rows that disagree, orphan draft refs.")
+@click.option("--rebuild", "force", is_flag=True, help="Rebuild the cache even if it looks consistent (implies --repair).")
 @pass_context
-def doctor(ctx: _Context, force: bool) -> None:
-    """Verify the SQL cache against git and rebuild it when they differ; check git and content.
+def doctor(ctx: _Context, repair: bool, force: bool) -> None:
+    """Check everything that can drift from git, report each finding, and repair what needs no person.
 
-    Exits 1 when a problem remains that a rebuild cannot fix (damaged repository, invalid files).
+    Every run checks the repository (git fsck), the SQL cache and the search index against the
+    branch head and brings both up to it (they are projections of git: rebuilding them loses
+    nothing), the draft refs against the draft rows, users' departments against the catalogue,
+    and every file the product cannot use. --repair also reconciles drafts and refs (adopts saves
+    a crash left unrecorded, moves orphan refs aside); what needs a person is listed as
+    需人工处理. Exits 1 when a problem remains.
 
     Examples:
       zhengai-docs doctor
+      zhengai-docs doctor --repair
       zhengai-docs doctor --rebuild
     """
     svc = ctx.services
     repo, db = svc.library.repo, svc.db
+    repair = repair or force
     damaged = False
     with _errors():
         db.upgrade()
@@ -260,23 +274,86 @@ def doctor(ctx: _Context, force: bool) -> None:
         except StorageError as exc:  # reported, and the checks below still run
             damaged = True
             click.echo(f"git 仓库完整性检查：未通过：{exc}")
-        diagnosis = diagnose(db, repo)
-        for problem in diagnosis.cache_problems:
-            click.echo(f"  缓存：{problem}")
-        if force or not diagnosis.cache_ok:
-            with _progress("重建缓存") as progress:
-                result = rebuild(db, repo, expected=cached_commit(db), progress=progress)
-            click.echo(f"缓存已重建：{result.documents} 份文档，{result.revisions} 条修订记录")
-            diagnosis = diagnose(db, repo)
+        diagnosis = _doctor_cache(svc, force=force)
+        index_left = _doctor_search_index(svc)
+        drafts_left = _doctor_drafts(svc, repair=repair)
+        people_left = _doctor_people(svc)
         if not damaged:
             repo.optimise()
-    click.echo("缓存与仓库一致" if diagnosis.cache_ok else "缓存仍不一致：" + "；".join(diagnosis.cache_problems))
     for problem in diagnosis.content_problems:
         click.echo(f"  内容：{problem}")
     if diagnosis.content_problems:
         click.echo(f"共 {len(diagnosis.content_problems)} 个文件或条目无法使用；其余内容照常工作。修正后提交即可恢复。")
-    if damaged or not diagnosis.cache_ok or diagnosis.content_problems:
+    if damaged or not diagnosis.cache_ok or diagnosis.content_problems or index_left or drafts_left or people_left:
+        click.echo("检查完成：仍有问题需要处理（见上）")
         sys.exit(1)
+    click.echo("检查完成：没有需要处理的问题")
+
+
+def _doctor_cache(svc: Services, *, force: bool) -> Diagnosis:
+    """The SQL cache against git: rebuilt when they differ (or when forced)."""
+    repo, db = svc.library.repo, svc.db
+    diagnosis = diagnose(db, repo)
+    for problem in diagnosis.cache_problems:
+        click.echo(f"  缓存：{problem}")
+    if force or not diagnosis.cache_ok:
+        with _progress("重建缓存") as progress:
+            result = rebuild(db, repo, expected=cached_commit(db), progress=progress)
+        click.echo(f"缓存已重建：{result.documents} 份文档，{result.revisions} 条修订记录")
+        diagnosis = diagnose(db, repo)
+    click.echo("缓存与仓库一致" if diagnosis.cache_ok else "缓存仍不一致：" + "；".join(diagnosis.cache_problems))
+    return diagnosis
+
+
+def _doctor_search_index(svc: Services) -> bool:
+    """The search index against the head: caught up, or rebuilt beside the live one. True when a
+    problem remains (e.g. its disk refuses writes: a person must act)."""
+
+    library = svc.library
+    drift = health.index_drift(library)
+    if library.search is None:
+        return False
+    if drift is not None:
+        click.echo(f"  搜索索引：{drift.problem}（{'可自动修复' if drift.repair else '需人工处理'}）")
+        backend = library.search.backend
+        if drift.repair == "catch-up":
+            try:
+                caught = sync_index(backend, library.repo, timeout=SAVE_WAIT)
+                click.echo(f"搜索索引已追上仓库：更新 {caught.documents} 份文档")
+            except IndexMissing:  # the recorded commit is gone (history rewritten and pruned)
+                drift = health.IndexDrift(drift.problem, "rebuild")
+        if drift.repair == "rebuild":
+            with _progress("重建搜索索引") as progress:
+                built = rebuild_index(backend, library.repo, progress=progress)
+            click.echo(f"搜索索引已重建：{built.documents} 份文档")
+        drift = health.index_drift(library)
+    click.echo("搜索索引与仓库一致" if drift is None else f"搜索索引仍有问题：{drift.problem}（需人工处理）")
+    return drift is not None
+
+
+def _doctor_drafts(svc: Services, *, repair: bool) -> bool:
+    """Draft rows against draft refs (workflow.reconcile_drafts). True when a finding remains."""
+
+    findings = reconcile_drafts(
+        repo=svc.library.repo, db=svc.db, repair=repair, one_open_per_document=bool(svc.settings["ONE_OPEN_REVISION"])
+    )
+    for finding in findings:
+        click.echo(f"  {finding}")
+    left = [f for f in findings if f.state in (FindingState.REPAIRABLE, FindingState.NEEDS_PERSON)]
+    fixable = sum(1 for f in left if f.state is FindingState.REPAIRABLE)
+    if not findings:
+        click.echo("草稿与仓库中的草稿引用一致")
+    elif fixable:
+        click.echo(f"草稿：{fixable} 项可自动修复，请运行 zhengai-docs doctor --repair")
+    return bool(left)
+
+
+def _doctor_people(svc: Services) -> bool:
+    """Users' departments against the catalogue's: only a person can say which is right."""
+    problems = department_problems(svc.db)
+    for problem in problems:
+        click.echo(f"  用户：{problem}（需人工处理）")
+    return bool(problems)
 
 
 _TODAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -306,7 +383,7 @@ def remind(ctx: _Context, today: Any, dry_run: bool) -> None:
         outbox = Outbox(college=svc.settings["COLLEGE_NAME"], site_url=svc.settings["SITE_URL"])
         result = remind_editors(
             svc.db,
-            policy=cycle_rules.Policy.from_settings(svc.settings),
+            policy=svc.policy,
             today=_today(today),
             smtp=SmtpSettings.from_settings(svc.settings),
             webhook_url=svc.settings["REMINDER_WEBHOOK_URL"],
@@ -384,8 +461,7 @@ def import_framework(ctx: _Context, source: Path, framework: str | None, name: s
         parsed = framework_from_file(source, framework=framework or "", name=name or source.stem)  # sizes checked, rows streamed
         for warning in parsed.warnings():
             click.echo(f"注意：{warning}", err=True)
-        result = svc.library.frameworks.save(parsed, author=SYSTEM_AUTHOR, message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
-        svc.library.sync()
+        result = svc.library.import_framework(parsed, actor=Actor.system(), message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
     counts = parsed.counts
     state = "已导入" if result.changed else "内容没有变化"
     sizes = f"{counts['items']} 个诊断项目、{counts['elements']} 个诊断要素、{counts['points']} 个诊断点"
@@ -393,7 +469,7 @@ def import_framework(ctx: _Context, source: Path, framework: str | None, name: s
 
 
 def _audit_overdue(svc: Services, today: dt.date) -> bool:
-    policy = cycle_rules.Policy.from_settings(svc.settings)
+    policy = svc.policy
     late = cycle_report.attention(cycle_report.document_cycles(svc.db, policy=policy, today=today), cycle_rules.State.OVERDUE)
     click.echo(f"修订周期（{today}）：{len(late)} 份文档已逾期")
     for cycle in late:
@@ -443,6 +519,9 @@ def _build_missing_index(svc: Services) -> None:
 from zhengai_docs.cli_word import register as _register_word  # noqa: E402 - uses the group and helpers above
 
 _register_word(cli)
+from zhengai_docs.cli_backup import register as _register_backup  # noqa: E402 - backup and restore
+
+_register_backup(cli)
 
 
 def main() -> None:

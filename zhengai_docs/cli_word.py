@@ -13,11 +13,11 @@ from zhengai_docs.bootstrap import SYSTEM_AUTHOR
 from zhengai_docs.catalogue.codes import DocType, document_code, level1_code
 from zhengai_docs.cli import _errors, _progress
 from zhengai_docs.cycles.rules import SHANGHAI
+from zhengai_docs.permissions import Actor
 from zhengai_docs.publishing import handbook as handbook_service
 from zhengai_docs.publishing import imports, selfdiag, word_template
 from zhengai_docs.render.docx_export import export_markdown
 from zhengai_docs.render.docx_package import Limits
-from zhengai_docs.storage.repository import Author
 
 if TYPE_CHECKING:
     from zhengai_docs.cli import _Context
@@ -28,11 +28,12 @@ def _limits(ctx: _Context) -> Limits:
 
 
 def _template(ctx: _Context) -> Path:
-    return word_template(ctx.services.settings, Path(ctx.app.instance_path))
+    return word_template(ctx.services.settings, ctx.services.instance_path)
 
 
-def _author(name: str) -> Author:
-    return Author(name=name, email=SYSTEM_AUTHOR.email)
+def _actor(author: str) -> Actor:
+    """The operator runs commands on the server: the system acts, under the `--author` name."""
+    return Actor.system(name=author)
 
 
 @click.command("import-word")
@@ -65,7 +66,7 @@ def import_word(ctx: _Context, code: str, file: Path, message: str | None, autho
             click.echo(prepared.diff.to_text())
             click.echo("（试运行，未提交）")
             return
-        result = imports.save(library, prepared, author=_author(author), message=message or f"从 Word 导入：{file.name}")
+        result = imports.save(library, prepared, actor=_actor(author), message=message or f"从 Word 导入：{file.name}")
     click.echo(f"已提交 {result.commit[:12]}" if result.changed else "内容没有变化，未提交。")
 
 
@@ -95,7 +96,7 @@ def import_folder(ctx: _Context, folder: Path, apply_: bool, author: str) -> Non
     _report(plan)
     if apply_ and plan.by_status("new", "update"):
         with _errors(), _progress("提交") as progress:
-            imports.apply_folder(library, plan, author=_author(author), progress=progress)
+            imports.apply_folder(library, plan, actor=_actor(author), progress=progress)
         saved, failed = plan.by_status("saved"), plan.by_status("failed")
         click.echo(f"已提交 {len(saved)} 份文档（每份一个提交）")
         for entry in failed:

@@ -58,7 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", 5000, "Port `zhengai-docs serve` listens on."),
     Setting("WORKERS", 1, "Worker processes of `zhengai-docs serve`: 1 runs waitress; more run gunicorn (Linux), e.g. 2 per core."),
     Setting("THREADS", 8, "Threads per worker process of `zhengai-docs serve`."),
+    Setting(
+        "BACKGROUND_SYNC",
+        True,
+        "Keep the SQL cache and the search index at the branch head in a background thread (one process at a time works); "
+        "page views then sync at most one document themselves and say when they show an older commit.",
+    ),
     Setting("COLLEGE_NAME", "职业技术学院", "College name shown in page titles and reports."),
+    Setting("SUPPORT_CONTACT", "信息中心", "Whom users are told to call when the server's storage refuses a save (disk full, read-only)."),
     Setting("ACTIVE_FRAMEWORK", "moe-2015", "Id of the diagnostic framework that links, coverage and audits use (frameworks/<id>.yaml)."),
     Setting("AUDIT_MIN_COVERAGE", 0.0, "Share of diagnostic points (0–1) in-force standards must govern, or `audit --coverage` exits 1."),
     Setting(

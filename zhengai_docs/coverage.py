@@ -26,7 +26,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from zhengai_docs.catalogue.codes import DocType, document_code
-from zhengai_docs.catalogue.document import parse_document
+from zhengai_docs.catalogue.document import Status, parse_document
 from zhengai_docs.catalogue.framework import DiagnosticItem, Element, Framework, Point
 from zhengai_docs.cycles import rules
 from zhengai_docs.cycles.report import document_cycles
@@ -37,8 +37,8 @@ from zhengai_docs.frameworks import PointChange
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.trailers import NO_CHANGE_LINE, is_no_change_review
 
-IN_FORCE, DRAFT, REPEALED = "现行", "草稿", "废止"
-OVERDUE = "overdue"
+IN_FORCE, DRAFT, REPEALED = Status.IN_FORCE.value, Status.DRAFT.value, Status.REPEALED.value
+OVERDUE = rules.State.OVERDUE.value
 
 
 class GapReason(enum.Enum):
@@ -70,6 +70,16 @@ class DocRecord:
     @property
     def type_label(self) -> str:
         return DocType(self.doc_type).label
+
+    @property
+    def status_label(self) -> str:
+        """Empty for a file that does not parse (it has no status)."""
+        return Status(self.status).label if self.status else ""
+
+    @property
+    def cycle_label(self) -> str:
+        """The revision-cycle state as the cycle pages name it; empty without a cycle (repealed, broken)."""
+        return rules.State(self.cycle_state).label if self.cycle_state else ""
 
     @property
     def in_force(self) -> bool:

@@ -43,6 +43,18 @@ class StorageError(ZhengaiError):
     """Git refused an operation for a reason other than a conflict."""
 
 
+class StorageUnavailable(StorageError):
+    """A store could not be written for a reason no retry fixes soon: a read-only file system, no
+    permission, a full disk. Nothing was changed; `store` and `cause` are named to the user."""
+
+    status = 503
+
+    def __init__(self, *, store: str, cause: str) -> None:
+        self.store = store  # e.g. 内容仓库, 搜索索引
+        self.cause = cause  # e.g. 磁盘已满, 文件系统只读
+        super().__init__(f"{store}无法写入（{cause}）")
+
+
 class NotFound(ZhengaiError):
     """The document, revision or item does not exist."""
 

@@ -1,4 +1,5 @@
-"""Frameworks kept in the content repository (`frameworks/<id>.yaml`), read and written by commit.
+"""Frameworks kept in the content repository (`frameworks/<id>.yaml`), read by commit (written by
+`Library.import_framework`, which checks who may).
 
 Parsed frameworks are memoised by blob id: a framework changes a few times a decade, while
 every audit page needs the active one. When a point's wording changed is read from the file's
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from zhengai_docs.catalogue.framework import Framework, InvalidFramework, framework_id, parse_framework
 from zhengai_docs.errors import NotFound
 from zhengai_docs.storage.paths import FRAMEWORKS_DIR
-from zhengai_docs.storage.repository import Author, ContentRepository, WriteResult
+from zhengai_docs.storage.repository import ContentRepository
 
 _UNKNOWN = "unknown"  # not a blob id (those are hexadecimal)
 
@@ -104,9 +105,3 @@ class FrameworkStore:
         with self._lock:
             self._changes[version.blob] = changed
         return changed
-
-    def save(self, framework: Framework, *, author: Author, message: str) -> WriteResult:
-        """Commit a framework file (a new one, or a new version of an existing one)."""
-        path = framework_path(framework.id)
-        head = self.repo.head()
-        return self.repo.write(path, framework.to_yaml(), author=author, message=message, base=head)

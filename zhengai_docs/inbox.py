@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import Notification, User
@@ -21,11 +22,13 @@ class Message:
     read: bool
 
 
-def notify(db: Database, user_ids: Sequence[int], text: str, *, url: str) -> None:
+def notify(session: Session, *, user_ids: Sequence[int], text: str, url: str, event_id: int) -> None:
+    """Put a message in each recipient's inbox, inside the transaction that records the draft
+    event `event_id`: one message per recipient and event (a unique index holds it), so a step
+    retried or raced never tells anyone twice."""
     now = dt.datetime.now(dt.UTC)
-    with db.transaction() as session:
-        for user_id in dict.fromkeys(user_ids):
-            session.add(Notification(user_id=user_id, message=text[:500], url=url[:200], created_at=now, read=False))
+    for user_id in dict.fromkeys(user_ids):
+        session.add(Notification(user_id=user_id, event_id=event_id, message=text[:500], url=url[:200], created_at=now, read=False))
 
 
 def messages(db: Database, user_id: int, *, limit: int = 50) -> list[Message]:

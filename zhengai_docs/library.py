@@ -2,28 +2,36 @@
 
 Every write goes to git first and then brings the cache up to the new head. A crash between
 the two loses nothing: the next `sync` (run before each request) sees that the branch moved.
+
+Every write takes the acting user (`Actor`) and checks the installation's `WritePolicy` before
+anything is written: edit rights, REVIEW_REQUIRED, reviewers, administrators. Views and commands
+only translate a refusal (`NotAllowed`, 403) into a page or a message.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from zhengai_docs.catalogue import edit as catalogue_edit
 from zhengai_docs.catalogue.codes import DocumentCode, document_code_from_path
 from zhengai_docs.catalogue.document import Document, parse_document
+from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.catalogue.importer import CatalogueImport, plan_import, read_rows
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import SyncResult, cached_commit, sync
 from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound, Refused
-from zhengai_docs.frameworks import FrameworkStore
+from zhengai_docs.frameworks import FrameworkStore, framework_path
+from zhengai_docs.permissions import Actor, WritePolicy
 from zhengai_docs.render.html import require_renderable
 from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Author, ContentRepository, FileVersion, WriteResult
+from zhengai_docs.storage.retries import earlier_save
 from zhengai_docs.trailers import commit_message
 from zhengai_docs.users import department_user_counts, rename_department_scopes
 
@@ -34,25 +42,35 @@ class LoadedDocument:
     version: FileVersion
 
 
+RESTORE_HINT = "如需恢复旧版本，请发起修订并在草稿中采用旧版本的文字。"
+
+
 class Library:
-    def __init__(self, *, repo: ContentRepository, db: Database, search: SearchIndex | None = None) -> None:
+    def __init__(
+        self, *, repo: ContentRepository, db: Database, search: SearchIndex | None = None, policy: WritePolicy | None = None
+    ) -> None:
         self.repo = repo
         self.db = db
+        self.policy = policy or WritePolicy()  # the defaults are the settings' defaults: review on
         self.frameworks = FrameworkStore(repo)
         self.search = search  # the full-text index, which follows the head on its own record
         self._synced_head: str | None = None
         self._lock = threading.Lock()
 
-    def sync(self) -> SyncResult | None:
-        """Cheap when nothing moved: one ref-file read, no query (remembered per process)."""
+    def sync(self, *, max_documents: int | None = None) -> SyncResult | None:
+        """Cheap when nothing moved: one ref-file read, no query (remembered per process).
+
+        `max_documents` bounds the work (a page view's share); more is left to the background
+        follower and the result says "deferred"."""
         if self.search is not None:
-            self.search.follow(wait=False)
+            self.search.follow(wait=False, max_documents=max_documents)
         head = self.repo.head()
         if head is not None and head == self._synced_head:
             return None
         with self._lock:
-            result = sync(self.db, self.repo)
-            self._synced_head = cached_commit(self.db) if result.mode == "raced" else result.new
+            result = sync(self.db, self.repo, max_documents=max_documents)
+            if result.mode != "deferred":
+                self._synced_head = cached_commit(self.db) if result.mode == "raced" else result.new
         return result
 
     def load(self, code: DocumentCode, *, revision: str | None = None) -> LoadedDocument:
@@ -61,22 +79,36 @@ class Library:
         return LoadedDocument(document=parse_document(version.text, path=code.path), version=version)
 
     def save(
-        self, document: Document, *, author: Author, message: str, base: str | None, trailers: Sequence[tuple[str, str]] = ()
+        self, document: Document, *, actor: Actor, message: str, base: str | None, trailers: Sequence[tuple[str, str]] = ()
     ) -> WriteResult:
-        """Write one document (refusing stale bases) and update the cache.
+        """Write one document straight to the version in force (refusing stale bases) and update the cache.
 
-        `trailers` are the product's own records (an approval, a review), written as the message's
-        last paragraph; nothing in `message` can pass for them (see `zhengai_docs.trailers`).
+        The actor must be allowed to edit the document as it was at `base` (for a new one: to
+        create in its item) and to lead it by its new departments; with REVIEW_REQUIRED only
+        administrators may (editors go through `Workflow`). `trailers` are the product's own
+        records, written as the message's last paragraph; nothing in `message` can pass for
+        them (see `zhengai_docs.trailers`).
         """
-        require_renderable(document.body)  # TooComplex: a body that could only be shown as plain text
-        text = commit_message(message, trailers=trailers)
-        result = self.repo.write(document.meta.code.path, document.dump(), author=author, message=text, base=base)
-        self.sync()
-        if self.search is not None:
-            self.search.follow(wait=True)  # the saved text is searchable when save returns
-        return result
+        self._require_direct_edit(actor, document, base)
+        try:
+            result = self._write(document, author=actor.author, message=message, base=base, trailers=trailers)
+        except Conflict:
+            if (retried := self._retried_save(document, actor=actor, base=base)) is None:
+                raise
+            return retried
+        return (None if result.changed else self._retried_save(document, actor=actor, base=base)) or result
 
-    def restore(self, code: DocumentCode, revision: str, *, author: Author, message: str, base: str | None) -> WriteResult:
+    def _retried_save(self, document: Document, *, actor: Actor, base: str | None) -> WriteResult | None:
+        """A retry of a save already made (its answer was lost on the way) is that save: the first
+        commit after `base` holds this very text by this author (storage.retries). None otherwise."""
+        head = self.repo.head()
+        if base is None or head is None:
+            return None
+        path, text, since = document.meta.code.path, document.dump(), self.repo.resolve(base)
+        earlier = earlier_save(self.repo, path=path, text=text, author=actor.author, since=since, until=head)
+        return None if earlier is None else WriteResult(commit=earlier, changed=True)
+
+    def restore(self, code: DocumentCode, revision: str, *, actor: Actor, message: str, base: str | None) -> WriteResult:
         """Bring an old version back; `base` (the commit the history page was read at) must be on
         the branch, or a draft or stray commit would pass the compare-and-swap as if it were."""
         if base is not None:
@@ -85,7 +117,74 @@ class Library:
             except NotFound:
                 raise Refused("恢复所依据的版本不在现行版本的历史上（可能是草稿或无关的提交），已拒绝。请刷新修订历史后重试。") from None
         old = self.load(code, revision=revision)  # validates that the old version still parses
-        return self.save(old.document, author=author, message=message, base=base)
+        self._require_direct_edit(actor, old.document, base, verb="恢复", hint=RESTORE_HINT)
+        return self._write(old.document, author=actor.author, message=message, base=base)
+
+    def publish(
+        self, document: Document, *, actor: Actor, author: Author, message: str, base: str, trailers: Sequence[tuple[str, str]]
+    ) -> WriteResult:
+        """Commit an approved draft to the branch (`Workflow.publish` checks the draft's state and
+        records the publication): the actor must review the document's type; `author` is the
+        draft's author, the actor is named in the trailers. The cache is not brought forward
+        here: the workflow writes this commit inside its database transaction and follows the
+        branch once that transaction is committed."""
+        self.policy.require_reviewer(actor, document.meta.code.doc_type)
+        return self._commit(document, author=author, message=message, base=base, trailers=trailers)
+
+    def record_review(
+        self, document: Document, *, actor: Actor, message: str, base: str | None, trailers: Sequence[tuple[str, str]]
+    ) -> WriteResult:
+        """Write a "reviewed, no change" (审核未修订, `cycles.review`): the owning editors or the
+        quality office, also with REVIEW_REQUIRED, since nothing but the `reviewed` field may
+        differ from the version at `base` (a version on the branch)."""
+        reviewed = self.load(document.meta.code, revision=base).document
+        self.policy.require_confirm_review(actor, reviewed.meta.departments)
+        if reviewed.with_changes(reviewed=document.meta.reviewed).dump() != document.dump():
+            raise Refused("“审核未修订”只记录审核结果，不能修改文档的内容")
+        return self._write(document, author=actor.author, message=message, base=base, trailers=trailers)
+
+    def _require_direct_edit(
+        self, actor: Actor, document: Document, base: str | None, *, verb: str = "修改", hint: str | None = None
+    ) -> None:
+        """Edit rights are judged on the version at `base`: the compare-and-swap then refuses
+        the write unless the head still has that very version."""
+        code = document.meta.code
+        current = self._departments_at(code, base)
+        item: tuple[str, ...] = ()
+        if current is None:
+            found = self.catalogue()[0].item(code.item)
+            item = found.departments if found is not None else ()
+        hinted = {"hint": hint} if hint is not None else {}
+        self.policy.require_direct_edit(actor, current=current, item=item, new=document.meta.departments, verb=verb, **hinted)
+
+    def _departments_at(self, code: DocumentCode, base: str | None) -> tuple[str, ...] | None:
+        """The lead departments of the document at `base` (None: it did not exist there; none
+        when it does not parse — then only administrators may overwrite it)."""
+        if base is None:
+            return None
+        try:
+            return parse_document(self.repo.read(code.path, revision=base).text, path=code.path).meta.departments
+        except NotFound:
+            return None
+        except InvalidFrontMatter:
+            return ()
+
+    def _write(
+        self, document: Document, *, author: Author, message: str, base: str | None, trailers: Sequence[tuple[str, str]] = ()
+    ) -> WriteResult:
+        result = self._commit(document, author=author, message=message, base=base, trailers=trailers)
+        self.sync()
+        if self.search is not None:
+            self.search.follow(wait=True)  # the saved text is searchable when save returns
+        return result
+
+    def _commit(
+        self, document: Document, *, author: Author, message: str, base: str | None, trailers: Sequence[tuple[str, str]]
+    ) -> WriteResult:
+        """The git write alone (the callers check who may first)."""
+        require_renderable(document.body)  # TooComplex: a body that could only be shown as plain text
+        text = commit_message(message, trailers=trailers)
+        return self.repo.write(document.meta.code.path, document.dump(), author=author, message=text, base=base)
 
     def catalogue(self, *, revision: str | None = None) -> tuple[Catalogue, str | None]:
         """The catalogue file at head (or a revision) and the commit it was read at."""
@@ -99,8 +198,9 @@ class Library:
         current, _ = self.catalogue()
         return plan_import(current, read_rows(table))
 
-    def import_catalogue(self, table: Path, *, author: Author, message: str | None = None) -> tuple[CatalogueImport, WriteResult | None]:
+    def import_catalogue(self, table: Path, *, actor: Actor, message: str | None = None) -> tuple[CatalogueImport, WriteResult | None]:
         """Merge a table into the catalogue as one commit; nothing is written when nothing changed."""
+        self.policy.require_administrator(actor)
         current, base = self.catalogue()
         plan = plan_import(current, read_rows(table))
         if not plan.changes:
@@ -108,7 +208,7 @@ class Library:
         result = self.repo.write(
             CATALOGUE_PATH,
             plan.catalogue.to_yaml(),
-            author=author,
+            author=actor.author,
             message=message or f"导入目录：{table.name}（{len(plan.changes)} 项变更）",
             base=base,
         )
@@ -117,16 +217,18 @@ class Library:
 
     # -- catalogue administration ----------------------------------------------------------
 
-    def edit_catalogue(self, edit: Callable[[Catalogue], Catalogue], *, author: Author, message: str, base: str | None) -> WriteResult:
+    def edit_catalogue(self, edit: Callable[[Catalogue], Catalogue], *, actor: Actor, message: str, base: str | None) -> WriteResult:
         """A catalogue-only edit by an administrator whose form was read at `base`."""
+        self.policy.require_administrator(actor)
         current, _ = self.catalogue()
-        result = self.repo.commit({CATALOGUE_PATH: edit(current).to_yaml()}, author=author, message=message, base=base)
+        result = self.repo.commit({CATALOGUE_PATH: edit(current).to_yaml()}, author=actor.author, message=message, base=base)
         self.sync()
         return result
 
-    def rename_department(self, *, old: str, new: str, author: Author, base: str | None) -> WriteResult:
+    def rename_department(self, *, old: str, new: str, actor: Actor, base: str | None) -> WriteResult:
         """Rename a department in the catalogue and every document naming it (one commit), and in
         user scopes (in an SQL transaction that commits only if the git commit succeeded)."""
+        self.policy.require_administrator(actor)
         new = catalogue_edit.clean_department(new)
         catalogue, head = self._catalogue_since(base)
         changes: dict[str, str | None] = {CATALOGUE_PATH: catalogue_edit.rename_department(catalogue, old=old, new=new).to_yaml()}
@@ -137,25 +239,27 @@ class Library:
         message = f"部门更名：{old} → {new}（目录及 {len(changes) - 1} 份文档）"
         with self.db.transaction() as session:
             rename_department_scopes(session, old=old, new=new)
-            result = self.repo.commit(changes, author=author, message=message, base=head)
+            result = self.repo.commit(changes, author=actor.author, message=message, base=head)
         self.sync()
         return result
 
-    def remove_department(self, name: str, *, author: Author, base: str | None) -> WriteResult:
+    def remove_department(self, name: str, *, actor: Actor, base: str | None) -> WriteResult:
         """Remove a department that no item, document or user refers to."""
+        self.policy.require_administrator(actor)
         catalogue, head = self._catalogue_since(base)
         smaller = catalogue_edit.remove_department(catalogue, name)
         documents = [path for path, doc in self._documents_containing(head, name) if name in doc.meta.departments]
         users = department_user_counts(self.db).get(name, 0)
         if documents or users:
             raise catalogue_edit.CatalogueEditError(f"部门 {name} 仍被 {len(documents)} 份文档、{users} 个用户使用，不能删除")
-        result = self.repo.commit({CATALOGUE_PATH: smaller.to_yaml()}, author=author, message=f"删除部门：{name}", base=head)
+        result = self.repo.commit({CATALOGUE_PATH: smaller.to_yaml()}, author=actor.author, message=f"删除部门：{name}", base=head)
         self.sync()
         return result
 
-    def move_item(self, *, code: str, group: str, new_code: str, author: Author, base: str | None) -> WriteResult:
+    def move_item(self, *, code: str, group: str, new_code: str, actor: Actor, base: str | None) -> WriteResult:
         """Give an item a new code: the catalogue, its documents (renamed, `code` rewritten) and the
         `related` lists pointing at them change in one commit."""
+        self.policy.require_administrator(actor)
         catalogue, head = self._catalogue_since(base)
         moved = catalogue_edit.move_item(catalogue, code=code, group=group, new_code=new_code)
         moves = catalogue_edit.document_moves(code, new_code)
@@ -174,9 +278,27 @@ class Library:
                 changes[path] = recoded.dump()
         moved_files = sum(1 for text in changes.values() if text is None)
         message = f"移动条目：{code} → {new_code}（{moved_files} 份文档随之更名）"
-        result = self.repo.commit(changes, author=author, message=message, base=head)
+        result = self.repo.commit(changes, author=actor.author, message=message, base=head)
         self.sync()
         return result
+
+    # -- frameworks and files as they are -------------------------------------------------
+
+    def import_framework(self, framework: Framework, *, actor: Actor, message: str) -> WriteResult:
+        """Commit a framework file (a new one, or a new version of an existing one)."""
+        self.policy.require_auditor(actor)
+        path, text = framework_path(framework.id), framework.to_yaml()
+        result = self.repo.write(path, text, author=actor.author, message=message, base=self.repo.head())
+        self.sync()
+        return result
+
+    def commit_files(
+        self, changes: Mapping[str, str | None], *, actor: Actor, message: str, base: str | None, date: dt.datetime | None = None
+    ) -> WriteResult:
+        """Files committed as they are, optionally dated as issued (demo content, a migration):
+        the system only. Loaded in bulk, so the cache follows at the caller's next `sync`."""
+        self.policy.require_system(actor)
+        return self.repo.commit(changes, author=actor.author, message=message, base=base, date=date)
 
     def _catalogue_since(self, base: str | None) -> tuple[Catalogue, str]:
         """The catalogue at head, and head; Conflict if the catalogue changed since `base`."""

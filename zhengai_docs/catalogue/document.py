@@ -41,12 +41,15 @@ _FIELD_ORDER = (
 _REQUIRED = ("code", "title", "type", "departments", "status")
 
 
-
-
 class Status(enum.Enum):
     DRAFT = "草稿"
     IN_FORCE = "现行"
     REPEALED = "废止"
+
+    @property
+    def label(self) -> str:
+        """What pages and exports show (the value written in front matter is the word itself)."""
+        return self.value
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ def to_docx(cycles: Sequence[DocumentCycle], *, title: str, today: dt.date, scop
     document.add_heading(title, level=1)
     overdue = sum(1 for c in cycles if c.clock.state is State.OVERDUE)
     soon = sum(1 for c in cycles if c.clock.state is State.DUE_SOON)
-    document.add_paragraph(f"统计日期：{today.isoformat()}　范围：{scope}　共 {len(cycles)} 份（已逾期 {overdue} 份，即将到期 {soon} 份）")
+    counts = f"{State.OVERDUE.label} {overdue} 份，{State.DUE_SOON.label} {soon} 份"
+    document.add_paragraph(f"统计日期：{today.isoformat()}　范围：{scope}　共 {len(cycles)} 份（{counts}）")
     table = document.add_table(rows=2, cols=len(COLUMNS))
     table.style = "Table Grid"
     for cell, heading in zip(table.rows[0].cells, COLUMNS, strict=True):

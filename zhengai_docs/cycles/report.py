@@ -8,11 +8,10 @@ Python, so the dashboard, the exports, the reminders and the audit all agree.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from sqlalchemy import Date, String, and_, func, select, type_coerce
 
@@ -31,7 +30,6 @@ from zhengai_docs.cycles.rules import (
 )
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import DepartmentRow, DocumentDepartment, DocumentRow, LevelRow, RevisionRow
-from zhengai_docs.db.sync import cached_commit
 
 ATTENTION = (State.OVERDUE, State.DUE_SOON)
 
@@ -303,32 +301,3 @@ def punctuality_by_department(
     overall = sum(per_document.values(), Punctuality())
     return PunctualityReport(departments=[(name, value) for name, value in result.items() if value.total], overall=overall)
 
-
-T = TypeVar("T")
-
-
-class CycleCache:
-    """Results computed from the cache tables, kept until the cached commit moves (per process).
-
-    Every dashboard needs every document's clock (about 0.1 s at 10k documents) and those only
-    change with a commit, a new day or new settings, so results are keyed by all three; the few
-    most recent are kept.
-    """
-
-    def __init__(self, size: int = 64) -> None:
-        self._entries: OrderedDict[tuple[object, ...], object] = OrderedDict()
-        self._lock = threading.Lock()
-        self._size = size
-
-    def get(self, db: Database, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        full = (cached_commit(db), *key)
-        with self._lock:
-            if full in self._entries:
-                self._entries.move_to_end(full)
-                return self._entries[full]  # type: ignore[return-value]
-        value = compute()
-        with self._lock:
-            self._entries[full] = value
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return value

@@ -3,35 +3,25 @@
 The review is written to git like any other change: the front matter gets a `reviewed` field
 (date, reviewer, reason) and the commit carries `Review:`/`Reviewed-by:` trailers, so it shows
 in history, restarts the clock (see `rules`) and survives a cache rebuild. The body is byte for
-byte the same. The trailers are the message's last paragraph, written by `Library.save`; a
-`Review: no-change` typed anywhere else (a reason, a 修订说明) records nothing (`trailers`).
+byte the same. The trailers are the message's last paragraph, written by `Library.record_review`
+(which checks who may confirm, and that nothing but `reviewed` changes); a `Review: no-change`
+typed anywhere else (a reason, a 修订说明) records nothing (`trailers`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
 
 from zhengai_docs import trailers
 from zhengai_docs.catalogue.codes import DocumentCode
 from zhengai_docs.catalogue.document import Review, Status
-from zhengai_docs.errors import NotAllowed, Refused
+from zhengai_docs.errors import Refused
 from zhengai_docs.library import Library
-from zhengai_docs.permissions import may_confirm_review
-from zhengai_docs.storage.repository import Author, WriteResult
-from zhengai_docs.users import Role
+from zhengai_docs.permissions import Actor
+from zhengai_docs.storage.repository import WriteResult
 
 MAX_REASON = 300
-
-
-@dataclass(frozen=True)
-class Reviewer:
-    name: str
-    email: str
-    role: Role
-    departments: Collection[str]
 
 
 def clean_reason(reason: str) -> str:
@@ -44,23 +34,24 @@ def clean_reason(reason: str) -> str:
     return text
 
 
-def confirm_review(library: Library, code: DocumentCode, *, reviewer: Reviewer, reason: str, day: dt.date, base: str | None) -> WriteResult:
-    """Record the review as one commit on top of `base` (the version the reviewer looked at)."""
-    reason = clean_reason(reason)
-    loaded = library.load(code)
+def confirm_review(library: Library, code: DocumentCode, *, actor: Actor, reason: str, day: dt.date, base: str | None) -> WriteResult:
+    """Record the review as one commit on top of `base` (the version the reviewer looked at).
+
+    Who may is asked first, so a refusal says so rather than what else is wrong; the write
+    (`Library.record_review`) checks it again, as every write does."""
+    loaded = library.load(code, revision=base)
     meta = loaded.document.meta
-    if not may_confirm_review(reviewer.role, reviewer.departments, meta.departments):
-        raise NotAllowed(f"您不能确认 {code} 的审核：仅牵头部门的编辑或质量管理办公室可以确认")
+    library.policy.require_confirm_review(actor, meta.departments)
+    reason = clean_reason(reason)
     if meta.status is not Status.IN_FORCE:
         raise Refused(f"{code} 的状态是{meta.status.value}，只有现行文档可以“审核未修订”")
     if meta.reviewed is not None and meta.reviewed.date >= day:
         raise Refused(f"{code} 已于 {meta.reviewed.date} 记录过审核未修订")
-    document = loaded.document.with_changes(reviewed=Review(date=day, by=reviewer.name, reason=reason))
+    document = loaded.document.with_changes(reviewed=Review(date=day, by=actor.name, reason=reason))
     record = [
         (trailers.REVIEW, trailers.NO_CHANGE),
-        (trailers.REVIEWED_BY, f"{reviewer.name} <{reviewer.email}>"),
+        (trailers.REVIEWED_BY, f"{actor.name} <{actor.email}>"),
         (trailers.REVIEW_DATE, day.isoformat()),
     ]
     message = f"审核未修订：{code} {trailers.one_line(meta.title)}\n\n{reason}"
-    author = Author(name=reviewer.name, email=reviewer.email)
-    return library.save(document, author=author, message=message, base=base, trailers=record)
+    return library.record_review(document, actor=actor, message=message, base=base, trailers=record)

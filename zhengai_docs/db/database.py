@@ -34,12 +34,13 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration (creates every table on a new database)."""
+    def upgrade(self, *, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (creates every table on a new database), or to
+        `revision` (`restore` loads a backup at the schema it was taken at, then upgrades)."""
         with self.engine.begin() as connection:
             config = _alembic_config()
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
     def is_current(self) -> bool:
         with self.engine.connect() as connection:
@@ -48,6 +49,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def schema_head() -> str:
+    """The newest migration this version of the program knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:
+        raise ConfigurationError("没有数据库迁移脚本")
+    return head
+
+
+def known_revision(revision: str) -> bool:
+    """Is `revision` one of this program's migrations (so it can upgrade from it)?"""
+    return revision in {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
 def _alembic_config() -> Config:

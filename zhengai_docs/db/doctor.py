@@ -1,4 +1,8 @@
-"""Check the SQL cache against git, and the content against the catalogue and the layout."""
+"""Check the SQL cache against git, the content against the catalogue and the layout, and the
+people against the catalogue (users scoped to departments the catalogue no longer has).
+
+The search index and the draft refs are checked a layer up (`health.index_drift`,
+`workflow.reconcile_drafts`); the `doctor` command runs them all."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import func, select
 from zhengai_docs.catalogue.codes import document_code_from_path
 from zhengai_docs.catalogue.framework import InvalidFramework, parse_framework
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import CacheState, DocumentRow, ItemRow, RevisionRow
+from zhengai_docs.db.models import CacheState, DepartmentRow, DocumentRow, ItemRow, RevisionRow, User, UserDepartment
 from zhengai_docs.storage.paths import FRAMEWORKS_DIR, path_problem
 from zhengai_docs.storage.repository import ContentRepository, TreeEntry
 
@@ -62,6 +66,27 @@ def diagnose(db: Database, repo: ContentRepository) -> Diagnosis:
         elif items and row.item_code not in items:
             result.content_problems.append(f"{row.code} 所属条目 {row.item_code} 不在目录中")
     return result
+
+
+def department_problems(db: Database) -> list[str]:
+    """Active users scoped to a department the catalogue (as cached) does not list: renamed or
+    removed outside the admin pages (a `git push` of catalogue.yaml), or typed wrongly with
+    `create-user`. Their rights follow that name, so an editor may have lost theirs. Which
+    department is right is for a person to say; doctor only names them."""
+    with db.session() as session:
+        known = set(session.scalars(select(DepartmentRow.name)).all())
+        rows = session.execute(
+            select(User.username, User.display_name, UserDepartment.department)
+            .join(UserDepartment, UserDepartment.user_id == User.id)
+            .where(User.active.is_(True))
+            .order_by(User.username, UserDepartment.department)
+        ).all()
+    return [
+        f"用户 {username}（{name}）所属部门“{department}”不在目录的部门列表中（已更名或删除？）；"
+        "其编辑权限按此部门判断，请在“管理 → 用户”中改为现有部门"
+        for username, name, department in rows
+        if department not in known
+    ]
 
 
 def unusable_files(repo: ContentRepository, revision: str) -> list[str]:

@@ -19,10 +19,17 @@ from sqlalchemy import select
 
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import RevisionRow
-from zhengai_docs.db.sync import cached_state
 from zhengai_docs.storage.repository import ContentRepository
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CachePosition:
+    """Where the cache is: its commit and that commit's place on the first-parent line."""
+
+    commit: str | None
+    position: int | None
 
 
 @dataclass(frozen=True)
@@ -47,12 +54,13 @@ class Follower(Generic[T]):
         repo: ContentRepository,
         key: Hashable,
         *,
+        at: CachePosition,
         full: Callable[[], T],
         refresh: Callable[[T, frozenset[str]], T],
     ) -> T:
-        """The value at the cached commit: kept, refreshed for the changed documents, or computed."""
+        """The value at the cache position `at`: kept, refreshed for the changed documents, or computed."""
+        commit, position = at.commit, at.position
         with self._lock:
-            commit, position = cached_state(db)
             entry = self._entry
             if entry is not None and entry.key == key and entry.commit == commit:
                 return entry.value

@@ -255,12 +255,20 @@ class SelfDiagnosisEntry(Base):
 
 class DraftRow(Base):
     """A revision in progress (record of people: never rebuilt). Its text lives on the git ref
-    `refs/drafts/<code>/<id>`; this row holds the workflow: status, people and the approval."""
+    `refs/drafts/<code>/<id>`; this row holds the workflow: status, people and the approval.
+
+    `open_code` is the document's code while the draft is open under ONE_OPEN_REVISION and NULL
+    otherwise: its unique index is what lets only one of two simultaneous 发起修订 through.
+    `attention` says why a person must look at the draft (its ref and this row disagree in a way
+    `workflow.reconcile_drafts` cannot repair); NULL when all is well."""
 
     __tablename__ = "drafts"
+    __table_args__ = (Index("uq_drafts_open_code", "open_code", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(5), index=True)
+    open_code: Mapped[str | None] = mapped_column(String(5))
+    attention: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(10))  # revise or repeal
     status: Mapped[str] = mapped_column(String(10), index=True)  # 草稿中 待审核 需修改 已批准 已发布 已放弃
     reason: Mapped[str] = mapped_column(Text)
@@ -297,12 +305,17 @@ class DraftEvent(Base):
 
 
 class Notification(Base):
-    """A message in a user's in-app inbox (submit, changes requested, approve, publish)."""
+    """A message in a user's in-app inbox (submit, changes requested, approve, publish).
+
+    `event_id` is the draft event it tells of: one message per recipient per event, however
+    often the step is retried (NULL for messages written before migration 0007)."""
 
     __tablename__ = "notifications"
+    __table_args__ = (Index("uq_notifications_event_user", "event_id", "user_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(Integer)  # a draft_events id (events are never deleted)
     message: Mapped[str] = mapped_column(String(500))
     url: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -310,9 +323,11 @@ class Notification(Base):
 
 
 class ReadRequest(Base):
-    """A published version that staff of its lead departments are asked to confirm reading."""
+    """A published version that staff of its lead departments are asked to confirm reading
+    (one request per published commit)."""
 
     __tablename__ = "read_requests"
+    __table_args__ = (Index("uq_read_requests_code_commit", "code", "commit", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(5), index=True)

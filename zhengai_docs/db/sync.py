@@ -9,20 +9,24 @@ sync at once cannot apply the same commits twice: the loser rolls back and finds
 Content is untrusted: a file that does not parse — broken YAML, not UTF-8, binary, too large —
 becomes a row with its `error` (the catalogue: `catalogue_error`, keeping the last good tables),
 never an exception, so one file pushed with plain git cannot stop the cache from following.
+
+Every version of a document is read by the one front-matter parser (`parse_document`), for the
+document's row and for each revision row alike: a revision's issue and review dates are what the
+document page shows for that version, in any YAML form, and a version that does not parse carries
+no dates and no clock (it moved nothing; `doctor` and the document page say why).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from zhengai_docs.catalogue.codes import DocumentCode, document_code_from_path
-from zhengai_docs.catalogue.document import parse_document
+from zhengai_docs.catalogue.document import DocumentMeta, parse_document
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.cycles.rules import Source, clock_source, clock_start, local_date
 from zhengai_docs.db.database import Database
@@ -42,8 +46,6 @@ from zhengai_docs.errors import InvalidCode, InvalidFrontMatter
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Change, CommitChanges, ContentRepository
 
-_ISSUED = re.compile(r"^issued:\s*['\"]?(\d{4}-\d{2}-\d{2})", re.M)
-_REVIEWED = re.compile(r"^reviewed:[ \t]*\r?\n(?:[ \t]+\S.*\n)*?[ \t]+date:[ \t]*['\"]?(\d{4}-\d{2}-\d{2})", re.M)
 Progress = Callable[[int, int], None]
 
 
@@ -51,7 +53,7 @@ Progress = Callable[[int, int], None]
 class SyncResult:
     old: str | None
     new: str | None
-    mode: str  # unchanged, incremental, rebuild, raced
+    mode: str  # unchanged, incremental, rebuild, raced, deferred
     documents: int = 0
     revisions: int = 0
 
@@ -61,26 +63,35 @@ def cached_commit(db: Database) -> str | None:
         return session.scalar(select(CacheState.commit).where(CacheState.id == 1))
 
 
-def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = None) -> SyncResult:
-    """Bring the cache to the branch head, incrementally when possible."""
+def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = None, max_documents: int | None = None) -> SyncResult:
+    """Bring the cache to the branch head, incrementally when possible.
+
+    With `max_documents`, a sync that would change more documents than that (or rebuild) is
+    left undone (mode "deferred"): a page view syncs a save's worth itself and leaves a bulk push
+    to the background follower (`zhengai_docs.background`).
+    """
     head = repo.head()
     cached, position = cached_state(db)
     if head == cached:
         return SyncResult(old=cached, new=head, mode="unchanged")
     if head is None or cached is None or not repo.is_ancestor(cached, head):
+        if max_documents is not None:
+            return SyncResult(old=cached, new=head, mode="deferred")
         return rebuild(db, repo, expected=cached, progress=progress)
     log = list(repo.log(since=cached, until=head))
     # seq is the commit's place on the first-parent line; counting it costs ~50 ms at 50k commits,
     # so the cache remembers the count for its commit and adds the new commits to it
     start = (repo.position(cached) if position is None else position) + 1
     changes = _net_changes(log)
-    texts = dict(repo.read_blobs({c.blob for c in changes if c.blob} | _revision_blobs(log)))
+    if max_documents is not None and len(changes) > max_documents:
+        return SyncResult(old=cached, new=head, mode="deferred", documents=len(changes))
+    versions = _Versions(dict(repo.read_blobs({c.blob for c in changes if c.blob} | _revision_blobs(log))))
     with db.transaction() as session:
         if not _claim(session, old=cached, new=head, position=start - 1 + len(log)):
             return SyncResult(old=cached, new=head, mode="raced")
         if any(c.path == CATALOGUE_PATH for c in changes):
             blob = _blob_of(changes, CATALOGUE_PATH)
-            _store_catalogue(session, None if blob is None else texts[blob])
+            _store_catalogue(session, None if blob is None else versions.text(blob))
         for change in changes:
             code = document_code_from_path(change.path)
             if code is None:
@@ -88,8 +99,8 @@ def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = N
             session.execute(delete(DocumentRow).where(DocumentRow.path == change.path))
             session.flush()
             if change.blob is not None:
-                session.add(_document_row(code, change.blob, texts[change.blob]))
-        revisions = _add_revisions(session, log, texts, start_seq=start)
+                session.add(_document_row(code, change.blob, versions))
+        revisions = _add_revisions(session, log, versions, start_seq=start)
         _stamp_last_changes(session, log)
     return SyncResult(old=cached, new=head, mode="incremental", documents=len(changes), revisions=revisions)
 
@@ -120,14 +131,15 @@ def rebuild(db: Database, repo: ContentRepository, *, expected: str | None, prog
             DepartmentRow,
         ):
             session.execute(delete(table))
-        _store_catalogue(session, texts[files[CATALOGUE_PATH]] if CATALOGUE_PATH in files else None)
+        versions = _Versions(texts)
+        _store_catalogue(session, versions.text(files[CATALOGUE_PATH]) if CATALOGUE_PATH in files else None)
         documents = 0
         for path, blob in files.items():
             code = document_code_from_path(path)
             if code is not None:
-                session.add(_document_row(code, blob, texts[blob]))
+                session.add(_document_row(code, blob, versions))
                 documents += 1
-        revisions = _add_revisions(session, log, texts, start_seq=1)
+        revisions = _add_revisions(session, log, versions, start_seq=1)
         _stamp_last_changes(session, log)
     if progress is not None:
         progress(len(wanted), len(wanted))
@@ -166,13 +178,44 @@ def _revision_blobs(log: list[CommitChanges]) -> set[str]:
     return {c.blob for entry in log for c in entry.changes if c.blob and document_code_from_path(c.path)}
 
 
-def _document_row(code: DocumentCode, blob: str, text: str) -> DocumentRow:
+Dates = tuple[dt.date | None, dt.date | None]  # (issued, reviewed.date) of one version
+
+
+class _Versions:
+    """The file versions one sync reads, each parsed once: a document's row parses its version
+    in full, and the revision rows reuse the dates read from it (most versions a sync reads are
+    both a document's new head and that document's newest revision)."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = texts
+        self._dates: dict[tuple[str, str], Dates | None] = {}
+
+    def text(self, blob: str) -> str:
+        return self._texts[blob]
+
+    def meta(self, blob: str, path: str) -> DocumentMeta | InvalidFrontMatter:
+        """The version's metadata, or why it does not parse."""
+        try:
+            meta = parse_document(self._texts[blob], path=path).meta
+        except InvalidFrontMatter as exc:
+            self._dates[(blob, path)] = None
+            return exc
+        self._dates[(blob, path)] = (meta.issued, meta.reviewed.date if meta.reviewed is not None else None)
+        return meta
+
+    def dates(self, blob: str, path: str) -> Dates | None:
+        """The issue and review dates this version carries; None when it does not parse."""
+        if (blob, path) not in self._dates:
+            self.meta(blob, path)
+        return self._dates[(blob, path)]
+
+
+def _document_row(code: DocumentCode, blob: str, versions: _Versions) -> DocumentRow:
     path = code.path
     row = DocumentRow(code=str(code), item_code=code.item, doc_type=code.doc_type.value, path=path, blob=blob, title=str(code))
-    try:
-        meta = parse_document(text, path=path).meta
-    except InvalidFrontMatter as exc:
-        row.error = str(exc)
+    meta = versions.meta(blob, path)
+    if isinstance(meta, InvalidFrontMatter):
+        row.error = str(meta)
         return row
     row.title = meta.title
     row.status = meta.status.value
@@ -219,7 +262,7 @@ def _store_catalogue(session: Session, text: str | None) -> None:
     session.execute(update(CacheState).where(CacheState.id == 1).values(catalogue_error=None))
 
 
-def _add_revisions(session: Session, log: list[CommitChanges], texts: dict[str, str], *, start_seq: int) -> int:
+def _add_revisions(session: Session, log: list[CommitChanges], versions: _Versions, *, start_seq: int) -> int:
     rows = []
     for seq, entry in enumerate(log, start=start_seq):
         rev = entry.revision
@@ -227,8 +270,8 @@ def _add_revisions(session: Session, log: list[CommitChanges], texts: dict[str, 
             code = document_code_from_path(change.path)
             if code is None:
                 continue
-            text = texts.get(change.blob, "") if change.blob else ""
-            issued, reviewed = _date_of(_ISSUED, text), _date_of(_REVIEWED, text)
+            dates = versions.dates(change.blob, change.path) if change.blob else None
+            issued, reviewed = dates if dates is not None else (None, None)
             rows.append(
                 {
                     "code": str(code),
@@ -242,7 +285,7 @@ def _add_revisions(session: Session, log: list[CommitChanges], texts: dict[str, 
                     "message": rev.message,
                     "issued": issued,
                     "reviewed": reviewed,
-                    "clock": clock_start(issued=issued, reviewed=reviewed, published=rev.date) if change.blob else None,
+                    "clock": None if dates is None else clock_start(issued=issued, reviewed=reviewed, published=rev.date),
                 }
             )
     if rows:
@@ -268,15 +311,3 @@ def _stamp_last_changes(session: Session, log: list[CommitChanges]) -> None:
                 clock_source=func.coalesce(DocumentRow.clock_source, Source.PUBLISHED.value),
             )
         )
-
-
-def _date_of(pattern: re.Pattern[str], text: str) -> dt.date | None:
-    """The issue or review date a revision carried, read cheaply (full parsing of every revision is slow)."""
-    front = text.split("\n---", 1)[0]
-    match = pattern.search(front)
-    if match is None:
-        return None
-    try:
-        return dt.date.fromisoformat(match.group(1))
-    except ValueError:
-        return None

@@ -36,9 +36,10 @@ from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_
 from zhengai_docs.db.models import DocumentRow
 from zhengai_docs.errors import Conflict, InvalidCode, InvalidFrontMatter, NotFound, ZhengaiError
 from zhengai_docs.library import Library
+from zhengai_docs.permissions import Actor
 from zhengai_docs.render.docx_import import import_docx
 from zhengai_docs.render.docx_package import Limits, WordImportError, megabytes
-from zhengai_docs.storage.repository import Author, WriteResult
+from zhengai_docs.storage.repository import WriteResult
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
 SUFFIXES = (".docx", ".md")
@@ -188,8 +189,9 @@ def _name_from_file(filename: str) -> str | None:
     return re.sub(r"(?i)^[A-Z][0-9]{3}[ZLB]", "", stem).strip(" -_.、") or None
 
 
-def save(library: Library, prepared: PreparedImport, *, author: Author, message: str) -> WriteResult:
-    return library.save(prepared.document, author=author, message=message, base=prepared.base)
+def save(library: Library, prepared: PreparedImport, *, actor: Actor, message: str) -> WriteResult:
+    """Save a checked import straight to the version in force (`Library.save` checks the actor)."""
+    return library.save(prepared.document, actor=actor, message=message, base=prepared.base)
 
 
 # -- folders -----------------------------------------------------------------------------------
@@ -335,10 +337,9 @@ def _refuse_shared_codes(entries: list[FolderEntry]) -> None:
                 entry.status, entry.message, entry.prepared = "problem", f"代码不明确：{names} 都对应 {code}", None
 
 
-def apply_folder(
-    library: Library, plan: FolderPlan, *, author: Author, progress: Callable[[int, int], None] | None = None
-) -> FolderPlan:
-    """Commit each new or changed document of a dry run, one commit per document."""
+def apply_folder(library: Library, plan: FolderPlan, *, actor: Actor, progress: Callable[[int, int], None] | None = None) -> FolderPlan:
+    """Commit each new or changed document of a dry run, one commit per document; a document the
+    actor may not write is listed as failed with the reason, like a conflict."""
     todo = plan.by_status("new", "update")
     for done, entry in enumerate(todo, start=1):
         prepared = entry.prepared
@@ -348,7 +349,7 @@ def apply_folder(
         source = "从 Word 批量导入" if entry.path.suffix.lower() == ".docx" else "批量导入"
         message = f"{source}{verb}：{entry.path.name}"
         try:
-            save(library, prepared, author=author, message=message)
+            save(library, prepared, actor=actor, message=message)
             entry.status = "saved"
         except Conflict:
             entry.status, entry.message = "failed", "预览后该文档已被他人修改，未覆盖；请重新运行导入"

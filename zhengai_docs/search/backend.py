@@ -195,5 +195,15 @@ class SearchBackend(abc.ABC):
         up with commits made meanwhile; leaving the block replaces the live index atomically.
         """
 
+    @abc.abstractmethod
+    def merge_segments(self, *, timeout: float) -> bool:
+        """Fold the small pieces that saves leave behind (saves never wait for this; the
+        background follower calls it). True when something was merged."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release open files (tests, shutdown)."""
+
+    def unwritable(self) -> str | None:
+        """Why the index cannot be written now (e.g. 文件系统只读, 磁盘已满), or None. Cheap: a
+        save whose index update failed names the cause with it, and /healthz polls it."""
+        return None

@@ -32,7 +32,7 @@ SAVE_WAIT = 30.0  # seconds a save waits, so that the saved document is searchab
 class IndexSyncResult:
     old: str | None
     new: str | None
-    mode: str  # unchanged, incremental, rebuild
+    mode: str  # unchanged, incremental, rebuild, deferred
     documents: int = 0
 
 
@@ -75,15 +75,26 @@ def indexed_document(path: str, text: str) -> IndexedDocument | None:
     )
 
 
-def sync_index(backend: SearchBackend, repo: ContentRepository, *, timeout: float) -> IndexSyncResult:
-    """Bring the index to the branch head incrementally (IndexMissing when there is none)."""
+def sync_index(backend: SearchBackend, repo: ContentRepository, *, timeout: float, max_documents: int | None = None) -> IndexSyncResult:
+    """Bring the index to the branch head incrementally (IndexMissing when there is none); with
+    `max_documents`, more changed documents than that are left to the background follower."""
     state = backend.state()
     if not state.exists:
         raise IndexMissing("搜索索引尚未建立，请管理员运行 zhengai-docs reindex")
-    if state.commit == repo.head():
+    head = repo.head()
+    if state.commit == head:
         return IndexSyncResult(old=state.commit, new=state.commit, mode="unchanged")
+    if max_documents is not None and head is not None and _changed_documents(repo, state.commit, head) > max_documents:
+        return IndexSyncResult(old=state.commit, new=state.commit, mode="deferred")
     with backend.writer(timeout=timeout) as writer:
         return catch_up(writer, repo)
+
+
+def _changed_documents(repo: ContentRepository, old: str | None, new: str) -> int:
+    try:
+        return sum(1 for c in repo.changes_between(old or EMPTY_TREE, new) if document_code_from_path(c.path))
+    except StorageError:
+        return 1 << 30  # the recorded commit is gone: not a page view's work
 
 
 def catch_up(writer: IndexWriter, repo: ContentRepository) -> IndexSyncResult:
@@ -138,11 +149,12 @@ class SearchIndex:
         self._indexed: str | None = None  # the head this process last saw the index reach
         self._lock = threading.Lock()
 
-    def follow(self, *, wait: bool) -> bool:
+    def follow(self, *, wait: bool, max_documents: int | None = None) -> bool:
         """Bring the index to the head; True when it is there. Never raises.
 
         `wait=False` (page views) waits briefly for another writer, then leaves the work to the
-        next request; `wait=True` (after a save) waits until the saved commit is indexed.
+        next request; `wait=True` (after a save) waits until the saved commit is indexed. With
+        `max_documents`, a larger catch-up is left to the background follower.
         """
         head = self.repo.head()
         if head is None or head == self._indexed:
@@ -151,7 +163,7 @@ class SearchIndex:
         if not self._lock.acquire(timeout=timeout):
             return False
         try:
-            result = sync_index(self.backend, self.repo, timeout=timeout)
+            result = sync_index(self.backend, self.repo, timeout=timeout, max_documents=max_documents)
         except IndexMissing:
             return False  # nothing to update until `zhengai-docs reindex` builds it
         except IndexBusy:
@@ -162,5 +174,7 @@ class SearchIndex:
             return False
         finally:
             self._lock.release()
+        if result.mode == "deferred":
+            return False
         self._indexed = result.new
         return True

@@ -4,8 +4,9 @@ Several processes share one index folder:
 - one writer at a time: the WRITELOCK file lock is taken with a timeout (IndexBusy after it,
   never Whoosh's LockError); the recorded commit is read after the lock is taken and written in
   the same Whoosh commit as the documents, so an update is applied exactly once, never undone;
-- readers keep one searcher per thread, refresh it before each query, and reopen when a merge
-  or a rebuild removed a file under them (Whoosh raises FileNotFoundError then, or ReaderClosed:
+- readers share a small pool of searchers (each used by one thread at a time: memory no longer
+  grows with the server's threads), refresh one before each query, and reopen when a merge or a
+  rebuild removed a file under it (Whoosh raises FileNotFoundError then, or ReaderClosed:
   `FileIndex.reader(reuse=…)` retries after such an error and closes the reused reader twice).
 """
 
@@ -44,8 +45,10 @@ from zhengai_docs.search.matching import Match, RecordCache, find, order
 from zhengai_docs.search.query import parse_query
 from zhengai_docs.search.schema import SCHEMA_VERSION, STATE_ID, document_fields, state_fields
 from zhengai_docs.search.whoosh_store import IndexStore
+from zhengai_docs.storage.faults import probe
 
 _READ_ATTEMPTS = 6
+_MERGE_AFTER_SEGMENTS = 8  # saves add one segment each; the follower merges past this many
 _MAX_SUGGESTIONS = 5
 _MAX_SUGGESTION_TRIES = 12
 T = TypeVar("T")
@@ -74,48 +77,102 @@ class _Session(IndexWriter):
 
 
 class WhooshBackend(SearchBackend):
-    def __init__(self, path: Path | str, *, chunk_size: int = 1000, limitmb: int = 256) -> None:
+    def __init__(self, path: Path | str, *, chunk_size: int = 1000, limitmb: int = 256, readers: int = 2) -> None:
         self.store = IndexStore(Path(path))
         self.cache = RecordCache()
         self.chunk_size = chunk_size  # documents per segment in a rebuild: bounds its memory
         self.limitmb = limitmb
-        self._local = threading.local()
+        self.readers = readers  # searchers per process, shared by its threads in turn
+        self._pool = threading.Condition()
+        self._idle: list[tuple[str, Any]] = []
+        self._open = 0
         self._fingerprint = analysis_fingerprint()
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _searcher(self) -> Any:
+    def _checkout(self) -> tuple[str, Any] | None:
+        """An idle pooled searcher, or None when the caller may open a new one (the pool is short
+        of `readers`); waits while every searcher is in use."""
+        with self._pool:
+            while not self._idle and self._open >= self.readers:
+                self._pool.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._open += 1
+            return None
+
+    def _current(self, held: tuple[str, Any] | None) -> tuple[str, Any]:
+        """`held` brought to the live index: refreshed, or replaced after a rebuild, or opened."""
         name, ix = self.store.current()
-        held = getattr(self._local, "held", None)
-        if held is not None and held[0] == name:
+        if held is None:
+            searcher = ix.searcher()
+        elif held[0] == name:
             searcher = held[1].refresh()
         else:
-            self._drop_searcher()
+            with contextlib.suppress(Exception):
+                held[1].close()
             searcher = ix.searcher()
         if held is None or searcher is not held[1]:
             self.cache.retain(leaf.segment().segment_id() for leaf, _ in searcher.reader().leaf_readers())
-        self._local.held = (name, searcher)
-        return searcher
+        return name, searcher
 
-    def _drop_searcher(self) -> None:
-        held = getattr(self._local, "held", None)
-        self._local.held = None
+    def _checkin(self, held: tuple[str, Any]) -> None:
+        with self._pool:
+            self._idle.append(held)
+            self._pool.notify()
+
+    def _discard(self, held: tuple[str, Any] | None) -> None:
         if held is not None:
             with contextlib.suppress(Exception):
                 held[1].close()
+        with self._pool:
+            self._open -= 1
+            self._pool.notify()
 
     def _reading(self, work: Callable[[Any], T]) -> T:
-        """Run `work(searcher)`, reopening when a concurrent commit removed a segment file."""
+        """Run `work(searcher)` with a searcher of the pool (threads share a few, never one at a
+        time: a Whoosh searcher is not safe for two threads), reopening when a concurrent commit
+        removed a segment file under it."""
         for attempt in range(_READ_ATTEMPTS):
+            held = self._checkout()
             try:
-                return work(self._searcher())
-            except (FileNotFoundError, ReaderClosed):  # the held searcher is unusable: open a new one
-                self._drop_searcher()
+                held = self._current(held)
+            except (FileNotFoundError, ReaderClosed):
+                self._discard(held)
                 time.sleep(0.005 * (attempt + 1))
+                continue
+            except BaseException:
+                self._discard(held)
+                raise
+            try:
+                result = work(held[1])
+            except (FileNotFoundError, ReaderClosed):  # the searcher is unusable: open a new one
+                self._discard(held)
+                time.sleep(0.005 * (attempt + 1))
+                continue
+            except BaseException:
+                self._checkin(held)
+                raise
+            self._checkin(held)
+            return result
         raise SearchUnavailable("搜索索引暂时无法读取，请稍后重试")
 
     def close(self) -> None:
-        self._drop_searcher()
+        with self._pool:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+        for _, searcher in idle:
+            with contextlib.suppress(Exception):
+                searcher.close()
+
+    def unwritable(self) -> str | None:
+        """Probe the folders an update writes to: the root (locks, CURRENT) and the live generation."""
+        live = self.store.current_name()
+        for folder in (self.store.root, *([self.store.root / live] if live else [])):
+            cause = probe(folder)
+            if cause is not None:
+                return cause
+        return None
 
     def state(self) -> IndexState:
         def read(searcher: Any) -> IndexState:
@@ -182,9 +239,19 @@ class WhooshBackend(SearchBackend):
             writer.cancel()
             raise
         if session.finished:
-            writer.commit()
+            writer.commit(merge=False)  # one small segment per save: merging is `merge_segments`' job
         else:
             writer.cancel()
+
+    def merge_segments(self, *, timeout: float) -> bool:
+        """Merge small segments (Whoosh's MERGE_SMALL policy) once there are more than a few."""
+        with self.store.writer_lock(timeout=timeout):
+            _, ix = self.store.current()
+            if len(ix._segments()) <= _MERGE_AFTER_SEGMENTS:
+                return False
+            writer = ix.writer(timeout=5.0, delay=0.05, limitmb=64)
+            writer.commit(merge=True)
+            return True
 
     @contextlib.contextmanager
     def rebuild(

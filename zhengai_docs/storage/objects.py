@@ -9,12 +9,15 @@ and stored as loose objects through gitdb (GitPython's object database), with no
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 
 from gitdb import IStream, LooseObjectDB
 
+from zhengai_docs.storage.faults import REPOSITORY, unwritable
 from zhengai_docs.storage.text import encode_text
 
 TREE_MODE = b"40000"
@@ -69,7 +72,19 @@ class ObjectWriter:
         self._db = LooseObjectDB(objects_dir)
 
     def store(self, kind: bytes, data: bytes) -> str:
-        return str(self._db.store(IStream(kind, len(data), BytesIO(data))).hexsha.decode("ascii"))
+        """Write one loose object; a disk that refuses it raises StorageUnavailable.
+
+        The object is hashed and compressed here and handed to gitdb ready to copy: gitdb's own
+        compressing writer leaks its file (descriptor and disk space) when the disk fills up
+        while it closes, while its copying writer closes cleanly and removes the temporary file.
+        Nothing refers to an object before the ref update, so a failed write leaves nothing."""
+        raw = kind + b" " + str(len(data)).encode("ascii") + b"\0" + data
+        sha = hashlib.sha1(raw, usedforsecurity=False).digest()  # git's object id
+        stream = IStream(kind, len(data), BytesIO(zlib.compress(raw, zlib.Z_BEST_SPEED)), sha=sha)
+        try:
+            return str(self._db.store(stream).hexsha.decode("ascii"))
+        except OSError as exc:
+            raise unwritable(exc, store=REPOSITORY) from exc
 
     def blob(self, text: str, *, path: str | None = None) -> str:
         """Store a file's text; refused (storage.text) when it could not be read back as content."""

@@ -29,6 +29,7 @@ from typing import IO
 import git
 
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
+from zhengai_docs.storage import faults
 from zhengai_docs.storage.objects import ObjectWriter, Tree, parent_dirs, parse_tree
 from zhengai_docs.storage.paths import FRAMEWORKS_DIR, content_path, is_content_path, revision_id
 from zhengai_docs.storage.text import MAX_CONTENT_BYTES, decode_content, missing_object, oversized
@@ -41,6 +42,7 @@ _IDENTITY_FORBIDDEN = re.compile(r"[<>\x00-\x1f]")
 _MESSAGE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _IDENTITY_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _GITLINK = "160000"  # a submodule entry: a commit id where a file would be
+_WRITES = frozenset({"update-ref", "gc", "commit-graph", "pack-refs"})  # commands whose failure may be the disk's
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,11 @@ class ContentRepository:
         same numbering as the cache's revision `seq`, so order can be compared without dates."""
         return int(self._git("rev-list", "--first-parent", "--count", revision_id(revision)).decode())
 
+    def count_between(self, old: str | None, new: str) -> int:
+        """How many commits `new` has that `old` lacks (all of them when `old` is None)."""
+        span = revision_id(new) if old is None else f"{revision_id(old)}..{revision_id(new)}"
+        return int(self._git("rev-list", "--count", span, "--").decode())
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         result = self._run(["merge-base", "--is-ancestor", revision_id(ancestor), revision_id(descendant)], check=False)
         return result.returncode == 0
@@ -384,9 +391,23 @@ class ContentRepository:
         return self._git("fsck", "--no-progress", "--strict").decode()
 
     def optimise(self) -> None:
-        """Pack loose objects and write a commit-graph with changed-path filters (fast `log -- path`)."""
+        """Pack loose objects and write a commit-graph with changed-path filters (fast `log -- path`).
+
+        `repack -d` is incremental: it packs the loose objects that refs reach and removes them;
+        objects a write has stored but not yet referenced stay loose, so saves go on meanwhile.
+        `gc --auto` then folds the packs together once there are many."""
+        self._git("repack", "-d", "-q")
         self._git("gc", "--auto", "--quiet")
         self._git("commit-graph", "write", "--reachable", "--changed-paths")
+
+    def loose_objects(self) -> int:
+        """How many objects are stored loose (one file each) rather than in a pack."""
+        out = self._git("count-objects").decode()  # "<count> objects, <size> kilobytes"
+        return int(out.split()[0])
+
+    def write_dirs(self) -> tuple[Path, ...]:
+        """The folders a write creates files in: the branch's ref folder, all refs, the objects."""
+        return ((self.path / self.ref).parent, self.path / "refs", self.path / "objects")
 
     # -- internals -------------------------------------------------------------------------
 
@@ -473,6 +494,10 @@ class ContentRepository:
             )
         except subprocess.TimeoutExpired as exc:
             raise StorageError(f"git {args[0]} 超时") from exc
+        if result.returncode != 0 and args[0] in _WRITES:  # a disk that refuses writes is never a lost race
+            fault = faults.from_git(result.stderr.decode(errors="replace"), store=faults.REPOSITORY, directories=self.write_dirs())
+            if fault is not None:
+                raise fault
         if check and result.returncode != 0:
             raise StorageError(f"git {args[0]} 失败：{result.stderr.decode(errors='replace').strip()}")
         return result

@@ -3,7 +3,8 @@
 One `before_request` hook applies `role_required(Role.ADMIN)` to every route of this blueprint,
 so a new route cannot forget the check: anonymous visitors are sent to sign in, other roles get
 403. Views read the form and delegate: accounts to `users`, catalogue edits to `catalogue.edit`
-through `Library`, which writes each edit (with the documents it rewrites) as one commit
+through `Library`, which checks the role again (the domain's rule; this hook only spares
+building the pages) and writes each edit (with the documents it rewrites) as one commit
 authored by the signed-in administrator. A form read at an older catalogue gets a 409 page.
 """
 
@@ -19,7 +20,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from zhengai_docs.catalogue import edit as catalogue_edit
-from zhengai_docs.catalogue.codes import DocType, item_code
+from zhengai_docs.catalogue.codes import DocType
 from zhengai_docs.catalogue.model import Catalogue
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, InvalidFrontMatter
@@ -37,7 +38,8 @@ from zhengai_docs.web.admin_forms import (
     options,
 )
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import after_sessions_revoked, current_author, role_required
+from zhengai_docs.web.auth import after_sessions_revoked, current_actor, role_required
+from zhengai_docs.web.lookups import item_code_or_404
 from zhengai_docs.workflow import DraftView
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -222,7 +224,7 @@ def department_add() -> Page | Response:
     def write() -> None:
         name = catalogue_edit.clean_department(form.name.data or "")
         services().library.edit_catalogue(
-            lambda c: catalogue_edit.add_department(c, name), author=current_author(), message=f"新增部门：{name}", base=form.base_commit
+            lambda c: catalogue_edit.add_department(c, name), actor=current_actor(), message=f"新增部门：{name}", base=form.base_commit
         )
 
     error = _form_error(form) or _refused(write)
@@ -238,7 +240,7 @@ def department_rename() -> Page | Response:
     error = (
         _check_base(base)
         or _drafts_led_by(old)
-        or _refused(lambda: services().library.rename_department(old=old, new=new, author=current_author(), base=base or None))
+        or _refused(lambda: services().library.rename_department(old=old, new=new, actor=current_actor(), base=base or None))
     )
     if error:
         return departments(error=error)
@@ -252,7 +254,7 @@ def department_remove() -> Page | Response:
     error = (
         _check_base(base)
         or _drafts_led_by(name)
-        or _refused(lambda: services().library.remove_department(name, author=current_author(), base=base or None))
+        or _refused(lambda: services().library.remove_department(name, actor=current_actor(), base=base or None))
     )
     if error:
         return departments(error=error)
@@ -311,7 +313,7 @@ def heading_add() -> Page | Response:
         name = catalogue_edit.clean_name(form.name.data or "", what="一级" if len(code) == 1 else "二级")
         services().library.edit_catalogue(
             lambda c: adding(c, code=code, name=name),
-            author=current_author(),
+            actor=current_actor(),
             message=f"新增目录分类：{code} {name}",
             base=form.base_commit,
         )
@@ -331,7 +333,7 @@ def heading_rename(code: str) -> Page | Response:
         name = catalogue_edit.clean_name(form.name.data or "", what="分类")
         services().library.edit_catalogue(
             lambda c: catalogue_edit.rename_heading(c, code=code, name=name),
-            author=current_author(),
+            actor=current_actor(),
             message=f"目录分类更名：{code} {name}",
             base=form.base_commit,
         )
@@ -354,7 +356,7 @@ def item_add() -> Page | Response:
             lambda c: catalogue_edit.add_item(
                 c, group=form.group.data or "", code=code, name=name, departments=form.departments.data or ()
             ),
-            author=current_author(),
+            actor=current_actor(),
             message=f"新增条目：{code} {name}",
             base=form.base_commit,
         )
@@ -366,16 +368,9 @@ def item_add() -> Page | Response:
     return redirect(url_for("admin.item", code=code))
 
 
-def _item_code(code: str) -> str:
-    try:
-        return item_code(code)
-    except InvalidCode:
-        abort(404)
-
-
 @bp.route("/catalogue/items/<code>", methods=["GET", "POST"])
 def item(code: str, move_form: ItemMoveForm | None = None, error: str | None = None) -> Page | Response:
-    code = _item_code(code)
+    code = item_code_or_404(code)
     current, base = _catalogue()
     found = current.item(code)
     if found is None:
@@ -389,7 +384,7 @@ def item(code: str, move_form: ItemMoveForm | None = None, error: str | None = N
             name = catalogue_edit.clean_name(form.name.data or "", what="条目")
             services().library.edit_catalogue(
                 lambda c: catalogue_edit.update_item(c, code=code, name=name, departments=form.departments.data or ()),
-                author=current_author(),
+                actor=current_actor(),
                 message=f"修改条目：{code} {name}（牵头部门：{'、'.join(form.departments.data or ())}）",
                 base=form.base_commit,
             )
@@ -413,7 +408,7 @@ def _open_drafts_of(item: str) -> str | None:
 
 @bp.route("/catalogue/items/<code>/move", methods=["POST"])
 def item_move(code: str) -> Page | Response:
-    code = _item_code(code)
+    code = item_code_or_404(code)
     form = ItemMoveForm()
     new_code = (form.new_code.data or "").strip()
     error = (
@@ -421,7 +416,7 @@ def item_move(code: str) -> Page | Response:
         or _open_drafts_of(code)
         or _refused(
             lambda: services().library.move_item(
-                code=code, group=form.group.data or "", new_code=new_code, author=current_author(), base=form.base_commit
+                code=code, group=form.group.data or "", new_code=new_code, actor=current_actor(), base=form.base_commit
             )
         )
     )

@@ -14,16 +14,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, url_for
 
-from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document
 from zhengai_docs.db import queries
-from zhengai_docs.errors import InvalidCode, NotFound
 from zhengai_docs.render.html import render_markdown
-from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import may_read
+from zhengai_docs.web.lookups import document_code_or_404, load_or_404, requested_revision
 from zhengai_docs.workflow import approval_record
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -48,13 +46,6 @@ def _encode(value: object) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _code(code: str) -> DocumentCode:
-    try:
-        return document_code(code)
-    except InvalidCode:
-        abort(404)
 
 
 @bp.route("/catalogue")
@@ -97,16 +88,8 @@ def _slot(slot: queries.Slot) -> dict[str, object]:
 @bp.route("/documents/<code>")
 @api_read_required
 def document(code: str) -> Response:
-    doc_code = _code(code)
-    raw = request.args.get("rev")
-    try:
-        revision = None if raw is None else revision_id(raw)
-    except InvalidCode:
-        abort(400, description="版本号无效")
-    try:
-        loaded = services().library.load(doc_code, revision=revision)
-    except NotFound:
-        abort(404)
+    doc_code = document_code_or_404(code)
+    loaded = load_or_404(doc_code, revision=requested_revision(description="版本号无效"))
     rendered = render_markdown(loaded.document.body)
     return _json(
         {
@@ -144,7 +127,7 @@ def _metadata(document: Document) -> dict[str, object]:
 @bp.route("/documents/<code>/history")
 @api_read_required
 def history(code: str) -> Response:
-    doc_code = _code(code)
+    doc_code = document_code_or_404(code)
     revisions = queries.history(services().db, str(doc_code))
     if not revisions:
         abort(404)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import LoginManager
@@ -16,59 +13,34 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from zhengai_docs import inbox
+from zhengai_docs.background import PAGE_SYNC_DOCUMENTS
 from zhengai_docs.bootstrap import SHANGHAI
-from zhengai_docs.catalogue.codes import DocType
-from zhengai_docs.config import load_settings, resolve_database_url, resolve_path
-from zhengai_docs.db.database import Database
-from zhengai_docs.db.follow import Follower
-from zhengai_docs.library import Library
-from zhengai_docs.notify import mail_sender
-from zhengai_docs.search.indexer import SearchIndex
-from zhengai_docs.search.whoosh_backend import WhooshBackend
-from zhengai_docs.storage.repository import ContentRepository
+from zhengai_docs.config import resolve_path
+from zhengai_docs.derived import View
+from zhengai_docs.services import Services, instance_path_from, instance_secret, load_services
 from zhengai_docs.web.assets import Assets
-from zhengai_docs.workflow import Workflow, approval_record, subject
-
-T = TypeVar("T")
-
-
-@dataclass
-class Services:
-    """What the views need, created once per app (not per request)."""
-
-    library: Library
-    db: Database
-    settings: dict[str, Any]
-    workflow: Workflow
+from zhengai_docs.workflow import approval_record, subject
 
 
 def services() -> Services:
     return current_app.extensions["zhengai"]
 
 
-def followed(name: str, key: Hashable, *, full: Callable[[], T], refresh: Callable[[T, frozenset[str]], T]) -> T:
-    """A whole-library value kept per app under `name`, brought forward commit by commit (`db.follow`)."""
-    follower: Follower[T] = current_app.extensions.setdefault(name, Follower())
-    svc = services()
-    return follower.get(svc.db, svc.library.repo, key, full=full, refresh=refresh)
+def library_state() -> View:
+    """Whole-library values for this request, at the commit the cache is at (asked once per request)."""
+    if "library_state" not in g:
+        g.library_state = services().state.at()
+    return g.library_state
 
 
 def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) -> Flask:
-    instance = instance_path or os.environ.get("ZHENGAI_INSTANCE_PATH")
-    app = Flask(
-        "zhengai_docs",
-        instance_path=str(Path(instance).resolve()) if instance else None,
-        template_folder="web/templates",
-        static_folder="web/static",
-    )
-    settings = load_settings(Path(app.instance_path), config)
-    db = Database(resolve_database_url(Path(app.instance_path), settings["DATABASE_URL"]))
-    repo = ContentRepository(resolve_path(Path(app.instance_path), settings["CONTENT_REPOSITORY"]), branch=settings["CONTENT_BRANCH"])
-    search = SearchIndex(WhooshBackend(resolve_path(Path(app.instance_path), settings["SEARCH_INDEX"])), repo)
-    library = Library(repo=repo, db=db, search=search)
-    app.extensions["zhengai"] = Services(library=library, db=db, settings=settings, workflow=_workflow(library, settings))
+    instance = instance_path_from(instance_path)
+    app = Flask("zhengai_docs", instance_path=str(instance), template_folder="web/templates", static_folder="web/static")
+    svc = load_services(instance, config)
+    settings = svc.settings
+    app.extensions["zhengai"] = svc
     app.config.update(
-        SECRET_KEY=settings["SECRET_KEY"] or _instance_secret(Path(app.instance_path)),
+        SECRET_KEY=settings["SECRET_KEY"] or instance_secret(instance),
         MAX_CONTENT_LENGTH=int(settings["MAX_UPLOAD_MB"]) * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -87,7 +59,8 @@ def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) ->
     if int(settings["TRUSTED_PROXIES"]) > 0:  # otherwise X-Forwarded-* is anyone's to forge
         hops = int(settings["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    _static_assets(app, resolve_path(Path(app.instance_path), settings["STATIC_CACHE"]))
+    _static_assets(app, resolve_path(instance, settings["STATIC_CACHE"]))
+    svc.start_background()
     CSRFProtect(app)
     _login_manager(app)
     _register(app)
@@ -106,25 +79,6 @@ def _static_assets(app: Flask, cache: Path) -> None:
         return redirect(url_for("static", filename=assets.url_name("favicon.svg")), code=301)
 
 
-def _workflow(library: Library, settings: Mapping[str, Any]) -> Workflow:
-    approvers = {t: [n.strip() for n in str(settings[f"APPROVERS_{t.name}"]).split(",") if n.strip()] for t in DocType}
-    mailer = mail_sender(settings, lambda ids: inbox.addresses(library.db, ids))
-    return Workflow(library, one_open_per_document=bool(settings["ONE_OPEN_REVISION"]), approvers=approvers, mailer=mailer)
-
-
-def _instance_secret(instance: Path) -> str:
-    """A random key kept in the instance folder, so sessions survive restarts."""
-    key_file = instance / "secret_key"
-    if key_file.is_file():
-        return key_file.read_text(encoding="ascii").strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key)
-    return key
-
-
 def _login_manager(app: Flask) -> None:
     from zhengai_docs.web.auth import load_session_user, unauthorized
 
@@ -135,7 +89,7 @@ def _login_manager(app: Flask) -> None:
 
 
 def _register(app: Flask) -> None:
-    from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, drafts, editing, errors, security
+    from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, drafts, editing, errors, health, security
     from zhengai_docs.web import search as search_views
     from zhengai_docs.web import word as word_views
 
@@ -150,6 +104,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(drafts.bp)
     app.register_blueprint(word_views.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(health.bp)
     app.jinja_env.globals["can_edit"] = auth.can_edit
     app.jinja_env.globals["approval_record"] = approval_record
     app.jinja_env.globals["message_subject"] = subject
@@ -163,13 +118,16 @@ def _register(app: Flask) -> None:
         Static files need no cache. A sync that fails (a damaged repository, a database that
         went away) is logged and the page is served from the cache as it was: it must never take
         sign-in, static files or pages that do not depend on the new commits down with it."""
-        if g.get("synced") or request.endpoint == "static":
+        if g.get("synced") or request.endpoint in ("static", "health.healthz"):  # /healthz measures the lag
             return
         g.synced = True
+        limit = PAGE_SYNC_DOCUMENTS if services().follower is not None else None
         try:
-            services().library.sync()
+            result = services().library.sync(max_documents=limit)
         except Exception:
             app.logger.exception("cache not brought to the repository head; serving the cache as it was")
+            return
+        g.cache_behind = result is not None and result.mode == "deferred"
 
     @app.template_filter("shanghai")
     def shanghai(value: dt.datetime) -> str:

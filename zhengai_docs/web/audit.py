@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -19,15 +19,14 @@ from wtforms.validators import Length, Optional
 
 from zhengai_docs import coverage as cov
 from zhengai_docs.catalogue.framework import Framework, InvalidFramework, framework_from_file
-from zhengai_docs.cycles import rules
-from zhengai_docs.cycles.report import CycleCache
 from zhengai_docs.db import queries
 from zhengai_docs.errors import ImportProblem, NotFound
 from zhengai_docs.frameworks import FrameworkVersion
 from zhengai_docs.users import Role
-from zhengai_docs.web.app import followed, services
-from zhengai_docs.web.auth import current_author, read_required, role_required
+from zhengai_docs.web.app import library_state, services
+from zhengai_docs.web.auth import current_actor, read_required, role_required
 from zhengai_docs.web.exports import table_response
+from zhengai_docs.web.lookups import active_framework
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 T = TypeVar("T")
@@ -35,31 +34,15 @@ PAGE_SIZE = 100  # rows per page of the long tables; the exports carry every row
 MATRIX_PAGE_SIZE = 50  # 37 cells a row
 
 
-def active_framework() -> FrameworkVersion:
-    fid = services().settings["ACTIVE_FRAMEWORK"]
-    try:
-        return services().library.frameworks.get(fid)
-    except NotFound:
-        abort(404, description=f"未找到当前启用的诊断框架 {fid}，请导入该框架或修改 ACTIVE_FRAMEWORK 设置。")
-
-
 def _cached(key: tuple[object, ...], compute: Callable[[], T]) -> T:
-    """Results depend only on the cached commit, the day and the settings: compute them once
-    per process and commit (a 10k-document snapshot takes most of a second to build)."""
-    cache = current_app.extensions.setdefault("zhengai_audit", CycleCache(size=32))
-    today = rules.today()
-    return cache.get(services().db, (today, rules.Policy.from_settings(services().settings).key, *key), compute)
+    """Results depend only on the cached commit, the day and the settings: computed once per
+    process and commit (`derived.View.cached`; a 10k-document snapshot takes most of a second)."""
+    return library_state().cached(("audit", *key), compute)
 
 
 def snapshot() -> cov.Snapshot:
     """Every document's audit record, brought forward from the previous commit's."""
-    svc, today = services(), rules.today()
-    return followed(
-        "zhengai_audit_snapshot",
-        (today, rules.Policy.from_settings(svc.settings).key),
-        full=lambda: cov.audit_snapshot(svc.db, svc.settings, today),
-        refresh=lambda previous, changed: cov.refresh_audit_snapshot(previous, changed, svc.db, svc.settings, today),
-    )
+    return library_state().snapshot()
 
 
 def coverage_of(framework: FrameworkVersion, department: str | None) -> cov.Coverage:
@@ -125,7 +108,7 @@ def coverage_tree() -> ResponseReturnValue:
             if not p.documents:
                 rows.append([*head, "", "", "", "", "", ""])
             for d in p.documents:
-                rows.append([*head, d.code, d.type_label, d.title, d.status or "", "、".join(d.departments), _state_label(d.cycle_state)])
+                rows.append([*head, d.code, d.type_label, d.title, d.status_label, "、".join(d.departments), d.cycle_label])
         header = ["诊断点", "名称", "已覆盖", "缺口", "文档", "类型", "标题", "状态", "牵头部门", "修订状态"]
         return table_response("诊断点覆盖", header, rows, request.args["format"], department)
     return _page("coverage.html", department=department, framework=framework, coverage=result)
@@ -262,8 +245,7 @@ def import_framework() -> ResponseReturnValue:
     except (InvalidFramework, ImportProblem) as exc:
         flash(f"导入失败：{exc}", "error")
         return redirect(url_for("audit.frameworks"))
-    result = services().library.frameworks.save(parsed, author=current_author(), message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
-    services().library.sync()
+    result = services().library.import_framework(parsed, actor=current_actor(), message=f"导入诊断框架：{parsed.name}（{parsed.id}）")
     flash(f"已导入 {parsed.name}：{parsed.counts['points']} 个诊断点。" if result.changed else "框架内容没有变化。", "success")
     for warning in parsed.warnings():
         flash(f"注意：{warning}", "info")
@@ -284,15 +266,3 @@ def _uploaded_framework(upload: Any, *, framework: str, name: str) -> Framework:
         path = Path(folder) / f"framework{suffix}"  # never the uploaded name
         upload.save(path)
         return framework_from_file(path, framework=framework, name=name, label=filename[-200:])
-
-
-_STATE_LABELS = {"current": "正常", "due_soon": "即将到期", "overdue": "逾期", "never_issued": "未发布"}
-
-
-def _state_label(state: str | None) -> str:
-    return _STATE_LABELS.get(state or "", "")
-
-
-@bp.app_template_filter("cycle_state")
-def cycle_state_filter(state: str | None) -> str:
-    return _state_label(state)

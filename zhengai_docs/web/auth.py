@@ -117,7 +117,7 @@ def current_author() -> Author:
 
 
 def current_actor() -> Actor:
-    """The signed-in user as the draft workflow sees them."""
+    """The signed-in user as the services see them: every write takes it and checks its rights."""
     author = current_author()
     return Actor(
         user_id=current_user.id,
@@ -130,15 +130,16 @@ def current_actor() -> Actor:
 
 
 def review_required() -> bool:
-    return bool(services().settings["REVIEW_REQUIRED"])
+    return services().library.policy.review_required
 
 
 def must_draft() -> bool:
     """Must the signed-in user's change to a document go through a reviewed draft?
 
-    With REVIEW_REQUIRED only administrators write to the branch directly (corrections).
+    With REVIEW_REQUIRED only administrators write to the branch directly (corrections): the
+    write policy's rule, which `Library.save` enforces; views use it to choose the page.
     """
-    return review_required() and current_user.role is not Role.ADMIN
+    return not current_user.is_authenticated or not services().library.policy.writes_directly(current_actor())
 
 
 def can_edit(departments: Iterable[str]) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 from flask_login import current_user
 
-from zhengai_docs.catalogue.codes import item_code, level1_code
+from zhengai_docs.catalogue.codes import level1_code
 from zhengai_docs.db import queries
 from zhengai_docs.errors import InvalidCode
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import read_required
+from zhengai_docs.web.lookups import item_code_or_404
 
 bp = Blueprint("catalogue", __name__)
 
@@ -37,11 +38,7 @@ def tree(level1: str | None = None) -> str:
 @bp.route("/items/<code>")
 @read_required
 def item(code: str) -> str:
-    try:
-        item_code(code)
-    except InvalidCode:
-        abort(404)
-    found = queries.item_view(services().db, code)
+    found = queries.item_view(services().db, item_code_or_404(code))
     if found is None:
         abort(404)
     view, level_name, group_name = found

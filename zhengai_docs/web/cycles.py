@@ -10,23 +10,24 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from zhengai_docs.catalogue.codes import DocumentCode, document_code, level1_code
+from zhengai_docs.catalogue.codes import level1_code
 from zhengai_docs.cycles import export, report, rules
 from zhengai_docs.cycles.chart import bar_chart
-from zhengai_docs.cycles.review import MAX_REASON, Reviewer, confirm_review
-from zhengai_docs.errors import InvalidCode, NotFound
+from zhengai_docs.cycles.review import MAX_REASON, confirm_review
+from zhengai_docs.errors import InvalidCode
 from zhengai_docs.permissions import may_confirm_review
-from zhengai_docs.web.app import followed, services
-from zhengai_docs.web.auth import read_required
+from zhengai_docs.spreadsheets import CSV_MIMETYPE
+from zhengai_docs.web.app import library_state, services
+from zhengai_docs.web.auth import current_actor, read_required
+from zhengai_docs.web.lookups import DOCX_MIMETYPE, document_code_or_404, download, load_or_404
 
 bp = Blueprint("cycles", __name__, url_prefix="/cycles")
 PAGE_SIZE = 100
@@ -35,11 +36,11 @@ DASHBOARD_LIST = 30
 
 
 def _today() -> dt.date:
-    return rules.today()
+    return library_state().today
 
 
 def _policy() -> rules.Policy:
-    return rules.Policy.from_settings(services().settings)
+    return services().policy
 
 
 @dataclass(frozen=True)
@@ -73,31 +74,18 @@ def _filters(departments: tuple[str, ...] | None = None) -> Filters:
 
 
 def _cached(key: tuple[object, ...], compute: Callable[[], T]) -> T:
-    """A result for this commit, day and policy, computed once per process (see `CycleCache`)."""
-    cache = current_app.extensions.setdefault("zhengai_cycles", report.CycleCache())
-    return cache.get(services().db, (_today(), _policy().key, *key), compute)
+    """A result for this commit, day and policy, computed once per process (`derived.View.cached`)."""
+    return library_state().cached(("cycles", *key), compute)
 
 
 def all_cycles() -> list[report.DocumentCycle]:
     """Every document's clock, brought forward from the previous commit's."""
-    svc, policy, today = services(), _policy(), _today()
-    return followed(
-        "zhengai_all_cycles",
-        (today, policy.key),
-        full=lambda: report.document_cycles(svc.db, policy=policy, today=today),
-        refresh=lambda previous, changed: report.refresh_cycles(previous, changed, svc.db, policy=policy, today=today),
-    )
+    return library_state().cycles()
 
 
 def _closed_cycles(years: int) -> dict[str, rules.Punctuality]:
     """Each document's revision cycles closed in the window, brought forward like `all_cycles`."""
-    svc, policy, today = services(), _policy(), _today()
-    return followed(
-        f"zhengai_closed_{years}",
-        (today, policy.key),
-        full=lambda: report.closed_cycles(svc.db, policy=policy, today=today, years=years),
-        refresh=lambda previous, changed: report.refresh_closed_cycles(previous, changed, svc.db, policy=policy, today=today, years=years),
-    )
+    return library_state().closed_cycles(years)
 
 
 def _cycles(filters: Filters) -> list[report.DocumentCycle]:
@@ -232,34 +220,19 @@ def export_report(fmt: str) -> Response:
     chosen = [c for state in states for c in _attention(filters, state)]
     name = f"修订周期报告-{today.isoformat()}"
     if fmt == "csv":
-        return _download(export.to_csv(chosen), "text/csv; charset=utf-8", f"{name}.csv")
+        return download(export.to_csv(chosen), filename=f"{name}.csv", mimetype=CSV_MIMETYPE)
     if fmt == "docx":
         college = services().settings["COLLEGE_NAME"]
         data = export.to_docx(chosen, title=f"{college}制度、流程、标准修订周期报告", today=today, scope=filters.label)
-        return _download(data, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", f"{name}.docx")
+        return download(data, filename=f"{name}.docx", mimetype=DOCX_MIMETYPE)
     abort(404)
-
-
-def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    disposition = f"attachment; filename=cycles.{filename.rsplit('.', 1)[1]}; filename*=UTF-8''{quote(filename)}"
-    return Response(data, mimetype=mimetype, headers={"Content-Disposition": disposition})
-
-
-def _code(code: str) -> DocumentCode:
-    try:
-        return document_code(code)
-    except InvalidCode:
-        abort(404)
 
 
 @bp.route("/documents/<code>")
 @read_required
 def document(code: str) -> str:
-    doc_code = _code(code)
-    try:
-        loaded = services().library.load(doc_code)
-    except NotFound:
-        abort(404)
+    doc_code = document_code_or_404(code)
+    loaded = load_or_404(doc_code)
     policy = _policy()
     years = policy.cycle_years(doc_code.doc_type, loaded.document.meta.review_cycle.years if loaded.document.meta.review_cycle else None)
     events = rules.cycle_events(report.revision_points(services().db, str(doc_code)), years=years)
@@ -277,27 +250,16 @@ def document(code: str) -> str:
 @bp.route("/documents/<code>/review", methods=["POST"])
 @login_required
 def review(code: str) -> str | BaseResponse | tuple[str, int]:
-    doc_code = _code(code)
-    try:
-        loaded = services().library.load(doc_code)
-    except NotFound:
-        abort(404)
-    if not may_confirm_review(current_user.role, current_user.departments, loaded.document.meta.departments):
-        abort(403)
+    """`confirm_review` checks who may confirm (NotAllowed: the 403 page says why)."""
+    doc_code = document_code_or_404(code)
     form = ReviewForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
                 flash(str(error), "error")
         return redirect(url_for("cycles.document", code=str(doc_code)))
-    reviewer = Reviewer(
-        name=current_user.display_name,
-        email=current_user.email or f"{current_user.username}@users.zhengai-docs",
-        role=current_user.role,
-        departments=current_user.departments,
-    )
     result = confirm_review(
-        services().library, doc_code, reviewer=reviewer, reason=form.reason.data or "", day=_today(), base=form.base.data or None
+        services().library, doc_code, actor=current_actor(), reason=form.reason.data or "", day=_today(), base=form.base.data or None
     )
     flash(f"已记录“审核未修订”（版本 {result.commit[:10]}），修订周期自今日重新起算。", "success")
     return redirect(url_for("cycles.document", code=str(doc_code)))

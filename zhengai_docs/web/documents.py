@@ -7,47 +7,26 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from zhengai_docs import acknowledgements, coverage
-from zhengai_docs.catalogue.codes import DocumentCode, document_code
-from zhengai_docs.catalogue.framework import Framework, InvalidFramework
+from zhengai_docs.catalogue.codes import DocumentCode
+from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.db import queries
-from zhengai_docs.errors import Conflict, InvalidCode, NotFound
+from zhengai_docs.errors import Conflict, NotFound
 from zhengai_docs.render.html import render_markdown
-from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.trailers import has_line_break
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, review_required
+from zhengai_docs.web.auth import can_edit, current_actor, must_draft, read_required, review_required
+from zhengai_docs.web.lookups import active_framework_or_none, document_code_or_404, download, load_or_404, requested_revision
 from zhengai_docs.web.security import allow_mermaid_styles
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
 
-def _code(code: str) -> DocumentCode:
-    try:
-        return document_code(code)
-    except InvalidCode:
-        abort(404)
-
-
-def _revision(name: str = "rev", *, source: dict[str, str] | None = None) -> str | None:
-    raw = (request.args if source is None else source).get(name)
-    if not raw:
-        return None
-    try:
-        return revision_id(raw)
-    except InvalidCode:
-        abort(400)
-
-
 @bp.route("/<code>")
 @read_required
 def view(code: str) -> str:
-    doc_code = _code(code)
-    revision = _revision()
-    library = services().library
-    try:
-        loaded = library.load(doc_code, revision=revision)
-    except NotFound:
-        abort(404)
+    doc_code = document_code_or_404(code)
+    revision = requested_revision()
+    loaded = load_or_404(doc_code, revision=revision)
     item = queries.item_view(services().db, doc_code.item)
     rendered = render_markdown(loaded.document.body)
     if rendered.has_mermaid:
@@ -84,14 +63,6 @@ def _workflow_context(code: DocumentCode) -> dict[str, object]:
     }
 
 
-def active_framework_or_none() -> Framework | None:
-    """None when there is no usable active framework (missing, or a broken file that `doctor` reports)."""
-    try:
-        return services().library.frameworks.get(services().settings["ACTIVE_FRAMEWORK"]).framework
-    except (NotFound, InvalidFramework):
-        return None
-
-
 def _flags(code: DocumentCode, framework: Framework) -> list[coverage.Flag]:
     """ "Needs review" and integrity flags of this document (only its item's rows are read)."""
     snapshot = coverage.load_snapshot(services().db, item=code.item)
@@ -102,22 +73,15 @@ def _flags(code: DocumentCode, framework: Framework) -> list[coverage.Flag]:
 @bp.route("/<code>/source")
 @read_required
 def source(code: str) -> Response:
-    doc_code = _code(code)
-    try:
-        loaded = services().library.load(doc_code, revision=_revision())
-    except NotFound:
-        abort(404)
-    return Response(
-        loaded.version.text,
-        mimetype="text/markdown",
-        headers={"Content-Disposition": f"attachment; filename={doc_code}.md"},
-    )
+    doc_code = document_code_or_404(code)
+    loaded = load_or_404(doc_code, revision=requested_revision())
+    return download(loaded.version.text, filename=f"{doc_code}.md", mimetype="text/markdown")
 
 
 @bp.route("/<code>/history")
 @read_required
 def history(code: str) -> str:
-    doc_code = _code(code)
+    doc_code = document_code_or_404(code)
     revisions = queries.history(services().db, str(doc_code))
     if not revisions:
         abort(404)
@@ -136,8 +100,8 @@ def history(code: str) -> str:
 @read_required
 def diff(code: str) -> str:
     """Any two versions: `from` and `to` are commits from the history (`to` defaults to head)."""
-    doc_code = _code(code)
-    old, new = _revision("from"), _revision("to")
+    doc_code = document_code_or_404(code)
+    old, new = requested_revision("from"), requested_revision("to")
     if old is None:
         abort(400, description="请选择要比较的两个版本。")
     repo = services().library.repo
@@ -164,29 +128,23 @@ def diff(code: str) -> str:
 @bp.route("/<code>/restore", methods=["POST"])
 @login_required
 def restore(code: str) -> ResponseReturnValue:
-    """Bring an old version back as a new commit; refused if the document moved meanwhile."""
-    doc_code = _code(code)
-    revision = _revision("revision", source=request.form)
+    """Bring an old version back as a new commit; refused if the document moved meanwhile.
+
+    `Library.restore` checks who may (edit rights, REVIEW_REQUIRED): NotAllowed is the 403 page."""
+    doc_code = document_code_or_404(code)
+    revision = requested_revision("revision", source=request.form)
     if revision is None:
         abort(400)
     library = services().library
-    try:
-        old = library.load(doc_code, revision=revision)
-    except NotFound:
-        abort(404)
-    current = queries.document_summary(services().db, str(doc_code))
-    if not can_edit(current.departments if current else old.document.meta.departments):
-        abort(403)
-    if must_draft():
-        abort(403, description="现行版本只能经修订审核后发布。如需恢复旧版本，请发起修订并在草稿中采用旧版本的文字。")
-    base = _revision("base", source=request.form)
+    old = load_or_404(doc_code, revision=revision)
+    base = requested_revision("base", source=request.form)
     if base is None:
         abort(400, description="缺少页面打开时的版本号，请刷新修订历史后重试。")
     message = (request.form.get("message") or "").strip()[:300] or f"恢复为 {old.version.commit[:10]} 版本"
     if has_line_break(message):  # a one-line field, like the editor's 修订说明
         abort(400, description="恢复说明只能写成一行，请去掉其中的换行。")
     try:
-        result = library.restore(doc_code, revision, author=current_author(), message=message, base=base)
+        result = library.restore(doc_code, revision, actor=current_actor(), message=message, base=base)
     except Conflict:
         abort(409, description="在您查看历史期间该文档又被修改过。请刷新修订历史后重试。")
     flash("已恢复为所选版本。" if result.changed else "所选版本与现行版本相同，无需恢复。", "success")

@@ -23,15 +23,18 @@ from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.db import queries
-from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
+from zhengai_docs.errors import Conflict, NotAllowed, NotFound, Refused, StorageUnavailable
 from zhengai_docs.permissions import may_audit
 from zhengai_docs.render.html import render_markdown
+from zhengai_docs.storage.repository import WriteResult
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.web import editing
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor
+from zhengai_docs.web.errors import storage_message
+from zhengai_docs.web.lookups import document_code_or_404, load_or_404
 from zhengai_docs.web.security import allow_mermaid_styles
-from zhengai_docs.workflow import OPEN, Approval, DraftStatus, DraftView, Workflow
+from zhengai_docs.workflow import OPEN, AlreadyHandled, Approval, DraftStatus, DraftView, Workflow
 
 bp = Blueprint("drafts", __name__)
 T = TypeVar("T")
@@ -77,21 +80,11 @@ def _draft(draft_id: int) -> DraftView:
     return draft
 
 
-def _code(code: str) -> DocumentCode:
-    try:
-        return document_code(code)
-    except InvalidCode:
-        abort(404)
-
-
 @bp.route("/documents/<code>/revise", methods=["GET", "POST"])
 @login_required
-def open_revision(code: str) -> str | Response:
-    doc_code = _code(code)
-    try:
-        loaded = services().library.load(doc_code)
-    except NotFound:
-        abort(404)
+def open_revision(code: str) -> str | Response | tuple[str, int]:
+    doc_code = document_code_or_404(code)
+    loaded = load_or_404(doc_code)
     if not can_edit(loaded.document.meta.departments):
         abort(403)
     existing = workflow().open_visible_to(current_actor(), doc_code)
@@ -106,8 +99,13 @@ def open_revision(code: str) -> str | Response:
             draft = workflow().open(code=doc_code, kind=form.kind.data, reason=form.reason.data, actor=current_actor())
         except NotAllowed:
             abort(403)
+        except AlreadyHandled as exc:  # a colleague's 发起修订 came first
+            opened = workflow().open_visible_to(current_actor(), doc_code)
+            return _handled_page(exc, draft=opened[0] if opened else None, code=doc_code)
         except Refused as exc:
             flash(str(exc), "error")
+        except StorageUnavailable as exc:  # the reason typed stays in the form
+            flash(storage_message(exc, kept=True), "error")
         else:
             flash(f"已创建{draft.kind_label}草稿。现行版本保持有效，直到草稿审核通过并发布。", "success")
             target = "drafts.edit" if draft.kind == "revise" else "drafts.view"
@@ -142,7 +140,12 @@ def _render_view(draft: DraftView, *, approval_form: ApprovalForm | None = None)
     try:
         text = workflow().document(draft)
     except NotFound:
-        abort(404)
+        if draft.attention is None:
+            abort(404)
+        # git has lost this draft's text (a restore from an older backup): say so, offer discarding
+        may_discard = draft.is_open and (workflow().may_author(me, draft) or workflow().may_review_draft(me, draft))
+        context = {"message": draft.attention, "draft": draft, "code": draft.code, "may_discard": may_discard}
+        return render_template("drafts/handled.html", note_form=NoteForm(formdata=None), **context)
     in_force = workflow().in_force(draft)
     rendered = render_markdown(text.body)
     if rendered.has_mermaid:
@@ -175,7 +178,8 @@ def edit(draft_id: int) -> str | Response | tuple[str, int]:
     draft = _draft(draft_id)
     if not workflow().may_author(current_actor(), draft):
         abort(403)
-    if draft.kind == "repeal" or draft.status not in (DraftStatus.EDITING, DraftStatus.CHANGES_REQUESTED):
+    editable = draft.status in (DraftStatus.EDITING, DraftStatus.CHANGES_REQUESTED)
+    if draft.kind == "repeal" or (request.method == "GET" and not editable):  # a POST keeps its text: the workflow decides
         flash("此草稿当前不能编辑。" if draft.kind != "repeal" else "废止草稿没有可编辑的正文。", "info")
         return redirect(url_for("drafts.view", draft_id=draft.id))
     code = document_code(draft.code)
@@ -196,8 +200,13 @@ def edit(draft_id: int) -> str | Response | tuple[str, int]:
             return _draft_conflict(form, draft, mine=document)
         except NotAllowed:
             abort(403)
+        except AlreadyHandled as exc:  # e.g. submitted for review meanwhile: the text stays in the editor
+            flash(str(exc), "error")
+            return _render_draft_editor(form, draft, code), 409
         except Refused as exc:
             flash(str(exc), "error")
+        except StorageUnavailable as exc:  # nothing was written: the editor comes back with the text
+            flash(storage_message(exc, kept=True), "error")
         else:
             flash("草稿已保存。现行版本不受影响；完成后请提交审核。", "success")
             return redirect(url_for("drafts.view", draft_id=draft.id))
@@ -251,13 +260,16 @@ def _step(
     *,
     conflict: str = "草稿刚被他人保存，请刷新后重试。",
     done: str | None = None,
-) -> Response:
+) -> Response | tuple[str, int]:
     """Run one workflow step from a POST: refusals become messages on the draft page (403 for
-    a role that may not), success goes to `done` or back to the draft page."""
+    a role that may not; 409 and a page saying who came first when someone else's step won),
+    success goes to `done` or back to the draft page."""
     try:
         result = do()
     except NotAllowed:
         abort(403)
+    except AlreadyHandled as exc:
+        return _handled_page(exc, draft=workflow().get(draft.id), code=document_code(draft.code))
     except Refused as exc:
         flash(str(exc), "error")
     except Conflict:
@@ -270,6 +282,12 @@ def _step(
     return redirect(url_for("drafts.view", draft_id=draft.id))
 
 
+def _handled_page(exc: AlreadyHandled, *, draft: DraftView | None, code: DocumentCode) -> tuple[str, int]:
+    """409: someone else's step came first (已由他人发布/已处理); nothing was done, and the page
+    says so and links to the draft as it is now."""
+    return render_template("drafts/handled.html", message=str(exc), draft=draft, code=code), 409
+
+
 def _note() -> str:
     """The optional note of a step's form (which also carries its CSRF token: 400 without it)."""
     form = NoteForm()
@@ -278,37 +296,45 @@ def _note() -> str:
     return form.text.data or ""
 
 
+def _seen() -> DraftStatus | None:
+    """The draft's state as the page the user acted on showed it (hidden field `seen`): a step
+    taken on a page that is out of date is answered 409, not repeated."""
+    return DraftStatus.__members__.get(request.form.get("seen", ""))
+
+
 @bp.route("/drafts/<int:draft_id>/submit", methods=["POST"])
 @login_required
-def submit(draft_id: int) -> Response:
-    draft, note = _draft(draft_id), _note()
-    return _step(draft, lambda: workflow().submit(draft_id, actor=current_actor(), note=note), "已提交审核，审核人会收到通知。")
+def submit(draft_id: int) -> Response | tuple[str, int]:
+    draft, note, seen = _draft(draft_id), _note(), _seen()
+    return _step(draft, lambda: workflow().submit(draft_id, actor=current_actor(), note=note, seen=seen), "已提交审核，审核人会收到通知。")
 
 
 @bp.route("/drafts/<int:draft_id>/comment", methods=["POST"])
 @login_required
-def comment(draft_id: int) -> Response:
+def comment(draft_id: int) -> Response | tuple[str, int]:
     draft, note = _draft(draft_id), _note()
     return _step(draft, lambda: workflow().comment(draft_id, actor=current_actor(), text=note), "意见已记录。")
 
 
 @bp.route("/drafts/<int:draft_id>/request-changes", methods=["POST"])
 @login_required
-def request_changes(draft_id: int) -> Response:
-    draft, note = _draft(draft_id), _note()
-    return _step(draft, lambda: workflow().request_changes(draft_id, actor=current_actor(), text=note), "已退回修改，起草人会收到通知。")
+def request_changes(draft_id: int) -> Response | tuple[str, int]:
+    draft, note, seen = _draft(draft_id), _note(), _seen()
+    return _step(
+        draft, lambda: workflow().request_changes(draft_id, actor=current_actor(), text=note, seen=seen), "已退回修改，起草人会收到通知。"
+    )
 
 
 @bp.route("/drafts/<int:draft_id>/discard", methods=["POST"])
 @login_required
-def discard(draft_id: int) -> Response:
-    draft, note = _draft(draft_id), _note()
-    return _step(draft, lambda: workflow().discard(draft_id, actor=current_actor(), note=note), "草稿已放弃（保留在历史中）。")
+def discard(draft_id: int) -> Response | tuple[str, int]:
+    draft, note, seen = _draft(draft_id), _note(), _seen()
+    return _step(draft, lambda: workflow().discard(draft_id, actor=current_actor(), note=note, seen=seen), "草稿已放弃（保留在历史中）。")
 
 
 @bp.route("/drafts/<int:draft_id>/approve", methods=["POST"])
 @login_required
-def approve(draft_id: int) -> str | Response:
+def approve(draft_id: int) -> str | Response | tuple[str, int]:
     draft = _draft(draft_id)
     form = ApprovalForm()
     if not form.validate_on_submit():
@@ -326,7 +352,13 @@ def approve(draft_id: int) -> str | Response:
     return _step(
         draft,
         lambda: workflow().approve(
-            draft_id, actor=current_actor(), approval=approval, require_ack=bool(form.require_ack.data), note=form.note.data or ""
+            draft_id,
+            actor=current_actor(),
+            approval=approval,
+            require_ack=bool(form.require_ack.data),
+            note=form.note.data or "",
+            seen=_seen(),
+            expected_tip=request.form.get("tip") or None,
         ),
         "已批准。发布后即成为现行版本。",
     )
@@ -334,21 +366,27 @@ def approve(draft_id: int) -> str | Response:
 
 @bp.route("/drafts/<int:draft_id>/publish", methods=["POST"])
 @login_required
-def publish(draft_id: int) -> Response:
+def publish(draft_id: int) -> Response | tuple[str, int]:
     draft = _draft(draft_id)
     _note()
+    seen = _seen()
     return _step(
         draft,
-        lambda: workflow().publish(draft_id, actor=current_actor()),
-        f"{draft.code} 已发布为现行版本。",
+        lambda: workflow().publish(draft_id, actor=current_actor(), seen=seen),
+        lambda result: _published(draft, result),
         conflict="发布被拒绝：草稿创建后现行版本已被修改。请先“同步现行版本”，把对方的修改合并进草稿，核对后重新审核。",
         done=url_for("documents.view", code=draft.code),
     )
 
 
+def _published(draft: DraftView, result: WriteResult) -> tuple[str, str]:
+    editing.warn_if_unsearchable(result.commit)
+    return f"{draft.code} 已发布为现行版本。", "success"
+
+
 @bp.route("/drafts/<int:draft_id>/update", methods=["POST"])
 @login_required
-def update(draft_id: int) -> Response:
+def update(draft_id: int) -> Response | tuple[str, int]:
     draft = _draft(draft_id)
     _note()
     return _step(
@@ -381,7 +419,7 @@ def mark_read() -> Response:
 @bp.route("/documents/<code>/confirm-read", methods=["POST"])
 @login_required
 def confirm_read(code: str) -> Response:
-    doc_code = _code(code)
+    doc_code = document_code_or_404(code)
     _note()
     if acknowledgements.confirm(services().db, user_id=current_user.id, departments=current_user.departments, code=str(doc_code)):
         flash("已确认阅读。", "success")
@@ -391,7 +429,7 @@ def confirm_read(code: str) -> Response:
 @bp.route("/documents/<code>/readers")
 @login_required
 def readers(code: str) -> str:
-    doc_code = _code(code)
+    doc_code = document_code_or_404(code)
     summary = queries.document_summary(services().db, str(doc_code))
     if summary is None:
         abort(404)

@@ -19,21 +19,23 @@ from wtforms import DateField, Field, HiddenField, IntegerField, SelectField, Se
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from zhengai_docs import health
 from zhengai_docs.bootstrap import bundled
-from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code, item_code
+from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document, DocumentMeta, Review, ReviewCycle, Status, new_document
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.coverage import suggest_points
 from zhengai_docs.db import queries
-from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
+from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused, StorageUnavailable
 from zhengai_docs.permissions import may_use_editor
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.render.worker import render_preview
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.trailers import require_one_line
 from zhengai_docs.web.app import services
-from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, review_required
-from zhengai_docs.web.documents import active_framework_or_none
+from zhengai_docs.web.auth import can_edit, current_actor, must_draft, review_required
+from zhengai_docs.web.errors import storage_message
+from zhengai_docs.web.lookups import active_framework_or_none, document_code_or_404, item_code_or_404, load_or_404
 from zhengai_docs.web.security import allow_mermaid_styles
 
 bp = Blueprint("editing", __name__)
@@ -121,13 +123,6 @@ def _split(value: str | None) -> list[str]:
     return [part for part in _SEPARATORS.split(value or "") if part]
 
 
-def _code(code: str) -> DocumentCode:
-    try:
-        return document_code(code)
-    except InvalidCode:
-        abort(404)
-
-
 def filled_form(document: Document | None, **defaults: str) -> DocumentForm:
     """A form filled from a document rather than from the request."""
     form = DocumentForm(formdata=None)
@@ -189,10 +184,7 @@ def check_departments(form: DocumentForm) -> bool:
 @bp.route("/items/<item>/new/<letter>", methods=["GET", "POST"])
 @login_required
 def create(item: str, letter: str) -> str | Response | tuple[str, int]:
-    try:
-        code = document_code(item_code(item) + letter)
-    except InvalidCode:
-        abort(404)
+    code = document_code_or_404(item_code_or_404(item) + letter)
     found = queries.item_view(services().db, code.item)
     if found is None:
         abort(404)
@@ -235,6 +227,9 @@ def _open_new_draft(form: DocumentForm, code: DocumentCode, item_departments: tu
     except Refused as exc:
         flash(str(exc), "error")
         return None
+    except StorageUnavailable as exc:
+        flash(storage_message(exc, kept=True), "error")
+        return None
     flash("已保存为草稿。请继续完善，完成后提交审核；发布前全校读者看不到它。", "success")
     return redirect(url_for("drafts.view", draft_id=draft.id))
 
@@ -242,12 +237,8 @@ def _open_new_draft(form: DocumentForm, code: DocumentCode, item_departments: tu
 @bp.route("/documents/<code>/edit", methods=["GET", "POST"])
 @login_required
 def edit(code: str) -> str | Response | tuple[str, int]:
-    doc_code = _code(code)
-    library = services().library
-    try:
-        loaded = library.load(doc_code)
-    except NotFound:
-        abort(404)
+    doc_code = document_code_or_404(code)
+    loaded = load_or_404(doc_code)
     if not can_edit(loaded.document.meta.departments):
         abort(403)
     if must_draft():
@@ -297,14 +288,30 @@ def _save(form: DocumentForm, code: DocumentCode, *, previous: Document | None) 
     document = document_from(form, code, previous)
     base = form.base.data or None
     try:
-        result = library.save(document, author=current_author(), message=form.message.data.strip(), base=base)
+        result = library.save(document, actor=current_actor(), message=form.message.data.strip(), base=base)  # NotAllowed: 403
     except Conflict:
         return _conflict(form, code, mine=document, base=base)
     except Refused as exc:
         flash(str(exc), "error")
         return None
+    except StorageUnavailable as exc:  # nothing was written: the editor comes back with the text
+        flash(storage_message(exc, kept=True), "error")
+        return None
     flash("已保存。" if result.changed else "内容没有变化，未产生新版本。", "success")
+    warn_if_unsearchable(result.commit)
     return redirect(url_for("documents.view", code=str(code)))
+
+
+def warn_if_unsearchable(commit: str) -> None:
+    """The save is in git; when the search index could not take it, say so and why."""
+    behind, cause = health.index_behind(services().library, commit)
+    if not behind:
+        return
+    if cause is None:  # another process holds the index for longer than a save waits
+        flash("搜索索引正在更新，本次修改稍后才能被搜索到。", "warning")
+    else:
+        contact = services().settings["SUPPORT_CONTACT"]
+        flash(f"文档已保存，但搜索索引无法写入（{cause}），搜索结果暂时不包含本次修改；请联系{contact}。", "warning")
 
 
 def _conflict(form: DocumentForm, code: DocumentCode, *, mine: Document, base: str | None) -> tuple[str, int]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.errors import StorageUnavailable, ZhengaiError
 
 MESSAGES = {
     400: ("请求无效", "请求的内容无法处理，请检查后重试。"),
@@ -18,6 +18,7 @@ MESSAGES = {
     413: ("文件过大", "上传的文件超过了允许的大小。"),
     429: ("请求过于频繁", "请稍后再试。"),
     500: ("服务器错误", "服务器处理请求时出错，已记录。请稍后重试或联系管理员。"),
+    503: ("暂时无法处理", "服务器暂时无法完成此操作，请稍后重试或联系管理员。"),
 }
 _PAGE_EXPIRED = "页面已过期，请刷新后重试。"
 # Flask-WTF's reasons (English, fixed strings) as a user should read them.
@@ -48,12 +49,23 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ZhengaiError)
     def domain_error(error: ZhengaiError) -> ResponseReturnValue:
+        if isinstance(error, StorageUnavailable):  # a step with nothing typed to keep (publish, open a draft …)
+            return _render(error.status, storage_message(error, kept=False))
         return _render(error.status, str(error))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> ResponseReturnValue:
         app.logger.exception("unhandled error")
         return _render(500, None)
+
+
+def storage_message(error: StorageUnavailable, *, kept: bool) -> str:
+    """What a refused write tells the user: which store, why, that nothing was saved, whom to call.
+    `kept`: the page shows the user's text again (the editor), so they can copy it."""
+    contact = current_app.extensions["zhengai"].settings["SUPPORT_CONTACT"]
+    if kept:
+        return f"{error.store}无法写入（{error.cause}），您的修改没有保存，请复制保留后联系{contact}"
+    return f"{error.store}无法写入（{error.cause}），操作没有完成，请联系{contact}"
 
 
 def _render(status: int, detail: str | None) -> ResponseReturnValue:

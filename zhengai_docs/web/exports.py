@@ -7,22 +7,17 @@ and department names) from running as a formula.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from flask import Response, abort
 
 from zhengai_docs.spreadsheets import CSV_MIMETYPE, XLSX_MIMETYPE, CellValue, csv_bytes, xlsx_bytes
+from zhengai_docs.web.lookups import download
 
 
 def table_response(title: str, header: Sequence[str], rows: Sequence[Sequence[CellValue]], fmt: str, scope: str | None = None) -> Response:
     name = f"{title}{'-' + scope if scope else ''}"
     if fmt == "csv":
-        return _download(csv_bytes(header=header, rows=rows), f"{name}.csv", CSV_MIMETYPE)
+        return download(csv_bytes(header=header, rows=rows), filename=f"{name}.csv", mimetype=CSV_MIMETYPE)
     if fmt == "xlsx":
-        return _download(xlsx_bytes(title=title, header=header, rows=rows), f"{name}.xlsx", XLSX_MIMETYPE)
+        return download(xlsx_bytes(title=title, header=header, rows=rows), filename=f"{name}.xlsx", mimetype=XLSX_MIMETYPE)
     abort(400, description="导出格式只能是 csv 或 xlsx。")
-
-
-def _download(data: bytes, filename: str, mimetype: str) -> Response:
-    """RFC 5987 file name, so Chinese names survive every browser."""
-    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from werkzeug.datastructures import MultiDict
 
 from zhengai_docs.catalogue.codes import item_code, level1_code, level2_code
+from zhengai_docs.catalogue.document import Status
 from zhengai_docs.db import queries
 from zhengai_docs.errors import InvalidCode, ZhengaiError
 from zhengai_docs.search.backend import IndexMissing, SearchFilters, SearchHit, SearchRequest, SearchResults, Sort
@@ -28,7 +29,7 @@ bp = Blueprint("search", __name__)
 PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 500
-STATUSES = ("现行", "草稿", "废止")
+STATUSES = tuple(s.label for s in (Status.IN_FORCE, Status.DRAFT, Status.REPEALED))  # stored values, which are the labels
 TYPES = (("Z", "制度"), ("L", "流程"), ("B", "标准"))
 _POINT = "0123456789."
 
@@ -47,6 +48,7 @@ class SearchPage:
     request: SearchRequest
     results: SearchResults | None
     unavailable: str | None
+    behind: bool  # the index has not reached the branch head yet (a save under way, or a fault)
     departments: list[str]
     levels: list[tuple[str, str]]
 
@@ -133,6 +135,7 @@ def page() -> Any:
         request=search,
         results=results,
         unavailable=unavailable,
+        behind=results is not None and results.commit != services().library.repo.head(),
         departments=queries.departments(db),
         levels=[(level.code, level.name) for level in queries.level_overview(db)],
     )

@@ -13,7 +13,6 @@ import datetime as dt
 import re
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -24,9 +23,8 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code, level1_code
+from zhengai_docs.catalogue.codes import DocType, DocumentCode, level1_code
 from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_document
-from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.cycles.rules import SHANGHAI
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
@@ -41,9 +39,9 @@ from zhengai_docs.users import Role
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, role_required
 from zhengai_docs.web.editing import MAX_BODY_CHARS, single_line
+from zhengai_docs.web.lookups import DOCX_MIMETYPE, active_framework, document_code_or_404, download, load_or_404, requested_revision
 
 bp = Blueprint("word", __name__)
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _FILENAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -71,10 +69,7 @@ class ConfirmForm(FlaskForm):
 
 def _target(code: str) -> tuple[DocumentCode, tuple[str, ...], bool]:
     """The code, the departments that decide who may import, and whether the document exists."""
-    try:
-        doc_code = document_code(code)
-    except InvalidCode:
-        abort(404)
+    doc_code = document_code_or_404(code)
     found = queries.item_view(services().db, doc_code.item)
     if found is None:
         abort(404)
@@ -144,7 +139,7 @@ def confirm_import(code: str) -> str | WerkzeugResponse | tuple[str, int]:
     if must_draft():
         return _import_into_draft(document, departments, message=form.message.data.strip(), existing=previous is not None)
     try:
-        result = library.save(document, author=current_author(), message=form.message.data.strip(), base=base)
+        result = library.save(document, actor=current_actor(), message=form.message.data.strip(), base=base)  # NotAllowed: 403
     except Conflict:
         latest = library.load(doc_code)
         form.base.data = latest.version.commit
@@ -216,12 +211,6 @@ def _preview(
 # -- export ------------------------------------------------------------------------------------
 
 
-def _download(data: bytes, filename: str) -> Response:
-    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
-    disposition = f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(filename)}"
-    return Response(data, mimetype=DOCX, headers={"Content-Disposition": disposition})
-
-
 def _template_path() -> Path:
     return word_template(services().settings, Path(current_app.instance_path))
 
@@ -229,19 +218,13 @@ def _template_path() -> Path:
 @bp.route("/documents/<code>/export.docx")
 @read_required
 def export_document(code: str) -> Response:
-    try:
-        doc_code = document_code(code)
-        revision = revision_id(request.args["rev"]) if request.args.get("rev") else None
-    except InvalidCode:
-        abort(404)
-    try:
-        loaded = services().library.load(doc_code, revision=revision)
-    except NotFound:
-        abort(404)
+    doc_code = document_code_or_404(code)
+    revision = requested_revision(status=404)
+    loaded = load_or_404(doc_code, revision=revision)
     meta = loaded.document.meta
     data = export_markdown(loaded.document.body, template=_template_path(), title=meta.title, subtitle=handbook_service.subtitle(meta))
     suffix = f"-{loaded.version.commit[:10]}" if revision else ""
-    return _download(data, f"{doc_code} {meta.title}{suffix}.docx")
+    return download(data, filename=f"{doc_code} {meta.title}{suffix}.docx", mimetype=DOCX_MIMETYPE)
 
 
 class HandbookForm(FlaskForm):
@@ -296,7 +279,7 @@ def handbook_docx() -> Response:
         today=dt.datetime.now(SHANGHAI).date(),
     )
     names = handbook_service.level_names(svc.db)
-    return _download(data, f"{svc.settings['COLLEGE_NAME']}制度汇编（{selection.describe(names)}）.docx")
+    return download(data, filename=f"{svc.settings['COLLEGE_NAME']}制度汇编（{selection.describe(names)}）.docx", mimetype=DOCX_MIMETYPE)
 
 
 # -- self-diagnosis report -----------------------------------------------------------------------
@@ -312,13 +295,6 @@ class OverviewForm(FlaskForm):
     opinion = TextAreaField("自我诊改工作概述（不超过 500 字）")
 
 
-def _framework() -> Framework:
-    try:
-        return services().library.frameworks.get(services().settings["ACTIVE_FRAMEWORK"]).framework
-    except NotFound:
-        abort(404, description="当前使用的诊断框架不存在，请管理员检查 ACTIVE_FRAMEWORK 设置。")
-
-
 def _year(value: int | None = None) -> int:
     year = value if value is not None else request.args.get("year", type=int) or dt.datetime.now(SHANGHAI).year
     if not 2000 <= year <= 2100:
@@ -329,7 +305,7 @@ def _year(value: int | None = None) -> int:
 @bp.route("/reports/self-diagnosis")
 @role_required(Role.QUALITY, Role.ADMIN)
 def self_diagnosis() -> str:
-    framework = _framework()
+    framework = active_framework().framework
     year = _year()
     rows = selfdiag.element_rows(services().db, framework, year=year)
     overview = selfdiag.load_entries(services().db, framework=framework.id, year=year).get(selfdiag.OVERVIEW)
@@ -341,7 +317,7 @@ def self_diagnosis() -> str:
 @bp.route("/reports/self-diagnosis/<int:year>/<element_id>", methods=["GET", "POST"])
 @role_required(Role.QUALITY, Role.ADMIN)
 def edit_self_diagnosis(year: int, element_id: str) -> str | WerkzeugResponse | tuple[str, int]:
-    framework = _framework()
+    framework = active_framework().framework
     year = _year(year)
     element = framework.element(element_id)
     if element is None and element_id != selfdiag.OVERVIEW:
@@ -376,8 +352,8 @@ def edit_self_diagnosis(year: int, element_id: str) -> str | WerkzeugResponse | 
 @bp.route("/reports/self-diagnosis/<int:year>.docx")
 @role_required(Role.QUALITY, Role.ADMIN)
 def self_diagnosis_docx(year: int) -> Response:
-    framework = _framework()
+    framework = active_framework().framework
     year = _year(year)
     svc = services()
     data = selfdiag.report_docx(db=svc.db, framework=framework, year=year, template=_template_path(), college=svc.settings["COLLEGE_NAME"])
-    return _download(data, f"{svc.settings['COLLEGE_NAME']}内部质量保证体系自我诊改报告（{year}）.docx")
+    return download(data, filename=f"{svc.settings['COLLEGE_NAME']}内部质量保证体系自我诊改报告（{year}）.docx", mimetype=DOCX_MIMETYPE)

@@ -1,0 +1,14 @@
+"""Who writes when a test puts content in place through the services themselves (setup, or
+"someone else saved meanwhile"): every write takes an actor, so tests name one too.
+
+The system (`Actor.system()`, an administrator without an account, as for `init` and the
+commands) may write whatever the setting of REVIEW_REQUIRED; it writes under the name a test
+then finds in the history. Tests of who may write use real accounts (tests/test_write_rules.py).
+"""
+
+from __future__ import annotations
+
+from tests.conftest import EDITOR
+from zhengai_docs.permissions import Actor
+
+AS_EDITOR = Actor.system(name=EDITOR.name, email=EDITOR.email)  # commits authored as 教务处 王老师

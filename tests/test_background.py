@@ -1,0 +1,127 @@
+"""The background follower: bulk work leaves the user's request; one process works at a time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.conftest import login, make_app
+from tests.test_hostile_content import OutsideClone
+from zhengai_docs.background import BackgroundFollower, Housekeeping
+from zhengai_docs.catalogue.codes import document_code
+from zhengai_docs.db.sync import cached_commit
+from zhengai_docs.permissions import Actor
+from zhengai_docs.search.backend import SearchRequest
+from zhengai_docs.services import Services
+
+pytestmark = pytest.mark.slow
+PUSHED = 40  # documents in one outside push: far more than a page view syncs itself
+
+
+@pytest.fixture
+def followed_app(indexed_instance: Path) -> Iterator[Flask]:
+    application = make_app(indexed_instance, BACKGROUND_SYNC=True)
+    yield application
+    application.extensions["zhengai"].close()
+
+
+def _svc(app: Flask) -> Services:
+    return app.extensions["zhengai"]  # type: ignore[no-any-return]
+
+
+def _push_many(instance: Path, tmp_path: Path) -> str:
+    """Retitle PUSHED documents in one commit, as a clerk's bulk `git push` would."""
+    clone = OutsideClone(instance / "content.git", tmp_path / "work")
+    paths = sorted(p for p in (clone.work / "regulations").rglob("*.md"))[:PUSHED]
+    for n, path in enumerate(paths):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("\ntitle: ", f"\ntitle: 批量{n:02d}", 1), encoding="utf-8")
+    return clone.push("批量更新")
+
+
+def _wait(condition: object, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the follower did not catch up"
+        time.sleep(0.1)
+
+
+def test_a_bulk_push_is_synced_in_the_background_while_pages_say_so(
+    followed_app: Flask, indexed_instance: Path, tmp_path: Path
+) -> None:
+    svc = _svc(followed_app)
+    assert svc.follower is not None
+    svc.follower.stop()  # hold the follower back so the page view sees the push first
+    head = _push_many(indexed_instance, tmp_path)
+    client = followed_app.test_client()
+    login(client, "duzhe")
+    page = client.get("/catalogue")
+    assert page.status_code == 200 and "正在同步最近的大批量更新" in page.get_data(as_text=True)
+    assert cached_commit(svc.db) != head  # the request did not do the bulk work itself
+
+    svc.follower = None
+    svc.start_background()
+    _wait(lambda: cached_commit(svc.db) == head)
+    _wait(lambda: svc.library.search is not None and svc.library.search.backend.search(SearchRequest(text="批量07")).total >= 1)
+    page = client.get("/catalogue").get_data(as_text=True)
+    assert "正在同步" not in page and "批量00" in page
+
+
+def test_a_page_view_syncs_a_saves_worth_itself(followed_app: Flask, indexed_instance: Path, tmp_path: Path) -> None:
+    svc = _svc(followed_app)
+    assert svc.follower is not None
+    svc.follower.stop()
+    clone = OutsideClone(indexed_instance / "content.git", tmp_path / "work")
+    a101z = clone.read("regulations/A/A1/A101Z.md").decode()
+    clone.write("regulations/A/A1/A101Z.md", a101z.replace("\ntitle: ", "\ntitle: 外部修订", 1).encode())
+    head = clone.push("外部修订一份文档")
+    client = followed_app.test_client()
+    login(client, "duzhe")
+    page = client.get("/documents/A101Z").get_data(as_text=True)
+    assert "外部修订" in page and "正在同步" not in page
+    assert cached_commit(svc.db) == head
+
+
+def test_exactly_one_process_follows_at_a_time(indexed_instance: Path, tmp_path: Path) -> None:
+    apps = [make_app(indexed_instance) for _ in range(2)]
+    lock = tmp_path / "follower.lock"
+    first, second = (BackgroundFollower(library=_svc(app).library, lock_path=lock) for app in apps)
+    try:
+        assert first.step() is True
+        assert second.step() is False  # the lock is held (a separate open file, as in another process)
+        first.stop()  # the process that held it ends: the lock is free again
+        assert second.step() is True
+    finally:
+        second.stop()
+        for app in apps:
+            _svc(app).close()
+
+
+def test_saves_leave_merging_and_packing_to_the_follower(indexed_instance: Path, tmp_path: Path) -> None:
+    app = make_app(indexed_instance)
+    svc = _svc(app)
+    library, backend = svc.library, svc.library.search.backend  # type: ignore[union-attr]
+    follower = BackgroundFollower(library=library, lock_path=tmp_path / "follower.lock", housekeeping=Housekeeping(loose_objects=50))
+    try:
+        segments = len(backend.store.current()[1]._segments())
+        for n in range(10):
+            loaded = library.load(document_code("A101Z"))
+            changed = loaded.document.with_changes(body=loaded.document.body + f"\n第{n}次补充。\n")
+            library.save(changed, actor=Actor.system(), message=f"补充 {n}", base=loaded.version.commit)
+        assert len(backend.store.current()[1]._segments()) >= segments + 10  # each save: one small segment, no merge
+        loose_before = _loose_objects(indexed_instance / "content.git")
+        assert follower.step() is True
+        assert len(backend.store.current()[1]._segments()) < segments + 10
+        assert backend.search(SearchRequest(text="第9次补充")).total == 1
+        assert _loose_objects(indexed_instance / "content.git") < loose_before  # packed: more than 50 were loose
+    finally:
+        follower.stop()
+        svc.close()
+
+
+def _loose_objects(repository: Path) -> int:
+    return sum(1 for folder in (repository / "objects").glob("[0-9a-f][0-9a-f]") for _ in folder.iterdir())

@@ -1,0 +1,100 @@
+"""The background follower: keeps the SQL cache and the search index at the branch head, merges
+the index's small segments and packs the content repository, so that no user's request does
+bulk work (a `git push` of 5,000 documents took a page view 200 s before).
+
+Every serving process starts one follower thread; an exclusive file lock in the instance folder
+lets exactly one of them work at a time. The operating system releases the lock when its process
+dies, and another process's follower takes over within a few seconds. Page views meanwhile sync
+at most a save's worth themselves (`PAGE_SYNC_DOCUMENTS`) and say when they show an older commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh.util.filelock import FileLock
+
+from zhengai_docs.library import Library
+from zhengai_docs.search.backend import IndexBusy, IndexMissing
+
+log = logging.getLogger(__name__)
+
+PAGE_SYNC_DOCUMENTS = 1  # documents a page view syncs itself; more are the follower's
+INDEX_WAIT = 30.0  # seconds the follower waits for the index writer (a save may hold it)
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """When the follower packs the repository: once this many objects are loose (each save
+    leaves about seven), checked at most every `check_seconds`."""
+
+    loose_objects: int = 500
+    check_seconds: float = 60.0
+
+
+class BackgroundFollower:
+    """A daemon thread that follows the branch head for its process, when it holds the lock."""
+
+    def __init__(self, *, library: Library, lock_path: Path, interval: float = 1.0, housekeeping: Housekeeping | None = None) -> None:
+        self.library = library
+        self.lock_path = lock_path
+        self.interval = interval
+        self.housekeeping = housekeeping or Housekeeping()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = FileLock(str(lock_path))
+        self._holding = False
+        self._checked_at: float | None = None
+
+    def start(self) -> BackgroundFollower:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="zhengai-follower", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._holding:
+            self._lock.release()
+            self._holding = False
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # a broken repository or database is doctor's business: keep following
+                log.exception("background follower: step failed")
+            self._stop.wait(self.interval)
+
+    def step(self) -> bool:
+        """One round: take the lock if free, then bring cache and index to the head. True if it worked."""
+        if not self._holding:
+            self._holding = bool(self._lock.acquire(blocking=False))
+            if not self._holding:
+                return False
+        self.library.sync()
+        search = self.library.search
+        if search is not None and search.follow(wait=True):
+            with contextlib.suppress(IndexBusy, IndexMissing):  # a rebuild or a long save holds it: next round
+                search.backend.merge_segments(timeout=INDEX_WAIT)
+        self._pack_when_due()
+        return True
+
+    def _pack_when_due(self) -> None:
+        now = time.monotonic()
+        if self._checked_at is not None and now - self._checked_at < self.housekeeping.check_seconds:
+            return
+        self._checked_at = now
+        repo = self.library.repo
+        loose = repo.loose_objects()
+        if loose < self.housekeeping.loose_objects:
+            return
+        repo.optimise()  # incremental `git repack` and the commit-graph; ref updates go on meanwhile
+        log.info("content repository packed: %d loose objects in %.1f s", loose, time.monotonic() - now)
