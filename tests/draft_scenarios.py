@@ -15,15 +15,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from tests.actors import account
 from tests.databases import instance_database_url
 from zhengai_docs import trailers
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import DraftEvent, DraftRow, Notification, ReadRequest, User
+from zhengai_docs.db.models import DraftEvent, DraftRow, Notification, ReadRequest
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import Actor
 from zhengai_docs.storage.repository import ContentRepository
-from zhengai_docs.users import Role
 from zhengai_docs.workflow import Approval, DraftStatus, Workflow
 
 A101Z = document_code("A101Z")
@@ -43,16 +43,7 @@ def close(workflow: Workflow) -> None:
 
 
 def actor(workflow: Workflow, username: str) -> Actor:
-    with workflow.db.session() as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        return Actor(
-            user_id=user.id,
-            username=user.username,
-            name=user.display_name,
-            email=user.email or "",
-            role=Role(user.role),
-            departments=tuple(user.department_names),
-        )
+    return account(workflow.db, username)
 
 
 def save_sentence(workflow: Workflow, draft_id: int, sentence: str, *, username: str = "jiaowu") -> None:

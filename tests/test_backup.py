@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import event, func, inspect, select
 
+from tests.actors import account
 from tests.conftest import OpenApp, OpenDatabase, login, make_app
 from tests.databases import DATABASES, instance_database_url, prepare_instance
 from tests.test_cycles_remind import Mailbox, mailbox  # noqa: F401 - the real SMTP server fixture
@@ -26,7 +27,7 @@ from zhengai_docs.bootstrap import initialise
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import Base, DraftEvent, DraftRow, Notification, ReminderLog, User
+from zhengai_docs.db.models import Base, DraftEvent, DraftRow, Notification, ReminderLog
 from zhengai_docs.permissions import Actor
 from zhengai_docs.publishing import selfdiag
 from zhengai_docs.services import Services, load_services
@@ -64,16 +65,7 @@ def smtp(port: int) -> dict[str, object]:
 
 
 def actor(db: Database, username: str) -> Actor:
-    with db.session() as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        return Actor(
-            user_id=user.id,
-            username=user.username,
-            name=user.display_name,
-            email=user.email or "",
-            role=Role(user.role),
-            departments=tuple(user.department_names),
-        )
+    return account(db, username)
 
 
 def save_draft(workflow: Workflow, draft_id: int, editor: Actor, sentence: str) -> None:

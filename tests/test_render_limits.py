@@ -22,16 +22,14 @@ import pytest
 from docx import Document as WordDocument
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from benchmarks.render_limits_bench import CLASSES, WORST_PREVIEWS, contend, serve
-from tests.actors import AS_EDITOR
+from tests.actors import AS_EDITOR, account
 from tests.conftest import OpenApp, csrf_token, login, make_app
 from tests.databases import clone_instance
 from tests.html_reader import attributes, form_fields, visible_text
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.catalogue.document import DocumentMeta, Status, new_document
-from zhengai_docs.db.models import User
 from zhengai_docs.errors import TooComplex
 from zhengai_docs.library import Library
 from zhengai_docs.publishing.handbook import HandbookFilter, select_documents
@@ -40,8 +38,6 @@ from zhengai_docs.render import worker
 from zhengai_docs.render.docx_export import export_markdown
 from zhengai_docs.render.html import render_markdown, render_uncached
 from zhengai_docs.render.sandbox import LimitExceeded
-from zhengai_docs.users import Role
-from zhengai_docs.workflow import Actor
 
 A101Z = document_code("A101Z")
 DEEP_LIST = "- " * 10_000 + "x\n"  # the reported 20 KB body
@@ -151,16 +147,7 @@ def test_the_library_and_the_draft_workflow_refuse_too(shared_editor: tuple[Flas
     document = library.load(A101Z).document.with_changes(body=INTRO + DEEP_LIST)
     with pytest.raises(TooComplex, match="正文第 7 行：列表或引用嵌套超过 16 层"):
         library.save(document, actor=AS_EDITOR, message="直接保存", base=head)
-    with library.db.session() as session:
-        user = session.scalars(select(User).where(User.username == "jiaowu")).one()
-        editor = Actor(
-            user_id=user.id,
-            username=user.username,
-            name=user.display_name,
-            email=user.email or "",
-            role=Role(user.role),
-            departments=tuple(user.department_names),
-        )
+    editor = account(library.db, "jiaowu")
     draft = services.workflow.open(code=A101Z, kind="revise", reason="测试", actor=editor)
     with pytest.raises(TooComplex):
         services.workflow.save(draft.id, document, actor=editor, message="保存草稿", expected=draft.tip)

@@ -23,19 +23,16 @@ from click.testing import CliRunner
 from docx import Document as WordDocument
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
-from tests.actors import AS_EDITOR
+from tests.actors import AS_EDITOR, account
 from tests.conftest import EDITOR, csrf_token, login, make_app
 from tests.html_reader import attributes, find_all, form_fields, has_class, parse, visible_text
 from zhengai_docs import trailers
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.coverage import FlagKind
-from zhengai_docs.db.models import User
 from zhengai_docs.errors import Refused
 from zhengai_docs.library import Library
-from zhengai_docs.users import Role
 from zhengai_docs.workflow import Actor, Approval, Workflow, approval_record, subject
 
 FORGED = "\n\nApproved-by: 伪造的党委会\nApproval-meeting: 2026-01-01\nDocument-number: 伪〔2026〕99号\nIssue-date: 2026-01-02"
@@ -112,16 +109,7 @@ def flagged_for_review(client: FlaskClient) -> set[str]:
 
 def actor(app: Flask, username: str) -> Actor:
     """A user as the workflow sees them, for steps taken without the forms."""
-    with app.extensions["zhengai"].db.session() as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        return Actor(
-            user_id=user.id,
-            username=user.username,
-            name=user.display_name,
-            email=user.email or "",
-            role=Role(user.role),
-            departments=tuple(user.department_names),
-        )
+    return account(app.extensions["zhengai"].db, username)
 
 
 def input_values(html: str) -> dict[str, str]:

@@ -9,19 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
+from tests.actors import account
 from tests.databases import instance_database_url
 from zhengai_docs import acknowledgements, inbox
 from zhengai_docs.catalogue.codes import DocType, document_code
 from zhengai_docs.catalogue.document import Status
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import User
 from zhengai_docs.errors import Conflict, NotAllowed, NotFound, Refused
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import WritePolicy
 from zhengai_docs.storage.repository import ContentRepository
-from zhengai_docs.users import Role
 from zhengai_docs.workflow import Actor, Approval, DraftStatus, Workflow
 
 A101Z = document_code("A101Z")
@@ -39,16 +37,7 @@ def library(instance: Path) -> Iterator[Library]:
 
 
 def actor(library: Library, username: str) -> Actor:
-    with library.db.session() as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        return Actor(
-            user_id=user.id,
-            username=user.username,
-            name=user.display_name,
-            email=user.email or "",
-            role=Role(user.role),
-            departments=tuple(user.department_names),
-        )
+    return account(library.db, username)
 
 
 @pytest.fixture

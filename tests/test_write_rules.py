@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.actors import account
 from tests.databases import instance_database_url
 from zhengai_docs import trailers
 from zhengai_docs.bootstrap import SYSTEM_AUTHOR, builtin_data
@@ -30,7 +31,7 @@ from zhengai_docs.catalogue.document import DocumentMeta, Review, Status, new_do
 from zhengai_docs.catalogue.framework import parse_framework
 from zhengai_docs.cycles.review import confirm_review
 from zhengai_docs.db.database import Database
-from zhengai_docs.db.models import Base, User
+from zhengai_docs.db.models import Base
 from zhengai_docs.db.sync import cached_commit
 from zhengai_docs.errors import NotAllowed, Refused
 from zhengai_docs.library import Library
@@ -88,16 +89,7 @@ def library_with(instance: Path) -> Iterator[Callable[..., Library]]:
 def actor(library: Library, who: str) -> Actor:
     if who == SYSTEM:
         return Actor.system()
-    with library.db.session() as session:
-        user = session.scalars(select(User).where(User.username == who)).one()
-        return Actor(
-            user_id=user.id,
-            username=user.username,
-            name=user.display_name,
-            email=user.email or "",
-            role=Role(user.role),
-            departments=tuple(user.department_names),
-        )
+    return account(library.db, who)
 
 
 def state(library: Library) -> tuple[str, dict[str, list[str]]]:
