@@ -127,8 +127,23 @@ def app(instance: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def indexed_app(indexed_instance: Path) -> Iterator[Flask]:
+    """The app on an instance whose search index is already built."""
+    application = make_app(indexed_instance)
+    yield application
+    application.extensions["zhengai"].close()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def client_for(app: Flask, username: str) -> FlaskClient:
+    """A client of `app` signed in as that demo account (forms need their CSRF token)."""
+    client = app.test_client()
+    login(client, username)
+    return client
 
 
 OpenApp = Callable[..., Flask]
@@ -168,13 +183,12 @@ def signed_in(app: Flask) -> Callable[[str], FlaskClient]:
     """`signed_in("jiaowu")`: a client signed in as that demo account that sends its CSRF token
     with every request (the `X-CSRFToken` header Flask-WTF accepts), as a page's forms would."""
 
-    def client_for(username: str) -> FlaskClient:
-        client = app.test_client()
-        login(client, username)
+    def signed_in_as(username: str) -> FlaskClient:
+        client = client_for(app, username)
         client.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(client, "/")
         return client
 
-    return client_for
+    return signed_in_as
 
 
 class Runner:

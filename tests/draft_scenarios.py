@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,14 @@ def build(instance: Path, *, url: str | None = None) -> Workflow:
 
 def close(workflow: Workflow) -> None:
     workflow.db.dispose()
+
+
+def migrated(instance: Path) -> Iterator[Workflow]:
+    """`build` with the database migrated, closed when the generator ends (a fixture's body)."""
+    workflow = build(instance)
+    workflow.db.upgrade()
+    yield workflow
+    close(workflow)
 
 
 def actor(workflow: Workflow, username: str) -> Actor:

@@ -93,6 +93,20 @@ def _framework_upload(client: FlaskClient, app: Flask) -> dict[str, object]:  # 
     return {"csrf_token": csrf_token(client, "/login"), "file": (io.BytesIO(text.encode()), "matrix.yaml")}
 
 
+def _indicator_value(client: FlaskClient, app: Flask) -> dict[str, str]:
+    """A101B (led by 教务处) has no 2025-2026 value for this indicator in the demo."""
+    return {"csrf_token": csrf_token(client, "/login"), "period": "2025-2026", "value": "58"}
+
+
+def _indicator_upload(client: FlaskClient, app: Flask) -> dict[str, object]:  # type: ignore[misc]
+    table = "标准,指标,周期,数值\nA101B,生师比,2025-2026,17.5\n".encode()
+    return {"csrf_token": csrf_token(client, "/login"), "file": (io.BytesIO(table), "values.csv"), "apply": "0"}
+
+
+def _finding(client: FlaskClient, app: Flask) -> dict[str, str]:
+    return {"csrf_token": csrf_token(client, "/login"), "agrees": "1", "expected": "0"}
+
+
 def _word_upload(client: FlaskClient, app: Flask) -> dict[str, object]:  # type: ignore[misc]
     text = "# 包头职业技术学院专业设置与调整管理办法\n\n**第一条** 越权导入。\n"
     return {"csrf_token": csrf_token(client, "/login"), "file": (io.BytesIO(text.encode()), "A101Z.md")}
@@ -146,6 +160,10 @@ ROUTES = (
     Route("health.healthz", "GET", "/healthz", EVERYONE),  # monitoring: no sign-in, says nothing about content
     Route("auth.change_password", "GET", "/password", SIGNED_IN),
     Route("auth.logout", "POST", "/logout", EVERYONE, data=_token_only, ok=(302,)),
+    # Campus sign-on (tests/test_signon_cas.py runs them against a real CAS server): 404 while CAS is off.
+    Route("signon.cas_login", "GET", "/signon/cas/login", EVERYONE, ok=(404,)),
+    Route("signon.cas_callback", "GET", "/signon/cas/callback?ticket=ST-1", EVERYONE, ok=(404,)),
+    Route("signon.cas_single_logout", "POST", "/signon/cas/callback", EVERYONE, ok=(200,)),  # the CAS server's POST: no token
     Route("catalogue.home", "GET", "/", SIGNED_IN),
     Route("catalogue.tree", "GET", "/catalogue", SIGNED_IN),
     Route("catalogue.tree", "GET", "/catalogue/A", SIGNED_IN),
@@ -233,6 +251,17 @@ ROUTES = (
         data=_admin({"name": "校友办", "base": "HEAD"}),
     ),
     Route("admin.catalogue", "GET", "/admin/catalogue", ADMINS),
+    Route("admin.signon", "GET", "/admin/signon", ADMINS),
+    Route(
+        "admin.signon_rule_add",
+        "POST",
+        "/admin/signon/rules",
+        ADMINS,
+        ok=(302,),
+        data=_admin({"kind": "group", "value": "jiaowu-editors", "role": "editor", "department": "教务处"}),
+    ),
+    Route("admin.signon_rule_remove", "POST", "/admin/signon/rules/1/remove", ADMINS, data=_token_only, ok=(302,)),
+    Route("admin.signon_local_passwords", "POST", "/admin/signon/local-passwords", ADMINS, data=_admin({"enabled": "y"}), ok=(302,)),
     Route(
         "admin.heading_add",
         "POST",
@@ -294,6 +323,21 @@ ROUTES = (
     Route("drafts.mark_read", "POST", "/notifications/read", SIGNED_IN, data=_token_only, ok=(302,)),
     Route("drafts.confirm_read", "POST", "/documents/A101Z/confirm-read", SIGNED_IN, data=_token_only, ok=(302,)),
     Route("drafts.readers", "GET", "/documents/A101Z/readers", A101Z_EDITORS | QUALITY),
+    Route("indicators.overview", "GET", "/indicators/?dept=教务处&status=warning", SIGNED_IN),
+    Route("indicators.points", "GET", "/indicators/points?format=csv", SIGNED_IN),
+    Route("indicators.document", "GET", "/indicators/documents/A101B", SIGNED_IN),
+    Route("indicators.indicator", "GET", "/indicators/documents/A101B/生师比", SIGNED_IN),
+    Route(
+        "indicators.indicator",
+        "POST",
+        "/indicators/documents/A101B/专任教师中双师型教师比例",
+        A101Z_EDITORS,
+        data=_indicator_value,
+        ok=(302,),
+    ),
+    Route("indicators.import_values", "GET", "/indicators/import", EDITORS),
+    Route("indicators.import_values", "POST", "/indicators/import", EDITORS, data=_indicator_upload),
+    Route("indicators.review", "POST", "/indicators/reports/self-diagnosis/2026/1.1/review", QUALITY, data=_finding, ok=(302,)),
 )
 
 

@@ -71,6 +71,10 @@ def admin_requests(base: str) -> list[tuple[str, str, dict[str, object]]]:
         ("GET", "/admin/catalogue/items/A101", {}),
         ("POST", "/admin/catalogue/items/A101", {"name": "改名", "departments": "教务处", "base": base}),
         ("POST", "/admin/catalogue/items/A101/move", {"group": "A1", "new_code": "A109", "base": base}),
+        ("GET", "/admin/signon", {}),
+        ("POST", "/admin/signon/rules", {"kind": "group", "value": "g", "role": "admin", "department": ""}),
+        ("POST", "/admin/signon/rules/1/remove", {}),
+        ("POST", "/admin/signon/local-passwords", {}),
     ]
 
 
@@ -80,7 +84,7 @@ def test_every_admin_route_is_in_the_access_matrix(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):
             continue
-        values = {"user_id": DUZHE_ID, "code": "A101" if "items" in rule.rule else "A"}
+        values = {"user_id": DUZHE_ID, "code": "A101" if "items" in rule.rule else "A", "rule_id": 1}
         url = adapter.build(rule.endpoint, {k: v for k, v in values.items() if k in rule.arguments})
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, url) in covered, (method, url)

@@ -28,9 +28,13 @@ from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import Base, DraftEvent, DraftRow, Notification, ReminderLog
+from zhengai_docs.indicators.review import record_finding
 from zhengai_docs.permissions import Actor
 from zhengai_docs.publishing import selfdiag
 from zhengai_docs.services import Services, load_services
+from zhengai_docs.signon.cas import bind_ticket, claim_ticket
+from zhengai_docs.signon.mapping import RuleKind, add_rule
+from zhengai_docs.signon.switch import set_local_passwords
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import LoginLimits, Role, create_user, sign_in
 from zhengai_docs.workflow import Approval, Workflow
@@ -106,7 +110,25 @@ def populate(svc: Services) -> None:
     inbox.mark_read(db, editor.user_id)
     values = {"opinion": "诊改工作机制基本健全。", "measures": "完善二级诊改。", "effects": "年度目标达成率提高。"}
     selfdiag.save_entry(db, framework="moe-2015", year=2026, element_id="1.1", values=values, author="质量管理办公室")
+    record_finding(
+        db,
+        policy=svc.library.policy,
+        actor=quality,
+        framework="moe-2015",
+        year=2026,
+        element_id="1.1",
+        agrees=True,
+        note="与自评一致",
+        expected=0,
+    )  # fmt: skip  (indicator_results: the demo's values)
     assert sign_in(db, username="renshi", password="猜错的密码", address="203.0.113.9", limits=LIMITS) is None
+    admin = actor(db, "admin")
+    add_rule(
+        db, actor=admin, kind=RuleKind.GROUP, value="教务处编辑组", role=Role.EDITOR, department="教务处", known_departments=["教务处"]
+    )
+    set_local_passwords(db, actor=admin, enabled=True)  # the switch's row, as after an administrator's change
+    claim_ticket(db, ticket="ST-1-backupticketbackupticket01")
+    bind_ticket(db, ticket="ST-1-backupticketbackupticket01", user_id=editor.user_id)
     start = dt.datetime(2026, 9, 1, 8, 0, tzinfo=dt.UTC)
     with db.transaction() as session:  # a term's worth of inbox: more rows than one load batch
         session.add_all(

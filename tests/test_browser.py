@@ -7,6 +7,7 @@ which turns a missing browser into a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import threading
@@ -18,6 +19,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import make_app
+from tests.signon_servers import CasServer, Slapd, free_port, person, serving
 from zhengai_docs.bootstrap import DEMO_PASSWORD
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -211,6 +213,56 @@ def test_editor_links_points_with_the_picker_and_coverage_follows(page: Page, li
     shot(page, "13-coverage")
 
 
+@pytest.fixture
+def dated_server(instance: Path) -> Iterator[str]:
+    """The app as of 2026-11-23, the demo's "today": its latest indicator values are for 2025-2026."""
+    app = make_app(instance)
+    app.extensions["zhengai"].state.clock = lambda: dt.date(2026, 11, 23)
+    yield from _serve(app)
+
+
+def test_a_value_past_the_warning_line_reaches_the_quality_office(browser: object, dated_server: str) -> None:
+    """教务处 enters 2025-2026's 双师型 ratio of A101B below its 50% warning value; the quality
+    office sees the warning on the point's page, in the coverage view and in the self-diagnosis report."""
+    editor = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page = editor.new_page()
+    sign_in(page, dated_server, "jiaowu")
+    expect(page.locator(".home-indicators")).to_contain_text("专任教师中双师型教师比例")
+    page.goto(f"{dated_server}/indicators/documents/A101B")
+    row = page.locator("tr", has_text="专任教师中双师型教师比例")
+    expect(row).to_contain_text("未填报")
+    row.get_by_role("link", name="专任教师中双师型教师比例").click()
+    expect(page.locator(".ind-chart")).to_be_visible()
+    expect(page.get_by_label("统计周期")).to_have_value("2025-2026")
+    page.get_by_label("测量结果", exact=True).fill("48.5")
+    page.get_by_label("备注（数据来源、更正原因等）").fill("人事管理系统 2026 年 9 月数据")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("h1 .ind-chip")).to_have_text("预警")
+    expect(page.locator(".ind-values tbody tr").first).to_contain_text("48.5%")
+    shot(page, "40-indicator-entered")
+    editor.close()
+
+    office = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page = office.new_page()
+    sign_in(page, dated_server, "zhiliang")
+    page.goto(f"{dated_server}/audit/points/2.1.2")
+    warned = page.locator(".point-indicators tr", has_text="专任教师中双师型教师比例").filter(has_text="A101B")
+    expect(warned).to_contain_text("48.5%")
+    expect(warned.locator(".ind-chip")).to_have_text("预警")
+    shot(page, "41-point-with-warning")
+    page.goto(f"{dated_server}/audit/coverage")
+    expect(page.locator("tr", has_text="2.1.2").first.locator(".point-indicators")).to_contain_text("预警 2")
+    page.goto(f"{dated_server}/indicators/points")
+    expect(page.locator(".ind-points tr", has_text="2.1.2 ").first).to_contain_text("A101B 专任教师中双师型教师比例")
+    page.goto(f"{dated_server}/reports/self-diagnosis?year=2026")
+    element = page.locator("#e-2\\.1")
+    line = element.locator(".ind-report li", has_text="专任教师中双师型教师比例").filter(has_text="A101B")
+    expect(line).to_contain_text("48.5%")
+    expect(line.locator(".ind-chip")).to_have_text("预警")
+    shot(page, "42-self-diagnosis-with-indicators")
+    office.close()
+
+
 def test_draft_review_and_publication(browser: object, reviewed_server: str) -> None:
     """Editor drafts and submits; the quality office sends it back; the editor revises and
     resubmits; the quality office approves and publishes; a reader sees it and its approval."""
@@ -280,3 +332,76 @@ def test_draft_review_and_publication(browser: object, reviewed_server: str) -> 
     shot(reader, "22-history-with-approval")
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def campus_site(instance: Path, tmp_path: Path) -> Iterator[tuple[str, CasServer]]:
+    """The app (REVIEW_REQUIRED on) behind a real CAS server backed by a real slapd, with the rule
+    "directory group jiaowu-editors → 部门编辑 of 教务处" that an administrator would add."""
+    from zhengai_docs.permissions import Actor
+    from zhengai_docs.signon.mapping import RuleKind, add_rule
+    from zhengai_docs.users import Role
+
+    directory = Slapd(tmp_path / "slapd")
+    port = free_port()
+    cas = CasServer(tmp_path / "cas", directory=directory, service_url=f"http://127.0.0.1:{port}/signon/cas/callback")
+    app = make_app(instance, REVIEW_REQUIRED=True, CAS_SERVER_URL=cas.url, SITE_URL=f"http://127.0.0.1:{port}")
+    add_rule(
+        app.extensions["zhengai"].db,
+        actor=Actor.system(),
+        kind=RuleKind.GROUP,
+        value="jiaowu-editors",
+        role=Role.EDITOR,
+        department="教务处",
+        known_departments=("教务处",),
+    )
+    try:
+        with serving(app, port) as base:
+            yield base, cas
+    finally:
+        app.extensions["zhengai"].close()
+        cas.close()
+        directory.close()
+
+
+def test_campus_sign_on_editor_drafts_and_signs_out(browser: object, campus_site: tuple[str, CasServer]) -> None:
+    """张三 signs in on the CAS server's own form, lands as 部门编辑 of 教务处 through the group
+    mapping, drafts a revision of A101Z, signs out — and the CAS session ends with it."""
+    base, cas = campus_site
+    who = person("zhangsan")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []  # ours only: the CAS server's pages expect jQuery from a CDN this machine cannot reach
+    page.on("pageerror", lambda error: errors.append(str(error)) if page.url.startswith(base) else None)
+    page.goto(f"{base}/login?next=/documents/A101Z")
+    shot(page, "30-login-with-campus-sign-on")
+    page.get_by_role("link", name="统一身份认证登录").click()
+    expect(page.locator("#id_username")).to_be_visible()  # django-cas-server's login form
+    assert page.url.startswith(cas.url + "login")
+    page.locator("#id_username").fill(who.uid)
+    page.locator("#id_password").fill(who.password)
+    shot(page, "31-cas-login-form")
+    page.locator("form button[type=submit]").click()
+    expect(page.locator(".who")).to_have_text("张三（部门编辑）")
+    assert page.url == f"{base}/documents/A101Z"
+    page.get_by_role("link", name="发起修订").click()
+    page.get_by_label("原因").fill("统一身份认证登录后发起的修订")
+    page.get_by_role("button", name="创建草稿").click()
+    body = page.locator("textarea.body-input")
+    body.press("Control+End")
+    body.press_sequentially("\n第十条之一 教务处统一受理。")
+    page.locator("#message").fill("补充受理条款")
+    page.get_by_role("button", name="保存草稿").click()
+    expect(page.locator("#draft-status")).to_have_text("草稿中")
+    shot(page, "32-campus-editor-draft")
+    with page.expect_request(lambda request: request.url.startswith(cas.url + "logout")):  # sign-out goes on to the CAS logout,
+        page.get_by_role("button", name="退出").click()
+    page.wait_for_url(f"{base}/login")  # which sends the browser back to our sign-in page
+    expect(page.locator(".flash-info")).to_contain_text("您已退出登录")
+    page.goto(f"{base}/drafts")
+    assert page.url.startswith(f"{base}/login")
+    page.goto(f"{cas.url}login?service={base}/signon/cas/callback")
+    expect(page.locator("#id_password")).to_be_visible()  # the CAS session ended too: it asks again
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"

@@ -279,4 +279,3 @@ def test_cli_audit_coverage_threshold_and_framework_import(instance: Path, tmp_p
     result = runner.invoke(cli, ["--instance", str(instance), "import-framework", str(table), "--id", "mini-1", "--name", "小框架"])
     assert result.exit_code == 0 and "1 个诊断点" in result.output
     assert "mini-1" in open_app(instance).extensions["zhengai"].library.frameworks.ids()
-

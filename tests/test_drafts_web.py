@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import csrf_token, login, make_app
+from tests.conftest import client_for, csrf_token, make_app
 from tests.html_reader import form_fields
 
 SENTENCE = "第九条 专业设置须经专业建设指导委员会论证后报院长办公会审定。"
@@ -29,12 +29,6 @@ def app(indexed_instance: Path) -> Iterator[Flask]:
     application = make_app(indexed_instance, REVIEW_REQUIRED=True)
     yield application
     application.extensions["zhengai"].close()
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username)
-    return client
 
 
 def token(client: FlaskClient, url: str) -> str:

@@ -14,7 +14,6 @@ import os
 import random
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.actors import AS_EDITOR
-from tests.conftest import EDITOR, OpenApp, login, make_app
+from tests.conftest import EDITOR, OpenApp, login
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.errors import Refused
@@ -71,10 +70,8 @@ class OutsideClone:
 
 
 @pytest.fixture
-def app(indexed_instance: Path) -> Iterator[Flask]:
-    application = make_app(indexed_instance)
-    yield application
-    application.extensions["zhengai"].close()
+def app(indexed_app: Flask) -> Flask:
+    return indexed_app
 
 
 def _invoke(instance: Path, *args: str) -> Result:

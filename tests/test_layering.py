@@ -20,20 +20,45 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Values and pure helpers every layer may use: no I/O, no other layer.
     ("kernel", ("errors", "config", "textdiff", "trailers", "spreadsheets", "catalogue.codes", "catalogue.yaml_input", "data")),
     ("storage", ("storage",)),  # git: read, compare-and-swap write, history
-    ("content model", ("catalogue", "cycles.rules")),  # parsing documents, catalogue, frameworks; date rules
-    ("cache", ("db",)),  # the SQL projection of the content, people and workflow tables
+    # parsing documents, catalogue, frameworks; date rules; indicator tables and periods
+    ("content model", ("catalogue", "cycles.rules", "indicators.declaration", "indicators.periods", "indicators.status")),
+    ("cache", ("db", "indicators.cache")),  # the SQL projection of the content, people and workflow tables
     (
         "domain",
-        ("search", "render", "cycles", "coverage", "frameworks", "permissions", "users", "inbox", "acknowledgements", "notify"),
+        (
+            "search",
+            "render",
+            "cycles",
+            "coverage",
+            "frameworks",
+            "permissions",
+            "users",
+            "inbox",
+            "acknowledgements",
+            "notify",
+            "indicators",
+            "signon",
+            "staff_import",
+        ),
     ),
     (
         "services",
         (
-            "services", "derived", "library", "workflow", "bootstrap", "background",
-            "publishing", "cycles.review", "cycles.remind", "backup", "health",
+            "services",
+            "derived",
+            "library",
+            "workflow",
+            "bootstrap",
+            "background",
+            "publishing",
+            "cycles.review",
+            "cycles.remind",
+            "backup",
+            "health",
+            "indicators.remind",
         ),
     ),
-    ("interface", ("web", "cli", "cli_word", "cli_backup", "__init__")),
+    ("interface", ("web", "cli", "cli_word", "cli_backup", "cli_staff", "cli_indicators", "__init__")),
 )
 FLASK_ALLOWED = ("web", "__init__")  # the web interface and the app factory
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import OpenApp, login, make_app
+from tests.conftest import OpenApp, client_for
 from tests.html_reader import attributes, find_all, parse
 
 
@@ -29,17 +28,13 @@ class Page:
 
 
 @pytest.fixture
-def app(indexed_instance: Path) -> Iterator[Flask]:
-    application = make_app(indexed_instance)
-    yield application
-    application.extensions["zhengai"].close()
+def app(indexed_app: Flask) -> Flask:
+    return indexed_app
 
 
 @pytest.fixture
 def reader(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    login(client, "duzhe")
-    return client
+    return client_for(app, "duzhe")
 
 
 def test_results_are_highlighted_links_to_documents(reader: FlaskClient) -> None:

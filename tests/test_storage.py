@@ -35,6 +35,17 @@ def test_write_read_at_head_and_at_revision(repo: ContentRepository) -> None:
         repo.read(A101Z, revision="deadbeef")
 
 
+def test_a_full_id_that_is_not_a_commit_reads_nothing(repo: ContentRepository) -> None:
+    """A whole id skips `rev-parse` (one git process per read); it must still name a commit."""
+    first = repo.write(A101Z, "第一版\n", author=ALICE, message="新建", base=None)
+    tree = git(repo, "rev-parse", f"{first.commit}^{{tree}}").strip()
+    blob = repo.read(A101Z).blob
+    for not_a_commit in (tree, blob, "0" * 40, "f" * 40):
+        with pytest.raises(NotFound):
+            repo.read(A101Z, revision=not_a_commit)
+    assert repo.read(A101Z, revision=first.commit).commit == first.commit
+
+
 def test_stale_base_is_a_conflict_and_nothing_is_overwritten(repo: ContentRepository) -> None:
     base = repo.write(A101Z, "原文\n", author=ALICE, message="新建", base=None).commit
     repo.write(A101Z, "王老师的修改\n", author=ALICE, message="王", base=base)

@@ -30,7 +30,7 @@ from flask.testing import FlaskClient
 from gitdb import LooseObjectDB
 from werkzeug.test import TestResponse
 
-from tests.conftest import OpenApp, csrf_token, login, make_app
+from tests.conftest import OpenApp, client_for, csrf_token, login, make_app
 from tests.html_reader import form_fields, visible_text
 from zhengai_docs.db.models import DraftRow
 from zhengai_docs.library import Library
@@ -156,17 +156,13 @@ def full_object_store(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def app(indexed_instance: Path) -> Iterator[Flask]:
-    application = make_app(indexed_instance)
-    yield application
-    application.extensions["zhengai"].close()
+def app(indexed_app: Flask) -> Flask:
+    return indexed_app
 
 
 @pytest.fixture
 def editor(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    login(client, "jiaowu")
-    return client
+    return client_for(app, "jiaowu")
 
 
 def _library(app: Flask) -> Library:

@@ -25,7 +25,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.actors import AS_EDITOR, account
-from tests.conftest import EDITOR, csrf_token, login, make_app
+from tests.conftest import EDITOR, client_for, csrf_token, make_app
 from tests.html_reader import attributes, find_all, form_fields, has_class, parse, visible_text
 from zhengai_docs import trailers
 from zhengai_docs.catalogue.codes import document_code
@@ -49,12 +49,6 @@ def review_app(instance: Path) -> Iterator[Flask]:
     application = make_app(instance, REVIEW_REQUIRED=True)
     yield application
     application.extensions["zhengai"].close()
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username)
-    return client
 
 
 def post(client: FlaskClient, url: str, page: str, **data: str) -> str:

@@ -73,15 +73,15 @@ def test_export_uses_the_template_styles_and_chinese_fonts() -> None:
     data = export_markdown(CONSTRUCTS["title"] + "\n" + CONSTRUCTS["chapter heading"] + "\n" + CONSTRUCTS["clause"], template=TEMPLATE)
     assert _styles(data) == ["Title", "Heading 1", "Body Text"]
     document = Document(io.BytesIO(data))
-    body_fonts = document.styles["Body Text"].element.xpath("./w:rPr/w:rFonts/@w:eastAsia") or document.styles[
-        "Normal"
-    ].element.xpath("./w:rPr/w:rFonts/@w:eastAsia")
+    body_fonts = document.styles["Body Text"].element.xpath("./w:rPr/w:rFonts/@w:eastAsia") or document.styles["Normal"].element.xpath(
+        "./w:rPr/w:rFonts/@w:eastAsia"
+    )
     assert body_fonts == ["仿宋"]
     assert document.styles["Heading 1"].element.xpath("./w:rPr/w:rFonts/@w:eastAsia") == ["黑体"]
     footer = zipfile.ZipFile(io.BytesIO(data)).read("word/footer1.xml").decode()
     assert "PAGE" in footer  # page numbers
     tables = export_markdown(CONSTRUCTS["table"], template=TEMPLATE)
-    assert b'w:tblBorders' in zipfile.ZipFile(io.BytesIO(tables)).read("word/document.xml")
+    assert b"w:tblBorders" in zipfile.ZipFile(io.BytesIO(tables)).read("word/document.xml")
 
 
 def test_a_replaced_template_still_exports(tmp_path: Path) -> None:

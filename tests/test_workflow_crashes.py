@@ -31,9 +31,8 @@ from tests.draft_scenarios import (
     Trace,
     actor,
     approved,
-    build,
-    close,
     git,
+    migrated,
     opened,
     publications,
     ref_tip,
@@ -125,10 +124,7 @@ def kill_during(instance: Path, point: str, draft_id: int) -> None:
 
 @pytest.fixture
 def workflow(instance: Path) -> Iterator[Workflow]:
-    services = build(instance)
-    services.db.upgrade()
-    yield services
-    close(services)
+    yield from migrated(instance)
 
 
 def prepared(workflow: Workflow, step: str) -> int:

@@ -35,6 +35,7 @@ from tests.draft_scenarios import (
     approved,
     build,
     close,
+    migrated,
     opened,
     publications,
     refs,
@@ -173,10 +174,7 @@ def _one_winner(outcomes: dict[str, str], *, told: str) -> str:
 
 @pytest.fixture
 def workflow(instance: Path) -> Iterator[Workflow]:
-    services = build(instance)
-    services.db.upgrade()
-    yield services
-    close(services)
+    yield from migrated(instance)
 
 
 def _discard_open(workflow: Workflow) -> None:

@@ -270,7 +270,7 @@ def macro_document() -> bytes:
     types = parts["[Content_Types].xml"].decode()
     normal = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
     parts["[Content_Types].xml"] = types.replace(normal, "application/vnd.ms-word.document.macroEnabled.main+xml").encode()
-    parts["word/vbaProject.bin"] = b"Attribute VB_Name = \"NewMacros\"\nSub AutoOpen()\nShell \"calc.exe\"\nEnd Sub\n"
+    parts["word/vbaProject.bin"] = b'Attribute VB_Name = "NewMacros"\nSub AutoOpen()\nShell "calc.exe"\nEnd Sub\n'
     return _package(parts)
 
 

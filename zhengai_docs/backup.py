@@ -89,6 +89,8 @@ CACHE_TABLES = frozenset(
         "document_points",
         "document_related",
         "revisions",
+        "document_indicators",
+        "indicator_results_version",  # a counter that only tells processes to recompute; starts again at 0
     }
 )
 # The record of people, in the order rows are loaded (parents first). `login_attempts` is kept
@@ -105,6 +107,11 @@ BACKED_UP_TABLES = (
     "notifications",
     "read_requests",
     "read_acks",
+    "indicator_results",
+    "external_reviews",
+    "role_mappings",
+    "signon_state",
+    "cas_tickets",
 )
 # Columns naming commits of the content repository: each must be reachable from the bundled refs.
 COMMIT_COLUMNS = {"drafts": ("base", "tip", "published_commit"), "read_requests": ("commit",)}

@@ -23,9 +23,11 @@ from zhengai_docs.cycles.rules import SHANGHAI
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import User
 from zhengai_docs.frameworks import framework_path
+from zhengai_docs.indicators.importer import apply as apply_values
+from zhengai_docs.indicators.importer import plan_rows
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import SYSTEM_AUTHOR as SYSTEM_AUTHOR  # re-exported: the commands' default author
-from zhengai_docs.permissions import Actor
+from zhengai_docs.permissions import Actor, WritePolicy
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.users import Role, create_user
@@ -72,6 +74,7 @@ class InitReport:
     demo_documents: int = 0
     catalogue_items: int = 0
     users: list[str] = field(default_factory=list)
+    demo_values: int = 0
 
 
 def initialise(
@@ -92,11 +95,14 @@ def initialise(
     db.upgrade()
     library = Library(repo=repo, db=db)
     system = Actor.system()
-    if demo and repo.head() is None:
+    fresh_demo = demo and repo.head() is None
+    if fresh_demo:
         report.catalogue_items, report.demo_documents = load_demo_content(library, actor=system, progress=progress)
     if not library.frameworks.ids():
         library.commit_files(builtin_frameworks(), actor=system, message="导入内置诊断框架", base=repo.head())
     library.sync()
+    if fresh_demo:
+        report.demo_values = load_demo_values(db, policy=library.policy)
     if demo:
         report.users = create_demo_users(db)
     return report
@@ -125,6 +131,19 @@ def load_demo_content(library: Library, *, actor: Actor, progress: Callable[[int
         if progress is not None:
             progress(done, len(documents))
     return plan.item_count, len(bundled_documents)
+
+
+DEMO_VALUES_AS_OF = dt.date(2026, 11, 23)  # the demo's "today": its latest values are for 2025-2026
+
+
+def load_demo_values(db: Database, *, policy: WritePolicy) -> int:
+    """Five academic years of measured values for the demo standards' 质控指标 (some in 预警,
+    a few 2025-2026 values still missing), imported as the data platform's export would be."""
+    actor = Actor.system(name="状态数据平台（演示数据）")
+    plan = plan_rows(db, read_rows(builtin_data("demo-indicators.csv")), policy=policy, actor=actor, today=DEMO_VALUES_AS_OF)
+    if plan.problems:
+        raise ValueError(f"demo indicator values do not fit the demo standards: {plan.problems[0]}")
+    return apply_values(db, plan, actor=actor)
 
 
 def _morning(day: dt.date) -> dt.datetime:

@@ -18,7 +18,7 @@ from zhengai_docs.bootstrap import DEMO_PASSWORD, SYSTEM_AUTHOR, initialise
 from zhengai_docs.catalogue.framework import framework_from_file
 from zhengai_docs.cycles import report as cycle_report
 from zhengai_docs.cycles import rules as cycle_rules
-from zhengai_docs.cycles.remind import Outbox
+from zhengai_docs.cycles.remind import Outbox, RemindReport
 from zhengai_docs.cycles.remind import remind as remind_editors
 from zhengai_docs.db.doctor import Diagnosis, department_problems, diagnose
 from zhengai_docs.db.sync import cached_commit, rebuild
@@ -390,11 +390,17 @@ def remind(ctx: _Context, today: Any, dry_run: bool) -> None:
             outbox=outbox,
             dry_run=dry_run,
         )
+    echo_remind_report(result, dry_run=dry_run, kind="")
+
+
+def echo_remind_report(result: RemindReport, *, dry_run: bool, kind: str) -> None:
+    """What a `remind` run sent (or would send) and what failed; exit 1 on a failure. `kind`
+    names the reminders ("指标" for indicators, "" for revision cycles)."""
     verb = "将发送" if dry_run else "已发送"
     for address, codes in result.mailed:
-        click.echo(f"{verb}提醒邮件给 {address}：{'、'.join(codes)}")
+        click.echo(f"{verb}{kind}提醒邮件给 {address}：{'、'.join(codes)}")
     if result.webhook:
-        click.echo(f"{verb} Webhook 提醒：{'、'.join(result.webhook)}")
+        click.echo(f"{verb} Webhook {kind}提醒：{'、'.join(result.webhook)}")
     if not result.mailed and not result.webhook:
         click.echo("没有需要发送的新提醒。")
     for username in result.no_address:
@@ -409,9 +415,10 @@ def remind(ctx: _Context, today: Any, dry_run: bool) -> None:
 @click.option("--overdue", is_flag=True, help="Documents past their revision due date (exit 1 if any).")
 @click.option("--coverage", is_flag=True, help="Diagnostic points without an in-force standard (exit 1 below --min-coverage).")
 @click.option("--min-coverage", type=click.FloatRange(0, 1), help="Share of points that must be covered (default: AUDIT_MIN_COVERAGE).")
+@click.option("--warnings", is_flag=True, help="质控指标 in 预警 in their due period (exit 1 if any).")
 @click.option("--today", type=_TODAY, help="Evaluate as of this date (YYYY-MM-DD) instead of today in Asia/Shanghai.")
 @pass_context
-def audit(ctx: _Context, overdue: bool, coverage: bool, min_coverage: float | None, today: Any) -> None:
+def audit(ctx: _Context, overdue: bool, coverage: bool, min_coverage: float | None, warnings: bool, today: Any) -> None:
     """Quality checks for the quality office and cron; exits 1 when a selected check finds a problem.
 
     With no check named, every check runs.
@@ -420,9 +427,10 @@ def audit(ctx: _Context, overdue: bool, coverage: bool, min_coverage: float | No
       zhengai-docs audit --overdue
       zhengai-docs audit --overdue --today 2027-03-01
       zhengai-docs audit --coverage --min-coverage 0.8
+      zhengai-docs audit --warnings
     """
     svc = ctx.services
-    checks = {"overdue": overdue, "coverage": coverage}
+    checks = {"overdue": overdue, "coverage": coverage, "warnings": warnings}
     selected = [name for name, chosen in checks.items() if chosen] or list(checks)
     failed = False
     with _errors():
@@ -436,6 +444,10 @@ def audit(ctx: _Context, overdue: bool, coverage: bool, min_coverage: float | No
             except ZhengaiError as exc:  # e.g. the active framework file is broken: the other checks stand
                 click.echo(f"错误：诊断点覆盖无法检查：{exc}", err=True)
                 failed = True
+        if "warnings" in selected:
+            from zhengai_docs.cli_indicators import audit_warnings
+
+            failed |= audit_warnings(svc, _today(today))
     if failed:
         sys.exit(1)
 
@@ -522,6 +534,12 @@ _register_word(cli)
 from zhengai_docs.cli_backup import register as _register_backup  # noqa: E402 - backup and restore
 
 _register_backup(cli)
+from zhengai_docs.cli_staff import register as _register_staff  # noqa: E402 - import-staff
+
+_register_staff(cli)
+from zhengai_docs.cli_indicators import register as _register_indicators  # noqa: E402 - indicators import, remind
+
+_register_indicators(cli)
 
 
 def main() -> None:

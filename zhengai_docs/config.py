@@ -87,6 +87,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_TLS", "starttls", "Connection security: starttls, ssl or none."),
     Setting("REMINDER_WEBHOOK_URL", None, "Group-chat bot webhook (WeCom, DingTalk, Feishu …) that also receives reminders as JSON."),
     Setting(
+        "INDICATOR_DUE_DAYS",
+        60,
+        "Days after a measurement period ends by which its indicator values must be entered; later, `indicators remind` reminds.",
+    ),
+    Setting(
         "REVIEW_REQUIRED",
         True,
         "Documents reach the branch in force only through review: editors open a revision (修订) draft, the approvers publish it. "
@@ -110,6 +115,39 @@ SETTINGS: tuple[Setting, ...] = (
         "Memory (address space) one .docx conversion's child process may add before it is stopped, in megabytes.",
     ),
     Setting("WORD_IMPORT_MAX_TABLE_CELLS", 20000, "Most table cells an imported .docx may contain."),
+    # Campus sign-on (zhengai_docs/signon/; README "Campus sign-on").
+    Setting("CAS_SERVER_URL", "", "Address of the campus CAS server (e.g. https://cas.example.edu.cn/cas/); empty: no CAS sign-in."),
+    Setting("CAS_VERSION", 3, "CAS protocol version: 3 (p3/serviceValidate, attributes) or 2 (serviceValidate)."),
+    Setting("CAS_NAME_ATTRIBUTE", "name", "CAS attribute holding the person's name."),
+    Setting("CAS_STAFF_NUMBER_ATTRIBUTE", "staffNumber", "CAS attribute holding the staff number (工号)."),
+    Setting("CAS_DEPARTMENT_ATTRIBUTE", "department", "CAS attribute holding the person's department."),
+    Setting("CAS_EMAIL_ATTRIBUTE", "email", "CAS attribute holding the e-mail address."),
+    Setting("CAS_GROUPS_ATTRIBUTE", "groups", "CAS attribute holding the directory groups (for the role mapping)."),
+    Setting("CAS_CA_FILE", "", "CA certificate file for the CAS server's HTTPS (empty: the system's CAs)."),
+    Setting("CAS_TIMEOUT_SECONDS", 10, "Longest wait for the CAS server when validating a ticket."),
+    Setting("LDAP_URL", "", "LDAP server for the password form (ldap://host or ldaps://host:636); empty: no LDAP sign-in."),
+    Setting("LDAP_START_TLS", False, "Upgrade an ldap:// connection with StartTLS (the certificate is verified)."),
+    Setting("LDAP_CA_FILE", "", "CA certificate file for ldaps:// and StartTLS (empty: the system's CAs)."),
+    Setting(
+        "LDAP_USER_DN_TEMPLATE",
+        "",
+        "Bind as the user with this DN, e.g. uid={username},ou=people,dc=example,dc=edu,dc=cn; empty: search then bind.",
+    ),
+    Setting("LDAP_BIND_DN", "", "Service account that searches for the user (search-then-bind); empty: an anonymous search."),
+    Setting("LDAP_BIND_PASSWORD", "", "Password of LDAP_BIND_DN."),
+    Setting("LDAP_SEARCH_BASE", "", "Where people are searched, e.g. ou=people,dc=example,dc=edu,dc=cn."),
+    Setting("LDAP_USER_FILTER", "(uid={username})", "Filter that finds the user; {username} is inserted escaped."),
+    Setting("LDAP_NAME_ATTRIBUTE", "cn", "LDAP attribute holding the person's name."),
+    Setting("LDAP_STAFF_NUMBER_ATTRIBUTE", "employeeNumber", "LDAP attribute holding the staff number (工号)."),
+    Setting(
+        "LDAP_DEPARTMENT_ATTRIBUTE", "departmentNumber", "LDAP attribute holding the department; empty: from LDAP_DEPARTMENT_GROUP_BASE."
+    ),
+    Setting("LDAP_EMAIL_ATTRIBUTE", "mail", "LDAP attribute holding the e-mail address."),
+    Setting("LDAP_DEPARTMENT_GROUP_BASE", "", "Groups under this base are departments: a person's department is the cn of theirs."),
+    Setting("LDAP_GROUP_BASE", "", "Groups under this base are read at sign-in for the role mapping (their cn)."),
+    Setting("LDAP_GROUP_FILTER", "(member={dn})", "Filter for a person's groups; {dn} and {username} are inserted escaped."),
+    Setting("LDAP_DISABLED_FILTER", "", "An account matching this filter is disabled, e.g. (pwdAccountLockedTime=*)."),
+    Setting("LDAP_TIMEOUT_SECONDS", 10, "Longest wait for the LDAP server."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

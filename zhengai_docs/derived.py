@@ -26,28 +26,42 @@ from zhengai_docs.cycles import report, rules
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.follow import CachePosition, Follower
 from zhengai_docs.db.sync import cached_state
+from zhengai_docs.indicators import results
+from zhengai_docs.indicators.board import Board, BoardCache
 from zhengai_docs.storage.repository import ContentRepository
 
 T = TypeVar("T")
 
 
 class ResultCache:
-    """The few most recent derived results, keyed by commit, day, settings and what was asked."""
+    """Derived results of the newest generations (commit, day, settings), keyed by what was asked.
 
-    def __init__(self, size: int = 96) -> None:
-        self._entries: OrderedDict[tuple[object, ...], object] = OrderedDict()
+    Only the `generations` most recent generations are kept: a result of an older commit is
+    never asked for again once requests have moved on, and at 10,000 documents one result (a
+    whole overview) is megabytes. Two, so that a request still reading the previous commit
+    while another sees the new one does not evict it.
+    """
+
+    def __init__(self, *, generations: int = 2, per_generation: int = 64) -> None:
+        self._entries: OrderedDict[Hashable, OrderedDict[Hashable, object]] = OrderedDict()
         self._lock = threading.Lock()
-        self._size = size
+        self._generations = generations
+        self._per_generation = per_generation
 
-    def get(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    def get(self, generation: Hashable, key: Hashable, compute: Callable[[], T]) -> T:
         with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]  # type: ignore[return-value]
+            entries = self._entries.get(generation)
+            if entries is not None and key in entries:
+                entries.move_to_end(key)
+                return entries[key]  # type: ignore[return-value]
         value = compute()
         with self._lock:
-            self._entries[key] = value
-            while len(self._entries) > self._size:
+            entries = self._entries.setdefault(generation, OrderedDict())
+            self._entries.move_to_end(generation)
+            entries[key] = value
+            while len(entries) > self._per_generation:
+                entries.popitem(last=False)
+            while len(self._entries) > self._generations:
                 self._entries.popitem(last=False)
         return value
 
@@ -65,6 +79,7 @@ class LibraryState:
     _closed: dict[int, Follower[dict[str, rules.Punctuality]]] = field(default_factory=dict)
     _snapshot: Follower[cov.Snapshot] = field(default_factory=Follower)
     _results: ResultCache = field(default_factory=ResultCache)
+    _indicators: BoardCache = field(default_factory=BoardCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def at(self) -> View:
@@ -130,6 +145,12 @@ class View:
             refresh=lambda previous, changed: cov.refresh_audit_snapshot(previous, changed, db, settings, today),
         )
 
+    def indicator_board(self) -> Board:
+        """Every in-force indicator's status in its due period; recomputed after a commit, a new
+        day or any value entered (the results counter is one more database question)."""
+        db = self.state.db
+        return self.state._indicators.get(db=db, repo=self.state.repo, at=self.position, today=self.today, version=results.version(db))
+
     def cached(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """A result derived from the values above, computed once per commit, day and policy."""
-        return self.state._results.get((self.position.commit, self.today, self.policy.key, *key), compute)
+        return self.state._results.get((self.position.commit, self.today, self.policy.key), key, compute)

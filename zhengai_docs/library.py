@@ -55,22 +55,34 @@ class Library:
         self.frameworks = FrameworkStore(repo)
         self.search = search  # the full-text index, which follows the head on its own record
         self._synced_head: str | None = None
+        self._deferred: tuple[str | None, str | None] | None = None  # (head, cached commit) of the last deferral
         self._lock = threading.Lock()
 
     def sync(self, *, max_documents: int | None = None) -> SyncResult | None:
         """Cheap when nothing moved: one ref-file read, no query (remembered per process).
 
-        `max_documents` bounds the work (a page view's share); more is left to the background
-        follower and the result says "deferred"."""
+        `max_documents` bounds the work (a page view's share): more is left to the background
+        follower and the result says "deferred". A bounded call never waits for another thread's
+        sync either (it may be the follower's bulk work), and remembers a deferral: while the
+        head and the cache stay where they were, the next page view asks git nothing."""
         if self.search is not None:
             self.search.follow(wait=False, max_documents=max_documents)
         head = self.repo.head()
         if head is not None and head == self._synced_head:
             return None
-        with self._lock:
+        bounded = max_documents is not None
+        if bounded and self._deferred is not None and self._deferred == (head, cached_commit(self.db)):
+            return SyncResult(old=self._deferred[1], new=self._deferred[1], mode="deferred")
+        if not self._lock.acquire(blocking=not bounded):
+            return SyncResult(old=None, new=None, mode="busy")  # served from the cache as it is
+        try:
             result = sync(self.db, self.repo, max_documents=max_documents)
-            if result.mode != "deferred":
+            if result.mode == "deferred":
+                self._deferred = (head, result.old)
+            else:
                 self._synced_head = cached_commit(self.db) if result.mode == "raced" else result.new
+        finally:
+            self._lock.release()
         return result
 
     def load(self, code: DocumentCode, *, revision: str | None = None) -> LoadedDocument:

@@ -46,6 +46,12 @@ def may_confirm_review(role: Role, my_departments: Iterable[str], document_depar
     return role is Role.QUALITY or may_edit(role, my_departments, document_departments)
 
 
+def may_enter_results(role: Role, my_departments: Iterable[str], responsible: Iterable[str]) -> bool:
+    """Enter or correct the measured values of a 质控指标: its responsible departments' editors
+    (or an administrator); the quality office reads and reviews them, it does not enter them."""
+    return may_edit(role, my_departments, responsible)
+
+
 def may_audit(role: Role) -> bool:
     return role in (Role.QUALITY, Role.ADMIN)
 
@@ -155,6 +161,16 @@ class WritePolicy:
         """Diagnostic frameworks."""
         if not may_audit(actor.role):
             raise NotAllowed("只有质量管理办公室或系统管理员可以导入诊断框架")
+
+    def require_results_entry(self, actor: Actor, responsible: Iterable[str]) -> None:
+        """Measured values of an indicator (质控指标)."""
+        if not may_enter_results(actor.role, actor.departments, responsible):
+            raise NotAllowed(f"只有责任部门（{'、'.join(responsible)}）的编辑可以填报该指标的数值")
+
+    def require_external_review(self, actor: Actor) -> None:
+        """The external review (复核) record of the self-diagnosis report."""
+        if not may_audit(actor.role):
+            raise NotAllowed("只有质量管理办公室或系统管理员可以录入复核结论")
 
     def require_system(self, actor: Actor) -> None:
         """Files committed as they are (demo content, migrations): never a person's request."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias
 
@@ -24,14 +25,16 @@ from openpyxl.styles import Font
 
 CellValue: TypeAlias = str | int | float | dt.date | None
 
-FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIMETYPE = "text/csv; charset=utf-8"
 
 
+_FORMULA_START = re.compile(r"[\t\r]|\s*[=+\-@＝＋－＠]")  # = + - @ (and full-width), tab, CR; also after blanks
+
+
 def formula_like(text: str) -> bool:
     """Would a spreadsheet program read this text as a formula, now or once leading blanks are trimmed?"""
-    return bool(text) and (text[0] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS)
+    return _FORMULA_START.match(text) is not None
 
 
 def csv_cell(value: CellValue) -> str | int | float:

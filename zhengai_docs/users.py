@@ -9,7 +9,7 @@ import ipaddress
 import math
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -210,6 +210,8 @@ def update_user(
         if user.role != role.value or user.active != active:
             user.session_token = new_session_token()  # a demoted or disabled account keeps no session
         user.role = role.value
+        if user.auth_source == "directory":
+            user.assigned_role = role.value  # campus sign-on's mapping may raise it at sign-in, never lower it
         user.active = active
         kept = [row for row in user.departments if row.department in departments]
         have = {row.department for row in kept}
@@ -279,13 +281,23 @@ def address_key(address: str) -> str:
     return str(ip)
 
 
-def sign_in(db: Database, *, username: str, password: str, address: str, limits: LoginLimits) -> User | None:
+def sign_in(
+    db: Database,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    limits: LoginLimits,
+    check: Callable[[str, str], User | None] | None = None,
+) -> User | None:
     """The user these credentials belong to, or None; `SignInRefused` while the name or address must wait.
 
     The attempt is written (and committed) before anything is counted and stays a failure unless
     the password is right, so parallel attempts count one another, whichever worker process runs
     them: no more than `max_failures` passwords are ever checked for one name in a window, and a
     burst from one address past its free failures is refused instead of racing through.
+    `check(normalised name, password)` replaces the local password check (signon/passwords.py:
+    local accounts, then LDAP); whatever it raises leaves the attempt counted as a failure.
     """
     name = normalise_username(username)[:80]
     key = address_key(address)
@@ -302,7 +314,7 @@ def sign_in(db: Database, *, username: str, password: str, address: str, limits:
         with db.transaction() as session:  # a refused attempt checked no password: it does not count
             session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
         raise
-    user = check_credentials(db, username=name, password=password)
+    user = check_credentials(db, username=name, password=password) if check is None else check(name, password)
     if user is not None:
         clear_failures(db, username=name)  # this attempt's row included
     return user

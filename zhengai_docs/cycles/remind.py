@@ -23,7 +23,7 @@ from zhengai_docs.notify import Mail, NotifyError, SmtpSettings, post_json, send
 from zhengai_docs.users import Role
 
 WEBHOOK = "webhook"
-_Key = tuple[str, str, dt.date, str]
+ReminderKey = tuple[str, str, dt.date, str]  # (document code, stage, due date, recipient): one reminder, sent once
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ def remind(
     report = RemindReport(dry_run=dry_run)
     pending = [c for c in document_cycles(db, policy=policy, today=today) if c.clock.state in ATTENTION]
     recipients, report.no_address = editors(db)
-    sent = _already_sent(db, {c.code for c in pending})
-    mails: list[tuple[Mail, list[_Key]]] = []
+    sent = already_sent(db, {c.code for c in pending})
+    mails: list[tuple[Mail, list[ReminderKey]]] = []
     for recipient in recipients:
         mine = [c for c in pending if recipient.departments.intersection(c.departments) and _key(c, recipient.email) not in sent]
         if mine:
@@ -75,7 +75,7 @@ def remind(
             report.failures.append(f"有 {len(mails)} 封提醒邮件待发送，但没有配置 SMTP_HOST")
             report.mailed = []
         else:
-            _deliver_mail(db, smtp, mails, report)
+            deliver_mail(db, smtp, mails, report)
     if webhook_url:
         fresh = [c for c in pending if _key(c, WEBHOOK) not in sent]
         if fresh:
@@ -93,13 +93,14 @@ def editors(db: Database) -> tuple[list[Recipient], list[str]]:
     return with_address, [u.username for u in users if not u.email]
 
 
-def _key(cycle: DocumentCycle, recipient: str) -> _Key:
+def _key(cycle: DocumentCycle, recipient: str) -> ReminderKey:
     if cycle.clock.due is None:
         raise ValueError(f"{cycle.code} has no due date to remind of")
     return (cycle.code, cycle.clock.state.value, cycle.clock.due, recipient)
 
 
-def _already_sent(db: Database, codes: set[str]) -> set[_Key]:
+def already_sent(db: Database, codes: set[str]) -> set[ReminderKey]:
+    """The reminders the log has for these documents (revision cycles and indicators share the log)."""
     if not codes:
         return set()
     with db.session() as session:
@@ -109,7 +110,8 @@ def _already_sent(db: Database, codes: set[str]) -> set[_Key]:
     return {(code, stage, due, recipient) for code, stage, due, recipient in rows}
 
 
-def _claim(db: Database, keys: Sequence[_Key]) -> bool:
+def claim(db: Database, keys: Sequence[ReminderKey]) -> bool:
+    """Log the reminders before sending: the primary key lets one run of `remind`, ever, send each."""
     now = dt.datetime.now(dt.UTC)
     try:
         with db.transaction() as session:
@@ -119,7 +121,8 @@ def _claim(db: Database, keys: Sequence[_Key]) -> bool:
     return True
 
 
-def _release(db: Database, keys: Iterable[_Key]) -> None:
+def release(db: Database, keys: Iterable[ReminderKey]) -> None:
+    """Take claimed reminders back out of the log when sending failed, so the next run retries them."""
     with db.transaction() as session:
         for code, stage, due, recipient in keys:
             session.execute(
@@ -129,32 +132,33 @@ def _release(db: Database, keys: Iterable[_Key]) -> None:
             )
 
 
-def _deliver_mail(db: Database, smtp: SmtpSettings, mails: list[tuple[Mail, list[_Key]]], report: RemindReport) -> None:
-    claimed = [(mail, keys) for mail, keys in mails if _claim(db, keys)]
+def deliver_mail(db: Database, smtp: SmtpSettings, mails: list[tuple[Mail, list[ReminderKey]]], report: RemindReport) -> None:
+    """Send each mail whose reminders this run claims; what the server refused is released and reported."""
+    claimed = [(mail, keys) for mail, keys in mails if claim(db, keys)]
     report.mailed = [(m.to_address, tuple(k[0] for k in keys)) for m, keys in claimed]
     try:
         failures = send_mail(smtp, [mail for mail, _ in claimed])
     except NotifyError as exc:
-        _release(db, [k for _, keys in claimed for k in keys])
+        release(db, [k for _, keys in claimed for k in keys])
         report.failures.append(str(exc))
         report.mailed = []
         return
     for index, error in failures.items():
         mail, keys = claimed[index]
-        _release(db, keys)
+        release(db, keys)
         report.failures.append(f"发给 {mail.to_address} 的邮件被拒绝：{error}")
     report.mailed = [entry for index, entry in enumerate(report.mailed) if index not in failures]
 
 
 def _deliver_webhook(db: Database, url: str, fresh: list[DocumentCycle], outbox: Outbox, today: dt.date, report: RemindReport) -> None:
     keys = [_key(c, WEBHOOK) for c in fresh]
-    if not _claim(db, keys):
+    if not claim(db, keys):
         report.webhook = ()
         return
     try:
         post_json(url, _webhook_payload(fresh, outbox, today))
     except NotifyError as exc:
-        _release(db, keys)
+        release(db, keys)
         report.webhook = ()
         report.failures.append(str(exc))
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import Date, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, Date, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, WriteOnlyMapped, mapped_column, relationship
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -119,6 +119,8 @@ class DocumentRow(Base):
     )
     points: Mapped[list[DocumentPoint]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     related: Mapped[list[DocumentRelated]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # Written at sync only, never loaded with the row (the indicator board reads the table itself).
+    indicators: WriteOnlyMapped[DocumentIndicator] = relationship(cascade="save-update", passive_deletes=True)
 
     @property
     def department_names(self) -> list[str]:
@@ -177,6 +179,7 @@ def new_session_token() -> str:
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_staff_number", "staff_number", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
@@ -190,6 +193,12 @@ class User(Base):
     # '' (the column default for rows written without one) never matches a cookie.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token, server_default="")
     departments: Mapped[list[UserDepartment]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # Campus sign-on (migration 0008): 'local' accounts sign in with their password here; 'directory'
+    # accounts (created at a first CAS/LDAP sign-in or by `import-staff`) through the campus directory.
+    auth_source: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
+    staff_number: Mapped[str | None] = mapped_column(String(40))  # 工号; unique (index uq_users_staff_number)
+    directory_department: Mapped[str | None] = mapped_column(String(100))  # as the directory names it, known or not
+    assigned_role: Mapped[str | None] = mapped_column(String(20))  # set by import-staff / an administrator; mapping may add
 
     @property
     def department_names(self) -> list[str]:
@@ -201,6 +210,43 @@ class UserDepartment(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     department: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class RoleMapping(Base):
+    """A rule of campus sign-on (signon/mapping.py): people in a directory group or department get a role
+    (and, for editors, a department scope; '': their own department) at every sign-in."""
+
+    __tablename__ = "role_mappings"
+    __table_args__ = (UniqueConstraint("kind", "value", "role", "department", name="uq_role_mappings_rule"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # group or department
+    value: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str] = mapped_column(String(100), default="")  # '' : the person's own department
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SignOnState(Base):
+    """Switches an administrator turns in the admin pages (one row, id 1)."""
+
+    __tablename__ = "signon_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    local_passwords: Mapped[bool] = mapped_column(default=True)  # off: only administrators sign in with a local password
+    changed_by: Mapped[str | None] = mapped_column(String(80))
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CasTicket(Base):
+    """A CAS service ticket this app accepted: claimed once (the primary key refuses a replay), and kept
+    so a single-logout request naming it ends that user's sessions."""
+
+    __tablename__ = "cas_tickets"
+
+    ticket: Mapped[str] = mapped_column(String(256), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class LoginAttempt(Base):
@@ -345,3 +391,89 @@ class ReadAck(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("read_requests.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class DocumentIndicator(Base):
+    """A 质控指标 a standard declares in its indicator tables (cache: `indicators.declaration` at sync)."""
+
+    __tablename__ = "document_indicators"
+
+    code: Mapped[str] = mapped_column(ForeignKey("documents.code", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # 编号, else the name
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(6))  # higher or lower
+    target_op: Mapped[str | None] = mapped_column(String(1))
+    target: Mapped[str] = mapped_column(String(40))  # a decimal, as text
+    target_text: Mapped[str] = mapped_column(String(100))
+    warning_op: Mapped[str | None] = mapped_column(String(1))
+    warning: Mapped[str | None] = mapped_column(String(40))
+    warning_text: Mapped[str | None] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(10))  # 学年, 学期 or 自然年
+    source: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(60))
+    departments: Mapped[str] = mapped_column(String(500))  # "、"-joined
+    points: Mapped[str] = mapped_column(String(300))  # ","-joined
+    line: Mapped[int] = mapped_column(Integer)
+
+
+class IndicatorResult(Base):
+    """A value entered for an indicator and period (record of people: never rebuilt, never changed).
+
+    Append-only: a correction is a new row with the next `revision`, the current value is the
+    highest revision, and the database refuses UPDATE and DELETE (triggers, migration 0009). The
+    unique revision is the compare-and-swap: of two people correcting the same value at once, one
+    gets revision n+1 and the other a conflict, never a silent overwrite. `value` NULL withdraws it.
+    """
+
+    __tablename__ = "indicator_results"
+    __table_args__ = (
+        UniqueConstraint("code", "indicator", "period", "revision", name="uq_indicator_results_revision"),
+        CheckConstraint("revision >= 1", name="ck_indicator_results_revision"),
+        Index("ix_indicator_results_period", "period", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(5))
+    indicator: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(10))  # form, import or demo
+    entered_by: Mapped[str] = mapped_column(String(80))
+    entered_by_name: Mapped[str] = mapped_column(String(200))
+    entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class IndicatorResultsVersion(Base):
+    """A counter moved in every transaction that adds results (one row, id 1): whole-library
+    statuses are kept per process until it moves (`derived.View.indicator_board`)."""
+
+    __tablename__ = "indicator_results_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ExternalReview(Base):
+    """The external review (复核) of one framework element for one year: does it agree with the
+    self-diagnosis? Append-only like `IndicatorResult` (the latest revision counts)."""
+
+    __tablename__ = "external_reviews"
+    __table_args__ = (
+        UniqueConstraint("framework", "year", "element_id", "revision", name="uq_external_reviews_revision"),
+        CheckConstraint("revision >= 1", name="ck_external_reviews_revision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    framework: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(Integer)
+    element_id: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer)
+    agrees: Mapped[bool] = mapped_column()
+    note: Mapped[str] = mapped_column(String(500), default="")
+    entered_by: Mapped[str] = mapped_column(String(80))
+    entered_by_name: Mapped[str] = mapped_column(String(200))
+    entered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

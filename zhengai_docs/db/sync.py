@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from zhengai_docs.catalogue.codes import DocumentCode, document_code_from_path
+from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code_from_path
 from zhengai_docs.catalogue.document import DocumentMeta, parse_document
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.cycles.rules import Source, clock_source, clock_start, local_date
@@ -43,6 +43,7 @@ from zhengai_docs.db.models import (
     RevisionRow,
 )
 from zhengai_docs.errors import InvalidCode, InvalidFrontMatter
+from zhengai_docs.indicators.cache import indicator_rows
 from zhengai_docs.storage.paths import CATALOGUE_PATH
 from zhengai_docs.storage.repository import Change, CommitChanges, ContentRepository
 
@@ -53,7 +54,7 @@ Progress = Callable[[int, int], None]
 class SyncResult:
     old: str | None
     new: str | None
-    mode: str  # unchanged, incremental, rebuild, raced, deferred
+    mode: str  # unchanged, incremental, rebuild, raced, deferred; "busy" (Library.sync): another thread is syncing
     documents: int = 0
     revisions: int = 0
 
@@ -231,6 +232,8 @@ def _document_row(code: DocumentCode, blob: str, versions: _Versions) -> Documen
     row.departments = [DocumentDepartment(department=d, position=i) for i, d in enumerate(dict.fromkeys(meta.departments))]
     row.points = [DocumentPoint(point_id=p) for p in dict.fromkeys(meta.points)]
     row.related = [DocumentRelated(related=str(r)) for r in dict.fromkeys(meta.related)]
+    if code.doc_type is DocType.B:
+        row.indicators.add_all(indicator_rows(code, versions.text(blob), meta))
     return row
 
 

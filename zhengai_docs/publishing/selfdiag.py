@@ -20,6 +20,8 @@ from zhengai_docs.catalogue.framework import Element, Framework
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import DocumentPoint, DocumentRow, SelfDiagnosisEntry
 from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.indicators.report import ReportLine, element_indicators
+from zhengai_docs.indicators.review import Finding, Outcome, Verdict, findings, outcome
 from zhengai_docs.render import docx_reference as ref
 from zhengai_docs.render.docx_export import WordWriter
 
@@ -126,11 +128,30 @@ class ElementRow:
     element: Element
     documents: tuple[GoverningDocument, ...]
     entry: Entry
+    indicators: tuple[ReportLine, ...] = ()  # 质控指标 evidencing its points: value, target, status
+    finding: Finding | None = None  # the external review (复核) of this element
+
+
+def verdict_sentence(result: Outcome) -> str:
+    """The 复核 verdict as the report and the page state it."""
+    if result.verdict is Verdict.INCOMPLETE:
+        return f"复核尚未完成：已录入 {result.recorded}/{result.elements} 个诊断要素，其中 {result.agreeing} 个与自我诊断相符。"
+    return (
+        f"复核结论：{result.verdict.label}（{result.elements} 个诊断要素中 {result.agreeing} 个与自我诊断相符；"
+        f"≥ {result.valid_at} 个为有效，< {result.abnormal_below} 个为异常）。"
+    )
+
+
+def review_outcome(db: Database, framework: Framework, *, year: int) -> Outcome:
+    """The 复核 verdict over every element of the framework."""
+    return outcome(db, framework=framework.id, year=year, element_ids=[e.id for e in framework.elements()])
 
 
 def element_rows(db: Database, framework: Framework, *, year: int) -> list[ElementRow]:
     """Every element of the framework with the documents governing its points, and the texts entered."""
     entries = load_entries(db, framework=framework.id, year=year)
+    measured = element_indicators(db, framework, year=year)
+    reviewed = findings(db, framework=framework.id, year=year)
     with db.session() as session:
         links = session.execute(
             select(DocumentPoint.point_id, DocumentRow.code, DocumentRow.title, DocumentRow.status, DocumentRow.issued)
@@ -151,7 +172,16 @@ def element_rows(db: Database, framework: Framework, *, year: int) -> list[Eleme
                 GoverningDocument(code, title, status, issued, tuple(sorted(points)))
                 for code, (title, status, issued, points) in sorted(by_element.get(element.id, {}).items())
             )
-            rows.append(ElementRow(f"{item.id} {item.name}", element, documents, entries.get(element.id, Entry(element.id))))
+            rows.append(
+                ElementRow(
+                    f"{item.id} {item.name}",
+                    element,
+                    documents,
+                    entries.get(element.id, Entry(element.id)),
+                    tuple(measured.get(element.id, ())),
+                    reviewed.get(element.id),
+                )
+            )
     return rows
 
 
@@ -176,9 +206,14 @@ def report_docx(*, db: Database, framework: Framework, year: int, template: Path
             ("诊断要素", _cell(f"{element.id} {element.name}")),
             ("诊断点", points),
             ("相关制度、流程和标准", documents),
+            ("质控指标（目标达成程度）", "<br>".join(_cell(line.text) for line in row.indicators) or "（无质控指标证明本要素的诊断点）"),
             *((f.label, _cell(getattr(row.entry, f.name)) or "（未填写）") for f in FIELDS),
         ]
         writer.add_markdown("| 项目 | 内容 |\n|---|---|\n" + "\n".join(f"| {label} | {value} |" for label, value in table) + "\n")
+    result = outcome(db, framework=framework.id, year=year, element_ids=[r.element.id for r in rows])
+    if result.recorded:
+        writer.paragraph("Heading 1", "三、复核结论")
+        writer.paragraph(ref.BODY, verdict_sentence(result))
     writer.paragraph(ref.BODY, "校长（签字）：____________")
     writer.paragraph(ref.BODY, "______年____月____日")
     writer.paragraph("Heading 1", "诊改报告备注")

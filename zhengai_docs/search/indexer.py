@@ -147,6 +147,7 @@ class SearchIndex:
         self.backend = backend
         self.repo = repo
         self._indexed: str | None = None  # the head this process last saw the index reach
+        self._deferred: tuple[str, str | None] | None = None  # (head, indexed commit) of the last deferral
         self._lock = threading.Lock()
 
     def follow(self, *, wait: bool, max_documents: int | None = None) -> bool:
@@ -159,9 +160,12 @@ class SearchIndex:
         head = self.repo.head()
         if head is None or head == self._indexed:
             return True
+        bounded = max_documents is not None
+        if bounded and self._deferred is not None and self._deferred == (head, self._recorded()):
+            return False  # the same bulk change is still the follower's: no git question per page view
         timeout = SAVE_WAIT if wait else REQUEST_WAIT
-        if not self._lock.acquire(timeout=timeout):
-            return False
+        if not self._lock.acquire(timeout=0 if bounded else timeout):
+            return False  # another thread of this process is updating (perhaps the follower's bulk work)
         try:
             result = sync_index(self.backend, self.repo, timeout=timeout, max_documents=max_documents)
         except IndexMissing:
@@ -175,6 +179,13 @@ class SearchIndex:
         finally:
             self._lock.release()
         if result.mode == "deferred":
+            self._deferred = (head, result.old)
             return False
         self._indexed = result.new
         return True
+
+    def _recorded(self) -> str | None:
+        try:
+            return self.backend.state().commit
+        except Exception:  # unreadable now: let the full path find out and log it
+            return None

@@ -52,6 +52,7 @@ class RecordCache:
         if found is None:
             column = leaf.column_reader("record", translate=False)
             records = tuple(MatchRecord.decode(column[n]) for n in range(leaf.doc_count_all()))
+            _release_column(leaf, "record")
             lengths = [len(r.text) for r in records if r is not None]
             found = SegmentRecords(records=records, average_length=sum(lengths) / len(lengths) if lengths else 1.0)
             with self._lock:
@@ -62,6 +63,18 @@ class RecordCache:
         keep = set(segment_ids)
         with self._lock:
             self._segments = {k: v for k, v in self._segments.items() if k in keep}
+
+
+def _release_column(leaf: Any, fieldname: str) -> None:
+    """Close a column file the segment reader would keep for its whole life.
+
+    Whoosh 2.7.4 (pinned) keeps every column it opened, and in a compound segment an opened
+    file is a copy of its bytes: the records' column is as large as the decoded records, and
+    it is never read again once they are cached.
+    """
+    opened = getattr(getattr(leaf, "_perdoc", None), "_colfiles", None)
+    if isinstance(opened, dict) and fieldname in opened:
+        opened.pop(fieldname)[0].close()
 
 
 TITLE, WHOLE_WORD = 1e6, 1e4  # rank tiers; the BM25 weight stays far below 1e4

@@ -41,6 +41,7 @@ _GIT_TIMEOUT = 120
 _IDENTITY_FORBIDDEN = re.compile(r"[<>\x00-\x1f]")
 _MESSAGE_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _IDENTITY_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_FULL_ID = re.compile(r"[0-9a-f]{40}")  # a whole commit id, as the app passes them around
 _GITLINK = "160000"  # a submodule entry: a commit id where a file would be
 _WRITES = frozenset({"update-ref", "gc", "commit-graph", "pack-refs"})  # commands whose failure may be the disk's
 
@@ -186,14 +187,18 @@ class ContentRepository:
 
     def read(self, path: str, *, revision: str | None = None) -> FileVersion:
         """A file at the head of the branch or at any commit."""
+        if revision is not None and _FULL_ID.fullmatch(revision):
+            return self._read_at(content_path(path), revision, peel=True)  # one process: no rev-parse first
         return self._read_at(content_path(path), self.require_head() if revision is None else self.resolve(revision))
 
     def read_published(self, path: str, *, revision: str | None = None) -> FileVersion:
         """Like `read`, but only at commits on the branch (see `resolve_published`)."""
         return self._read_at(content_path(path), self.require_head() if revision is None else self.resolve_published(revision))
 
-    def _read_at(self, path: str, commit: str) -> FileVersion:
-        [found] = self._cat_objects([f"{commit}:{path}"])
+    def _read_at(self, path: str, commit: str, *, peel: bool = False) -> FileVersion:
+        """`peel`: `commit` is a full id not yet known to name a commit; `^{commit}` makes git
+        answer "missing" for a tree, a blob or an unknown id, exactly as `resolve` would refuse."""
+        [found] = self._cat_objects([f"{commit}^{{commit}}:{path}" if peel else f"{commit}:{path}"])
         if found.kind != "blob" or found.sha is None:
             raise NotFound(f"{path} 在版本 {commit[:12]} 中不存在")
         return FileVersion(path=path, commit=commit, blob=found.sha, text=_content(found))

@@ -89,11 +89,15 @@ def _login_manager(app: Flask) -> None:
 
 
 def _register(app: Flask) -> None:
+    import zhengai_docs.web.admin_signon  # noqa: F401 - its routes join admin.bp before it is registered
     from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, drafts, editing, errors, health, security
+    from zhengai_docs.web import indicators as indicator_views
     from zhengai_docs.web import search as search_views
+    from zhengai_docs.web import signon as signon_views
     from zhengai_docs.web import word as word_views
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(signon_views.bp)
     app.register_blueprint(search_views.bp)
     app.register_blueprint(catalogue.bp)
     app.register_blueprint(documents.bp)
@@ -105,6 +109,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(word_views.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(indicator_views.bp)
     app.jinja_env.globals["can_edit"] = auth.can_edit
     app.jinja_env.globals["approval_record"] = approval_record
     app.jinja_env.globals["message_subject"] = subject

@@ -111,7 +111,7 @@ def coverage_tree() -> ResponseReturnValue:
                 rows.append([*head, d.code, d.type_label, d.title, d.status_label, "、".join(d.departments), d.cycle_label])
         header = ["诊断点", "名称", "已覆盖", "缺口", "文档", "类型", "标题", "状态", "牵头部门", "修订状态"]
         return table_response("诊断点覆盖", header, rows, request.args["format"], department)
-    return _page("coverage.html", department=department, framework=framework, coverage=result)
+    return _page("coverage.html", department=department, framework=framework, coverage=result, board=library_state().indicator_board())
 
 
 @bp.route("/gaps")
@@ -196,7 +196,10 @@ def point(point_id: str) -> str:
     standards = [d.code for d in result.documents if d.doc_type == "B"] if result else []
     history = _cached(("history", point_id), lambda: cov.coverage_history(services().db, services().library.repo, point_id, standards[:50]))
     element = framework.framework.element(found.element_id)
-    return _page("point.html", framework=framework.framework, point=found, element=element, result=result, history=history)
+    indicators = library_state().indicator_board().listed(None, None, point_id)  # worst first; the page shows 50
+    return _page(
+        "point.html", framework=framework.framework, point=found, element=element, result=result, history=history, indicators=indicators
+    )
 
 
 class FrameworkImportForm(FlaskForm):

@@ -18,6 +18,8 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from zhengai_docs.db.models import User
 from zhengai_docs.permissions import may_edit
+from zhengai_docs.signon.identity import SignOnRefused
+from zhengai_docs.signon.passwords import password_sign_in
 from zhengai_docs.storage.repository import Author
 from zhengai_docs.users import (
     MIN_PASSWORD_LENGTH,
@@ -29,7 +31,6 @@ from zhengai_docs.users import (
     revoke_sessions,
     session_id,
     set_password,
-    sign_in,
     user_for_session,
 )
 from zhengai_docs.web.app import services
@@ -197,19 +198,26 @@ class PasswordForm(FlaskForm):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
+    from zhengai_docs.web.signon import known_departments, ldap_directory
+
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = sign_in(
+            user = password_sign_in(  # local accounts, then the campus LDAP directory (signon/passwords.py)
                 services().db,
                 username=form.username.data or "",
                 password=form.password.data or "",
                 address=request.remote_addr or "unknown",  # the proxy's client address with TRUSTED_PROXIES
                 limits=login_limits(),
+                directory=ldap_directory(),
+                known_departments=known_departments(),
             )
         except SignInRefused as refused:
             flash(str(refused), "error")
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(refused.retry_after)}
+        except SignOnRefused as refused:
+            flash(str(refused), "error")
+            return render_template("auth/login.html", form=form), refused.status
         if user is None:
             flash("用户名或密码不正确。", "error")
             return render_template("auth/login.html", form=form), 200
@@ -220,12 +228,17 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    """Sign out everywhere: a new session token voids every copy of this user's cookies."""
+    """Sign out everywhere: a new session token voids every copy of this user's cookies; a session
+    that began at the CAS server goes on to its logout, which ends the campus session too."""
+    from zhengai_docs.web.signon import SIGNED_IN_BY, cas_sign_out_url
+
     if current_user.is_authenticated:
         revoke_sessions(services().db, user_id=current_user.id)
+    campus = cas_sign_out_url()
     logout_user()
+    session.pop(SIGNED_IN_BY, None)
     flash("您已退出登录。", "info")
-    return redirect(url_for("auth.login"))
+    return redirect(campus or url_for("auth.login"))
 
 
 @bp.route("/password", methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from zhengai_docs.db import queries
 from zhengai_docs.errors import InvalidCode
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import read_required
+from zhengai_docs.web.indicators import home_summary
 from zhengai_docs.web.lookups import item_code_or_404
 
 bp = Blueprint("catalogue", __name__)
@@ -20,7 +21,9 @@ bp = Blueprint("catalogue", __name__)
 def home() -> str:
     db = services().db
     mine = queries.department_documents(db, current_user.departments) if current_user.is_authenticated else []
-    return render_template("catalogue/home.html", levels=queries.level_overview(db), counts=queries.counts(db), mine=mine)
+    return render_template(
+        "catalogue/home.html", levels=queries.level_overview(db), counts=queries.counts(db), mine=mine, indicators=home_summary()
+    )
 
 
 @bp.route("/catalogue")

@@ -7,11 +7,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from zhengai_docs import acknowledgements, coverage
-from zhengai_docs.catalogue.codes import DocumentCode
+from zhengai_docs.catalogue.codes import DocType, DocumentCode
 from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, NotFound
+from zhengai_docs.indicators.declaration import changes_between
 from zhengai_docs.render.html import render_markdown
+from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.trailers import has_line_break
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, must_draft, read_required, review_required
@@ -118,11 +120,26 @@ def diff(code: str) -> str:
         code=doc_code,
         summary=queries.document_summary(services().db, str(doc_code)),
         diff=repo.diff(doc_code.path, old_commit, new_commit),
+        indicator_changes=_indicator_changes(repo, doc_code, old_commit, new_commit),
         old=revisions.get(old_commit),
         new=revisions.get(new_commit),
         old_commit=old_commit,
         new_commit=new_commit,
     )
+
+
+def _indicator_changes(repo: ContentRepository, code: DocumentCode, old: str, new: str) -> list[str]:
+    """A standard's changed targets and warning values, said in words above the text diff."""
+    if code.doc_type is not DocType.B:
+        return []
+
+    def text(commit: str) -> str | None:
+        try:
+            return repo.read(code.path, revision=commit).text
+        except NotFound:
+            return None
+
+    return changes_between(path=code.path, code=str(code), old=text(old), new=text(new))
 
 
 @bp.route("/<code>/restore", methods=["POST"])

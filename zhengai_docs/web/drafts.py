@@ -24,6 +24,7 @@ from zhengai_docs.catalogue.document import Document
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, NotAllowed, NotFound, Refused, StorageUnavailable
+from zhengai_docs.indicators.declaration import changes_between
 from zhengai_docs.permissions import may_audit
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.repository import WriteResult
@@ -163,6 +164,9 @@ def _render_view(draft: DraftView, *, approval_form: ApprovalForm | None = None)
         in_force=in_force,
         rendered=rendered,
         diff=diff_texts(in_force.dump() if in_force else "", text.dump()),
+        indicator_changes=changes_between(
+            path=text.meta.code.path, code=str(text.meta.code), old=in_force.dump() if in_force else None, new=text.dump()
+        ),
         events=workflow().events(draft.id),
         stale=draft.is_open and workflow().changed_on_branch(draft),
         may_author=may_author,

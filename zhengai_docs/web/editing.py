@@ -27,6 +27,7 @@ from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.coverage import suggest_points
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused, StorageUnavailable
+from zhengai_docs.indicators.declaration import declarations
 from zhengai_docs.permissions import may_use_editor
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.render.worker import render_preview
@@ -371,7 +372,12 @@ def render_editor(**context: Any) -> str:
     if framework is not None:
         text = f"{form.title.data or ''}\n{form.body.data or ''}"
         suggestions = suggest_points(framework, text, exclude=set(_split(form.points.data)))
-    return render_template("editing/edit.html", framework=framework, suggestions=suggestions, **context)
+    indicators = None
+    if code.doc_type is DocType.B:  # what the body's indicator tables declare, as the indicator pages will read them
+        departments = tuple(form.departments.data or ())
+        points = tuple(_split(form.points.data))
+        indicators = declarations(_saved_body(form.body.data), code=str(code), departments=departments, points=points)
+    return render_template("editing/edit.html", framework=framework, suggestions=suggestions, indicators=indicators, **context)
 
 
 @bp.route("/preview", methods=["POST"])

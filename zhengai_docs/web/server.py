@@ -8,6 +8,8 @@ across `fork`), and workers are recycled after `max_requests` so memory cannot c
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from flask import Flask
 # A worker is only declared dead after this many silent seconds: longer than the longest request
 # the product makes (a save waits up to 30 s for the search index, a Word conversion 20 s).
 WORKER_TIMEOUT = 120
+_M_ARENA_MAX = -8  # glibc's malloc.h
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,27 @@ class ServerOptions:
 
 def run(factory: Callable[[], Flask], options: ServerOptions) -> None:
     """Serve until interrupted: gunicorn when several workers are asked for and it is available."""
+    _limit_malloc_arenas()
     if options.workers > 1 and sys.platform != "win32":
         _gunicorn(factory, options)
     else:
         import waitress
 
         waitress.serve(factory(), host=options.host, port=options.port, threads=options.threads, ident="zhengai-docs")
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Ask glibc for at most `arenas` malloc arenas, before any server thread starts.
+
+    By default glibc gives threads that allocate at the same time arenas of their own (up to
+    eight per core) and keeps what was freed in each: a threaded server's memory then grows
+    with its threads. This is `MALLOC_ARENA_MAX`, set from inside; gunicorn's workers inherit
+    it through `fork`. Other C libraries (musl, Windows) have no such arenas and no `mallopt`.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas)
 
 
 def _gunicorn(factory: Callable[[], Flask], options: ServerOptions) -> None:

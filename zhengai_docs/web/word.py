@@ -309,8 +309,9 @@ def self_diagnosis() -> str:
     year = _year()
     rows = selfdiag.element_rows(services().db, framework, year=year)
     overview = selfdiag.load_entries(services().db, framework=framework.id, year=year).get(selfdiag.OVERVIEW)
+    verdict = selfdiag.verdict_sentence(selfdiag.review_outcome(services().db, framework, year=year))
     return render_template(
-        "word/self_diagnosis.html", framework=framework, year=year, rows=rows, overview=overview, fields=selfdiag.FIELDS
+        "word/self_diagnosis.html", framework=framework, year=year, rows=rows, overview=overview, fields=selfdiag.FIELDS, verdict=verdict
     )
 
 

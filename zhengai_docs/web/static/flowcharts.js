@@ -1,6 +1,7 @@
 /* Draw ```mermaid blocks as flowcharts (the server renders them as <pre><code class="language-mermaid">).
-   Pages that always show a flowchart include the Mermaid script themselves; the editor names it in
-   data-mermaid and it is fetched only when the body first has a flowchart (it is 3.6 MB). */
+   The page names the Mermaid script (3.6 MB) in data-mermaid and it is fetched only when a body has
+   a flowchart: on a document page after the load event, so the text is shown and the page counts
+   as loaded first (the chart follows), in the editor when the body first has one. */
 (function () {
   "use strict";
   var started = false;
@@ -46,7 +47,6 @@
   }
 
   window.zhengaiDrawFlowcharts = draw;
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll(".document").forEach(draw);
-  });
+  function drawAll() { document.querySelectorAll(".document").forEach(draw); }
+  if (document.readyState === "complete") { drawAll(); } else { window.addEventListener("load", drawAll); }
 })();
