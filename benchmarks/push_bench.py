@@ -119,8 +119,8 @@ def main() -> None:
         print(f"pushed {changed} changed documents in one commit ({push_seconds:.1f} s for `git push`)", flush=True)
         synced_at = search_at = None
         while time.perf_counter() - pushed_at < args.timeout and (synced_at is None or search_at is None):
-            if synced_at is None and SYNCING not in probe.request("GET home (probe)", "/").text:
-                synced_at = time.perf_counter()
+            if synced_at is None and all(SYNCING not in probe.request("GET home (probe)", "/").text for _ in range(3)):
+                synced_at = time.perf_counter()  # three page views in a row without the note
             if search_at is None:
                 found = [
                     code in search_hits(probe.request("GET search (probe)", "/search?" + urllib.parse.urlencode({"q": marker + code})).text)
@@ -130,11 +130,14 @@ def main() -> None:
                     search_at = time.perf_counter()
             time.sleep(0.5)
         time.sleep(3)  # requests right after the catch-up count too
+        samples = recorder.samples[before:]
+        memory = server_memory(server)
+        start = time.perf_counter()  # the same readers go on: a reindex on the serving machine, side by side
+        subprocess.run([zhengai_docs_command(), "--instance", str(root), "reindex"], check=True, stdout=subprocess.DEVNULL, env=env)
+        reindex_loaded = time.perf_counter() - start
         stop.set()
         for thread in threads:
             thread.join()
-        memory = server_memory(server)
-    samples = recorder.samples[before:]
     print(f"\nduring the catch-up ({len(samples)} requests by {args.readers} readers, {args.workers} workers):")
     for kind in ("GET document page", "GET search"):
         report(kind, [s.ms for s in samples if s.kind == kind])
@@ -148,8 +151,9 @@ def main() -> None:
     start = time.perf_counter()
     subprocess.run([zhengai_docs_command(), "--instance", str(root), "reindex"], check=True, stdout=subprocess.DEVNULL, env=env)
     reindex = time.perf_counter() - start
-    print(f"  `zhengai-docs reindex` of the same {changed} documents: {reindex:.1f} s (target: search catch-up no longer than this)")
-    ok = not slow and not errors and search_at is not None and (search_at - pushed_at) <= reindex
+    print(f"  `zhengai-docs reindex` of the same {changed} documents: {reindex_loaded:.1f} s while the readers go on, "
+          f"{reindex:.1f} s on the idle machine (target: search catch-up no longer than a reindex)")  # fmt: skip
+    ok = not slow and not errors and search_at is not None and (search_at - pushed_at) <= reindex_loaded
     print(f"  verdict: {'PASS' if ok else 'FAIL'}")
     sys.exit(0 if ok else 1)
 

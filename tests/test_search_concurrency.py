@@ -119,3 +119,32 @@ def test_a_searcher_closed_under_its_thread_is_reopened(indexed_instance: Path) 
     backend._idle[-1][1].close()  # what the double close inside Whoosh leaves behind
     assert backend.search(SearchRequest(text="专业")).total > 0
     backend.close()
+
+
+def test_segments_merged_away_by_another_process_stay_readable(indexed_instance: Path) -> None:
+    """Segments are plain files: a merge in another process deletes the merged ones at once. A
+    searcher opened before it must still read their stored fields and records (Whoosh opens
+    those files only when first read: the load benchmark met a 500 from a stored field read
+    after a merge, and records read late would have been silently empty)."""
+    library, writer_side = _library(indexed_instance)
+    reader_side = WhooshBackend(indexed_instance / "search-index")
+    name, searcher = reader_side._current(None)
+    before = {leaf.segment().segment_id() for leaf, _ in searcher.reader().leaf_readers()}
+    for n in range(10):  # ten saves, ten small segments, then the follower's merge
+        loaded = library.load(document_code(CODES[n]))
+        document = loaded.document.with_changes(body=loaded.document.body + f"\n合并前保存{n}\n")
+        library.save(document, actor=Actor.system(), message="保存", base=loaded.version.commit)
+    name, searcher = reader_side._current((name, searcher))  # open now, over the ten small segments
+    small = {leaf.segment().segment_id() for leaf, _ in searcher.reader().leaf_readers()} - before
+    assert len(small) >= 9
+    assert writer_side.merge_segments(timeout=5)
+    segment_files = {p.name.split(".")[0].rsplit("_", 1)[0] for p in (indexed_instance / "search-index" / name).iterdir()}
+    assert not {s for s in small if f"MAIN_{s}" in segment_files}, "the merge left the small segments' files"
+    reader = searcher.reader()
+    codes = {reader.stored_fields(docnum).get("code") for docnum in reader.all_doc_ids()}
+    assert set(CODES[:10]) <= codes
+    assert reader_side.search(SearchRequest(text="合并前保存7")).total == 1
+    searcher.close()
+    reader_side.close()
+    writer_side.close()
+    library.db.dispose()

@@ -73,8 +73,9 @@ class Library:
         bounded = max_documents is not None
         if bounded and self._deferred is not None and self._deferred == (head, cached_commit(self.db)):
             return SyncResult(old=self._deferred[1], new=self._deferred[1], mode="deferred")
-        if not self._lock.acquire(blocking=not bounded):
-            return SyncResult(old=None, new=None, mode="busy")  # served from the cache as it is
+        if not self._lock.acquire(blocking=not bounded):  # served from the cache as it is
+            pending = self._deferred is not None and self._deferred[0] == head
+            return SyncResult(old=None, new=None, mode="deferred" if pending else "busy")
         try:
             result = sync(self.db, self.repo, max_documents=max_documents)
             if result.mode == "deferred":

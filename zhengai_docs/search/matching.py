@@ -26,7 +26,7 @@ from whoosh.matching.wrappers import FilterMatcher
 
 from zhengai_docs.search.analysis import pairs, query_words
 from zhengai_docs.search.backend import REPEALED, SearchFilters, Sort
-from zhengai_docs.search.schema import MatchRecord
+from zhengai_docs.search.schema import STATE_ID, MatchRecord
 
 _MAX_PAIRS = 3  # candidates from the three rarest pairs of a term; the text check does the rest
 _K1, _B = 1.2, 0.75
@@ -50,6 +50,10 @@ class RecordCache:
         segment_id = leaf.segment().segment_id()
         found = self._segments.get(segment_id)
         if found is None:
+            if not leaf.has_column("record") and leaf.doc_count_all() > (1 if ("code", STATE_ID) in leaf else 0):
+                # documents without their records: the column file was deleted by a merge in
+                # another process (Whoosh would read it as empty); the caller opens the index again
+                raise FileNotFoundError(f"segment {segment_id} was merged away")
             column = leaf.column_reader("record", translate=False)
             records = tuple(MatchRecord.decode(column[n]) for n in range(leaf.doc_count_all()))
             _release_column(leaf, "record")

@@ -174,12 +174,32 @@ class WhooshBackend(SearchBackend):
             # generation instead of segment id, so it reuses none and closes only one of the
             # old ones; the others would keep their files open until garbage collection.
             searcher = ix.searcher()
+            try:
+                self._pin(searcher)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    searcher.close()
+                raise
             if held is not None:
                 with contextlib.suppress(Exception):
                     held[1].close()
         if held is None or searcher is not held[1]:
             self.cache.retain(leaf.segment().segment_id() for leaf, _ in searcher.reader().leaf_readers())
         return name, searcher
+
+    def _pin(self, searcher: Any) -> None:
+        """Open now what Whoosh opens only when first read: each segment's stored fields, and its
+        match records (decoded once per process). A merge in another process deletes the merged
+        segments' files at once; a file this reader holds open stays readable, while one opened
+        later would be missing (Whoosh then returns nothing for it, silently). FileNotFoundError
+        makes `_reading` open the index again, at its newer state."""
+        for leaf, _ in searcher.reader().leaf_readers():
+            if leaf.doc_count_all() == 0:
+                continue
+            if not leaf._perdoc.has_column("_stored"):  # Whoosh 2.7.4 (pinned); every document stores fields
+                raise FileNotFoundError(f"segment {leaf.segment().segment_id()} was merged away")
+            leaf.stored_fields(0)
+            self.cache.records(leaf)
 
     def _checkin(self, held: tuple[str, Any]) -> None:
         with self._pool:
