@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -93,7 +94,8 @@ class CacheInfo:
     catalogue_error: str | None
 
 
-def _summary(row: DocumentRow) -> DocumentSummary:
+def _summary(row: Any, departments: tuple[str, ...] | None = None) -> DocumentSummary:
+    """A document row (an ORM object, or a row of its columns with the departments given)."""
     return DocumentSummary(
         code=row.code,
         doc_type=row.doc_type,
@@ -101,7 +103,7 @@ def _summary(row: DocumentRow) -> DocumentSummary:
         status=row.status,
         issued=row.issued,
         doc_number=row.doc_number,
-        departments=tuple(row.department_names),
+        departments=tuple(row.department_names) if departments is None else departments,
         error=row.error,
     )
 
@@ -154,19 +156,7 @@ def _summaries(session: Session, prefix: str) -> dict[str, DocumentSummary]:
         documents_q = documents_q.where(*_prefixed(DocumentRow.code, prefix))
         departments_q = departments_q.where(*_prefixed(DocumentDepartment.code, prefix))
     document_departments = _grouped(session.execute(departments_q).all())
-    return {
-        row.code: DocumentSummary(
-            code=row.code,
-            doc_type=row.doc_type,
-            title=row.title,
-            status=row.status,
-            issued=row.issued,
-            doc_number=row.doc_number,
-            departments=document_departments.get(row.code, ()),
-            error=row.error,
-        )
-        for row in session.execute(documents_q)
-    }
+    return {row.code: _summary(row, document_departments.get(row.code, ())) for row in session.execute(documents_q)}
 
 
 def _prefixed(column: InstrumentedAttribute[str], prefix: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:

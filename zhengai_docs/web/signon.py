@@ -87,14 +87,20 @@ def _refused(refused: SignOnRefused) -> tuple[str, int]:
     return render_template("auth/login.html", form=LoginForm(formdata=None)), refused.status
 
 
+def _configured_cas() -> CasService:
+    """The CAS client, or 404 while CAS is off (SignOnRefused when its settings are unusable)."""
+    service = cas_service()
+    if service is None:
+        abort(404)
+    return service
+
+
 @bp.get("/cas/login")
 def cas_login() -> Response | tuple[str, int]:
     try:
-        service = cas_service()
+        service = _configured_cas()
     except SignOnRefused as refused:
         return _refused(refused)
-    if service is None:
-        abort(404)
     session[NEXT] = _safe_next(request.args.get("next"))
     return redirect(service.login_url())
 
@@ -103,11 +109,9 @@ def cas_login() -> Response | tuple[str, int]:
 def cas_callback() -> Response | tuple[str, int]:
     """The CAS server sends the browser back here with a service ticket; validate it and sign in."""
     try:
-        service = cas_service()
+        service = _configured_cas()
     except SignOnRefused as refused:
         return _refused(refused)
-    if service is None:
-        abort(404)
     ticket = request.args.get("ticket", "")
     if not ticket:
         return redirect(url_for("auth.login"))
