@@ -196,6 +196,14 @@ def level_overview(db: Database) -> list[LevelSummary]:
     return [LevelSummary(code=c, name=names.get(c, c), items=items[c], documents=documents.get(c, 0)) for c in sorted(items)]
 
 
+def level_names(db: Database) -> list[tuple[str, str]]:
+    """(code, name) of each level 1 with items, for filters (one small query: no counts)."""
+    named = (LevelRow.code == ItemRow.level1) & LevelRow.parent.is_(None)
+    with db.session() as session:
+        rows = session.execute(select(ItemRow.level1, LevelRow.name).distinct().outerjoin(LevelRow, named))
+        return sorted((code, name or code) for code, name in rows)
+
+
 def item_view(db: Database, code: str) -> tuple[ItemView, str, str] | None:
     """An item with its slots, and the names of its level 1 and level 2."""
     with db.session() as session:

@@ -137,7 +137,7 @@ def page() -> Any:
         unavailable=unavailable,
         behind=results is not None and results.commit != services().library.repo.head(),
         departments=queries.departments(db),
-        levels=[(level.code, level.name) for level in queries.level_overview(db)],
+        levels=queries.level_names(db),
     )
     page = render_template("search/results.html", view=view, types=TYPES, type_labels=dict(TYPES), statuses=STATUSES)
     return page, 503 if unavailable else 200
