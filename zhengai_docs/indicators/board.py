@@ -197,8 +197,9 @@ def build_board(db: Database, *, today: dt.date, indicators: Sequence[Indicator]
     due = {kind: periods.due(kind, today) for kind in {i.period for i in declared}}
     wanted = set(due.values()) | {periods.previous(key) for key in due.values()}
     values = current_values(db, period_keys=wanted) if wanted else {}
-    with db.session() as session:
-        titles = dict(session.execute(select(DocumentRow.code, DocumentRow.title)).all())
+    codes = sorted({i.code for i in declared})
+    with db.session() as session:  # only the declaring standards' titles: at 10,000 documents most declare none
+        titles = dict(session.execute(select(DocumentRow.code, DocumentRow.title).where(DocumentRow.code.in_(codes))).all())
     states: list[IndicatorState] = []
     by_point: dict[str, list[int]] = defaultdict(list)
     by_code: dict[str, list[int]] = defaultdict(list)
@@ -242,23 +243,31 @@ class BoardCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._declared: Follower[list[Indicator]] = Follower()
-        self._board: tuple[object, Board] | None = None
+        self._board: tuple[list[Indicator], dt.date, int, Board] | None = None  # built from, day, results version
 
     def get(self, *, db: Database, repo: ContentRepository, at: CachePosition, today: dt.date, version: int) -> Board:
-        key = (at.commit, today, version)
-        with self._lock:
-            if self._board is not None and self._board[0] == key:
-                return self._board[1]
         declared = self._declared.get(
             db, repo, "declared", at=at, full=lambda: load_indicators(db), refresh=lambda previous, changed: _refresh(db, previous, changed)
         )
+        # The board depends on the commit only through the declarations (and their standards'
+        # titles, which a commit can change only by changing the standard, i.e. its declarations):
+        # a commit that touched no declaring standard keeps the very same list, and the board.
+        with self._lock:
+            if self._board is not None:
+                built_from, day, built_version, board = self._board
+                if built_from is declared and day == today and built_version == version:
+                    return board
         board = build_board(db, today=today, indicators=declared)
         with self._lock:
-            self._board = (key, board)
+            self._board = (declared, today, version, board)
         return board
 
 
 def _refresh(db: Database, previous: list[Indicator], changed: frozenset[str]) -> list[Indicator]:
-    """The declarations with the `changed` standards read again, in catalogue order."""
+    """The declarations with the `changed` standards read again, in catalogue order; the previous
+    list itself when none of them declares indicators, before or after (most commits)."""
     kept = [i for i in previous if i.code not in changed]
-    return sorted([*kept, *load_indicators(db, codes=sorted(changed))], key=lambda i: (i.code, i.position))
+    reloaded = load_indicators(db, codes=sorted(changed))
+    if not reloaded and len(kept) == len(previous):
+        return previous
+    return sorted([*kept, *reloaded], key=lambda i: (i.code, i.position))
