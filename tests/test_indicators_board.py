@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from tests.actors import account
 from tests.conftest import OpenApp, Runner, login
 from tests.html_reader import find_all, visible_text
+from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.errors import NotAllowed
 from zhengai_docs.indicators import results
 from zhengai_docs.indicators.board import build_board
@@ -122,6 +123,22 @@ def test_a_revision_that_changes_a_target_is_visible_and_rejudges(measured: Flas
     page = client.get(f"/documents/A103B/diff?from={before}").get_data(as_text=True)
     changes = [visible_text(li) for li in find_all(page, "//section[contains(@class, 'indicator-changes')]//li")]
     assert changes == ["“指标一”目标值：≥ 60% → ≥ 45%", "“指标一”预警值：< 50% → < 40%"]
+
+
+def test_the_board_is_rebuilt_only_when_a_declaring_standard_changes(measured: Flask) -> None:
+    """After a commit to a 制度 the board is the very same object (it was rebuilt after every
+    commit, reading every document's title); after a commit to A103B it is new and rejudged."""
+    svc: Services = measured.extensions["zhengai"]
+    board = svc.state.at().indicator_board()
+    regulation = svc.library.load(document_code("A101Z"))
+    changed = regulation.document.with_changes(body=regulation.document.body + "\n补充。\n")
+    svc.library.save(changed, actor=Actor.system(), message="补充", base=regulation.version.commit)
+    assert svc.state.at().indicator_board() is board
+    lowered = STANDARD.replace("| ≥ 60% | < 50% |", "| ≥ 45% | < 40% |")
+    svc.library.commit_files({PATH: lowered}, actor=Actor.system(), message="下调目标值", base=svc.library.repo.head())
+    svc.library.sync()
+    rebuilt = svc.state.at().indicator_board()
+    assert rebuilt is not board and rebuilt.get("A103B", "G-1").status is Status.MET  # type: ignore[union-attr]
 
 
 def test_corrections_are_kept_and_a_concurrent_one_is_refused(measured: Flask) -> None:
