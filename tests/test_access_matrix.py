@@ -178,6 +178,7 @@ ROUTES = (
     Route("editing.create", "GET", "/items/A108/new/Z", A101Z_EDITORS),
     Route("editing.create", "POST", "/items/A108/new/Z", A101Z_EDITORS, data=_create_data, ok=(302,)),
     Route("editing.preview", "POST", "/preview", EDITORS, json={"body": "# 预览"}),
+    Route("editing.clauses", "POST", "/editor/clauses", EDITORS, json={"action": "renumber", "body": "**第二条** 内容\n"}),
     Route("cycles.dashboard", "GET", "/cycles/", SIGNED_IN),
     Route("cycles.mine", "GET", "/cycles/mine", SIGNED_IN),
     Route("cycles.listing", "GET", "/cycles/list?state=overdue", SIGNED_IN),
@@ -300,6 +301,7 @@ ROUTES = (
     Route("word.import_document", "POST", "/documents/A101Z/import", A101Z_EDITORS, data=_word_upload),
     Route("word.confirm_import", "POST", "/documents/A101Z/import/confirm", A101Z_EDITORS, data=_word_confirm, ok=(302,)),
     Route("word.export_document", "GET", "/documents/A101Z/export.docx", SIGNED_IN),
+    Route("word.flowchart", "GET", "/documents/A101L/flowcharts/1.svg", SIGNED_IN),  # needs Graphviz (503 without)
     Route("word.handbook", "GET", "/handbook?level=B", SIGNED_IN),
     Route("word.handbook_docx", "GET", "/handbook.docx?level=B", SIGNED_IN),
     Route("word.self_diagnosis", "GET", "/reports/self-diagnosis?year=2026", QUALITY),
@@ -321,6 +323,7 @@ ROUTES = (
     Route("drafts.discard", "POST", "/drafts/1/discard", A101Z_EDITORS | QUALITY, data=_note, ok=(302,)),
     Route("drafts.notifications", "GET", "/notifications", SIGNED_IN),
     Route("drafts.mark_read", "POST", "/notifications/read", SIGNED_IN, data=_token_only, ok=(302,)),
+    Route("drafts.open_notification", "GET", "/notifications/1", SIGNED_IN, ok=(404,)),  # message 1 is nobody's here
     Route("drafts.confirm_read", "POST", "/documents/A101Z/confirm-read", SIGNED_IN, data=_token_only, ok=(302,)),
     Route("drafts.readers", "GET", "/documents/A101Z/readers", A101Z_EDITORS | QUALITY),
     Route("indicators.overview", "GET", "/indicators/?dept=教务处&status=warning", SIGNED_IN),
@@ -405,7 +408,7 @@ def test_route_by_role(route: Route, role: str, instance: Path, open_app: OpenAp
         assert _state(app) == before, "a refused request changed something"
 
 
-PERSONAL = {"/password", "/drafts", "/notifications"}  # pages about the signed-in user, never anonymous
+PERSONAL = {"/password", "/drafts", "/notifications", "/notifications/1"}  # pages about the signed-in user, never anonymous
 
 
 def test_anonymous_reading_when_the_setting_allows_it(instance: Path, open_app: OpenApp) -> None:

@@ -8,7 +8,9 @@ which turns a missing browser into a failure.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests import review_steps
 from tests.conftest import make_app
 from tests.signon_servers import CasServer, Slapd, free_port, person, serving
 from zhengai_docs.bootstrap import DEMO_PASSWORD
@@ -82,12 +85,39 @@ def sign_in(page: Page, base: str, username: str) -> None:
     page.get_by_label("用户名", exact=True).fill(username)
     page.get_by_label("密码", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
-    expect(page.locator(".who")).to_be_visible()
+    expect(page.locator(".who")).to_be_attached()  # on a phone it sits in the folded menu
 
 
 def shot(page: Page, name: str) -> None:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+def wysiwyg(page: Page) -> object:
+    """The editor's WYSIWYG area (Vditor), once the editor is ready."""
+    expect(page.locator("#document-form[data-editor-ready=true]")).to_be_attached()
+    return page.locator(".vditor-wysiwyg .vditor-reset")
+
+
+def caret_after(page: Page, text: str) -> None:
+    """The caret at the end of the first paragraph (or heading) holding `text`, however it wraps."""
+    wysiwyg(page)
+    page.evaluate(
+        """(text) => { const area = document.querySelector('.vditor-wysiwyg .vditor-reset');
+             const block = [...area.querySelectorAll('p, h1, h2, h3, li')].find((b) => b.textContent.includes(text));
+             area.focus(); const range = document.createRange(); range.selectNodeContents(block); range.collapse(false);
+             const selection = getSelection(); selection.removeAllRanges(); selection.addRange(range); }""",
+        text,
+    )
+
+
+def type_at_end(page: Page, text: str) -> None:
+    """A new paragraph at the end of the body, typed."""
+    area = wysiwyg(page)
+    area.locator(":scope > *").last.click()  # type: ignore[attr-defined]
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.type(text)
 
 
 def test_editor_creates_edits_and_compares(page: Page, live_server: str) -> None:
@@ -99,18 +129,13 @@ def test_editor_creates_edits_and_compares(page: Page, live_server: str) -> None
     shot(page, "03-item")
     page.get_by_role("link", name="新建制度").click()
     page.locator("#title").fill("包头职业技术学院招生录取工作管理办法")
-    body = page.locator("textarea.body-input")
-    expect(page.locator("#preview h2").first).to_be_visible()  # the skeleton, rendered by the server
-    # Toolbar: turn a new line into a chapter heading, then insert a table through the dialog.
-    body.press("Control+End")
-    body.press_sequentially("\n附则补充")
-    page.get_by_role("button", name="章标题").click()
-    page.get_by_role("button", name="插入表格").click()
-    page.locator("#table-dialog input[name=cols]").fill("2")
-    page.locator("#table-dialog input[name=rows]").fill("1")
-    page.locator("#table-dialog").get_by_role("button", name="插入").click()
-    expect(page.locator("#preview h2", has_text="附则补充")).to_be_visible()
-    expect(page.locator("#preview table th", has_text="列2").last).to_be_visible()
+    expect(wysiwyg(page).locator("h2").first).to_be_visible()  # the skeleton, as it will look
+    # A chapter heading typed the Markdown way (the editor turns it into a heading), then a table.
+    type_at_end(page, "## 附则补充")
+    page.keyboard.press("Enter")
+    page.locator(".vditor-toolbar [data-type=zh-table]").click()
+    expect(wysiwyg(page).locator("h2", has_text="附则补充")).to_be_visible()
+    expect(wysiwyg(page).locator("table th", has_text="列2").last).to_be_visible()
     page.locator("#message").fill("新建招生录取管理办法")
     shot(page, "04-editor")
     page.get_by_role("button", name="保存").click()
@@ -120,9 +145,10 @@ def test_editor_creates_edits_and_compares(page: Page, live_server: str) -> None
     shot(page, "05-document")
     # A second revision, then history and the diff between the two.
     page.get_by_role("link", name="编辑此文档").click()
+    page.locator("#meta-step > summary").click()
     page.locator("#doc_number").fill("包职院发〔2026〕8号")
-    text = body.input_value().replace("附则补充", "附则补充说明")
-    body.fill(text)
+    caret_after(page, "附则补充")
+    page.keyboard.type("说明")
     page.locator("#message").fill("补充附则标题")
     page.get_by_role("button", name="保存").click()
     page.get_by_role("link", name="修订历史").click()
@@ -131,7 +157,7 @@ def test_editor_creates_edits_and_compares(page: Page, live_server: str) -> None
     shot(page, "06-history")
     page.get_by_role("button", name="比较所选版本").click()
     expect(page.locator("table.diff ins", has_text="说明").first).to_be_visible()
-    expect(page.locator("table.diff ins", has_text="2026〕8").first).to_be_visible()
+    expect(page.locator(".meta-changes-table tr", has_text="文号").locator("td.new")).to_have_text("包职院发〔2026〕8号")
     shot(page, "07-diff")
 
 
@@ -140,13 +166,12 @@ def test_two_tabs_conflict_is_resolved_with_both_changes(page: Page, live_server
     other = page.context.new_page()
     page.goto(f"{live_server}/documents/A101Z/edit")
     other.goto(f"{live_server}/documents/A101Z/edit")
-    first = page.locator("textarea.body-input")
-    first.fill("> 第一个标签页加的说明。\n\n" + first.input_value())
+    caret_after(page, "第二条")
+    page.keyboard.type("第一个标签页加的说明。")
     page.locator("#message").fill("第一个标签页的修改")
     page.get_by_role("button", name="保存").click()
     expect(page.locator(".flash-success")).to_be_visible()
-    second = other.locator("textarea.body-input")
-    second.fill(second.input_value() + "\n第二个标签页追加的条款。\n")
+    type_at_end(other, "第二个标签页追加的条款。")
     other.locator("#message").fill("第二个标签页的修改")
     other.get_by_role("button", name="保存").click()
     expect(other.locator(".conflict h2")).to_have_text("保存冲突：该文档在您编辑期间已被他人修改")
@@ -196,6 +221,7 @@ def test_editor_links_points_with_the_picker_and_coverage_follows(page: Page, li
     page.goto(f"{live_server}/audit/points/5.1.1")
     expect(page.locator("section", has_text="关联文档")).not_to_contain_text("A101B")
     page.goto(f"{live_server}/documents/A101B/edit")
+    page.locator("#points-step > summary").click()
     page.locator("#point-picker summary").click()
     page.get_by_placeholder("输入关键词筛选诊断点").fill("环境")
     expect(page.locator("li[data-text^='1.1.1 ']")).to_be_hidden()
@@ -282,9 +308,7 @@ def test_draft_review_and_publication(browser: object, reviewed_server: str) -> 
     editor.get_by_role("link", name="发起修订").click()
     editor.get_by_label("原因").fill("依据新版专业目录修订")
     editor.get_by_role("button", name="创建草稿").click()
-    body = editor.locator("textarea.body-input")
-    body.press("Control+End")
-    body.press_sequentially("\n第九条之一 新设专业须经行业专家组复核。")
+    type_at_end(editor, "第九条之一 新设专业须经行业专家组复核。")
     editor.locator("#message").fill("新增论证条款")
     shot(editor, "20-draft-editor")
     editor.get_by_role("button", name="保存草稿").click()
@@ -306,8 +330,10 @@ def test_draft_review_and_publication(browser: object, reviewed_server: str) -> 
     editor.get_by_role("link", name="退回修改").first.click()
     expect(editor.locator(".timeline")).to_contain_text("请写明论证的组织方式")
     editor.get_by_role("link", name="编辑草稿").click()
-    body = editor.locator("textarea.body-input")
-    body.fill(body.input_value().replace("行业专家组复核。", "行业专家组现场复核。"))
+    caret_after(editor, "行业专家组复核。")
+    for _ in "复核。":
+        editor.keyboard.press("ArrowLeft")
+    editor.keyboard.type("现场")
     editor.locator("#message").fill("写明论证方式")
     editor.get_by_role("button", name="保存草稿").click()
     editor.get_by_role("button", name="提交审核").click()
@@ -388,9 +414,7 @@ def test_campus_sign_on_editor_drafts_and_signs_out(browser: object, campus_site
     page.get_by_role("link", name="发起修订").click()
     page.get_by_label("原因").fill("统一身份认证登录后发起的修订")
     page.get_by_role("button", name="创建草稿").click()
-    body = page.locator("textarea.body-input")
-    body.press("Control+End")
-    body.press_sequentially("\n第十条之一 教务处统一受理。")
+    type_at_end(page, "第十条之一 教务处统一受理。")
     page.locator("#message").fill("补充受理条款")
     page.get_by_role("button", name="保存草稿").click()
     expect(page.locator("#draft-status")).to_have_text("草稿中")
@@ -405,3 +429,413 @@ def test_campus_sign_on_editor_drafts_and_signs_out(browser: object, campus_site
     expect(page.locator("#id_password")).to_be_visible()  # the CAS session ended too: it asks again
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+# --- The editor for people who have never heard of Markdown (Vditor; issue 18, item 1) ---
+
+WORD_LIST_ITEM = (
+    "<p class=MsoListParagraphCxSpMiddle style='mso-list:l0 level1 lfo1'><![if !supportLists]>"
+    "<span style='mso-list:Ignore'>{n}.<span>&nbsp;&nbsp;</span></span><![endif]>{text}<o:p></o:p></p>"
+)
+WORD_CELL = "<td><p class=MsoNormal>{}<o:p></o:p></p></td>"
+WORD_PASTE = (
+    '<html xmlns:o="urn:schemas-microsoft-com:office:office" xmlns:w="urn:schemas-microsoft-com:office:word">'
+    '<head><meta name=Generator content="Microsoft Word 15"><style>p.MsoNormal {mso-style-parent:"";}</style></head>'
+    "<body><!--StartFragment--><h2>第八章 附则</h2>"
+    + WORD_LIST_ITEM.format(n=1, text="申报材料一式两份")
+    + WORD_LIST_ITEM.format(n=2, text="论证报告")
+    + "<table class=MsoTableGrid border=1 cellspacing=0 cellpadding=0>"
+    + "<tr>" + "".join(WORD_CELL.format(f"<b>{h}</b>") for h in ("材料", "份数", "报送部门")) + "</tr>"
+    + "<tr>" + WORD_CELL.format("申报表") + WORD_CELL.format("2")
+    + "<td rowspan=2><p class=MsoNormal>教务处<o:p></o:p></p></td></tr>"
+    + "<tr>" + WORD_CELL.format("论证报告") + WORD_CELL.format("1") + "</tr>"
+    + "</table><!--EndFragment--></body></html>"
+)
+
+VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def sized_page(browser: object, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A tab at 1366×768 or 390×844 that fails the test on any JavaScript error."""
+    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS[request.param])  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def sign_in_at_any_width(page: Page, base: str, username: str) -> None:
+    """`sign_in`, where on a phone the name sits in the folded menu."""
+    page.goto(f"{base}/login")
+    page.get_by_label("用户名", exact=True).fill(username)
+    page.get_by_label("密码", exact=True).fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator(".who")).to_be_attached()
+
+
+def editor_markdown(page: Page) -> str:
+    """What the editor would save now (the textarea is written from it on submit)."""
+    return str(page.evaluate("() => window.zhengaiEditor.getValue()"))
+
+
+def compose(page: Page, text: str) -> None:
+    """Type `text` as a Chinese input method does: composition events around the insertion."""
+    page.evaluate(
+        """(data) => { const el = document.activeElement;
+             el.dispatchEvent(new CompositionEvent('compositionstart', {data: '', bubbles: true}));
+             el.dispatchEvent(new CompositionEvent('compositionupdate', {data: 'tiaowen', bubbles: true})); }""",
+        text,
+    )
+    page.keyboard.insert_text(text)
+    page.evaluate(
+        "(data) => document.activeElement.dispatchEvent(new CompositionEvent('compositionend', {data: data, bubbles: true}))", text
+    )
+
+
+def test_a_clause_document_is_edited_in_the_wysiwyg_editor(sized_page: Page, live_server: str) -> None:
+    page = sized_page
+    name = "desktop" if (page.viewport_size or {"width": 0})["width"] > 800 else "phone"
+    sign_in_at_any_width(page, live_server, "jiaowu")
+    page.goto(f"{live_server}/documents/A101Z/edit")
+    area = wysiwyg(page)
+    # The body comes first: its text is on the first screen, above (or left of) the metadata.
+    box, side = area.bounding_box(), page.locator(".editor-side").bounding_box()  # type: ignore[attr-defined]
+    shot(page, f"50-editor-{name}")
+    assert box is not None and side is not None
+    assert box["y"] < (768 * 0.5 if name == "desktop" else 844 * 0.6), box
+    assert side["x"] > box["x"] + box["width"] - 1 or side["y"] > box["y"]
+    expect(area).not_to_contain_text("**第一条**")  # type: ignore[arg-type]  # no Markdown in sight
+    expect(area.locator("strong", has_text="第一条")).to_be_visible()  # type: ignore[attr-defined]
+    assert page.evaluate("() => !!document.getElementById('vditorMermaidScript')") is False  # no flowchart, no Mermaid
+
+    # Chinese typed through an input method, at the end of 第二条.
+    caret_after(page, "第二条")
+    compose(page, "含中外合作办学专业。")
+    expect(area.locator("p", has_text="第二条")).to_contain_text("撤销。含中外合作办学专业。")  # type: ignore[attr-defined]
+    assert "暂停招生和撤销。含中外合作办学专业。" in editor_markdown(page)
+
+    # Insert a clause after 第三条: the dialog lists the renumbering before anything changes.
+    page.locator(".vditor-toolbar [data-type=clause]").click()
+    dialog = page.locator("#clause-dialog")
+    expect(dialog.locator("select[name=position] option")).not_to_have_count(0)
+    dialog.locator("select[name=position]").select_option("3")
+    expect(dialog.locator(".clause-change").first).to_contain_text("（新增） → 第四条")
+    expect(dialog.locator(".clause-change", has_text="第四条 → 第五条")).to_have_count(1)
+    shot(page, f"51-clause-preview-{name}")
+    assert "【请填写条文内容】" not in editor_markdown(page)
+    dialog.get_by_role("button", name="应用").click()
+    text = editor_markdown(page)
+    assert "**第四条** 【请填写条文内容】" in text
+    assert "**第五条** 专业建设指导委员会负责" in text
+    assert "**第一条** 为主动适应" in text and "暂停招生和撤销。含中外合作办学专业。" in text
+
+    # A table, a row added right after inserting it: the table stays a table.
+    type_at_end(page, "附表")
+    page.keyboard.press("Enter")
+    page.locator(".vditor-toolbar [data-type=zh-table]").click()
+    table = area.locator("table").last  # type: ignore[attr-defined]
+    table.locator("th").first.click()
+    page.locator(".vditor-panel [aria-label^='在下方插入一行']").click()
+    expect(table.locator("tbody tr")).to_have_count(3)
+    lines = [line for line in editor_markdown(page).splitlines() if line.startswith("|")][-5:]
+    assert lines[0].replace(" ", "") == "|列1|列2|列3|" and set(lines[1].replace(" ", "")) <= set("|-:"), lines
+    assert len(lines) == 5 and all(line.count("|") == 4 for line in lines)
+
+    # A table (with a merged cell), a heading and a numbered list pasted from Word.
+    type_at_end(page, "粘贴的材料清单：")
+    page.evaluate(
+        """(html) => { const data = new DataTransfer(); data.setData('text/html', html); data.setData('text/plain', '材料');
+             const paste = new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true});
+             document.activeElement.dispatchEvent(paste); }""",
+        WORD_PASTE,
+    )
+    expect(area.locator("table", has_text="报送部门")).to_be_visible()  # type: ignore[attr-defined]
+    text = editor_markdown(page)
+    assert "## 第八章 附则" in text
+    assert "1. 申报材料一式两份" in text and "2. 论证报告" in text
+    cells = [line.replace(" ", "") for line in text.splitlines()]  # the editor pads columns to one width
+    assert "|材料|份数|报送部门|" in cells
+    assert "|论证报告|1|教务处|" in cells  # the merged cell read on its own row
+    shot(page, f"52-editor-pasted-{name}")
+
+    # Saved with Ctrl+S after the 修订说明; no "leave the page?" question on the way.
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.accept()))
+    page.locator("#message").fill("新增条文并粘贴材料清单")
+    page.locator("#message").press("Control+s")
+    expect(page.locator(".flash-success")).to_have_text("已保存。")
+    assert dialogs == []
+    document = page.locator(".document")
+    expect(document).to_contain_text("第四条 【请填写条文内容】")
+    expect(document.locator("table", has_text="报送部门")).to_be_visible()
+    shot(page, f"53-document-after-editor-{name}")
+
+
+def test_opening_and_saving_without_a_change_makes_no_commit(sized_page: Page, live_server: str) -> None:
+    page = sized_page
+    sign_in_at_any_width(page, live_server, "jiaowu")
+    for code in ("A104Z", "A101L", "A101B"):  # two departments in their own order; a flowchart; tables
+        page.goto(f"{live_server}/documents/{code}/history")
+        versions = page.locator("table.history tbody tr").count()
+        page.goto(f"{live_server}/documents/{code}/edit")
+        wysiwyg(page).click()  # clicking around is not editing
+        page.locator("#message").fill("只是打开看看")
+        page.get_by_role("button", name="保存").click()
+        expect(page.locator(".flash-success")).to_have_text("内容没有变化，未产生新版本。")
+        page.goto(f"{live_server}/documents/{code}/history")
+        expect(page.locator("table.history tbody tr")).to_have_count(versions)
+
+
+def test_the_editor_loads_mermaid_only_for_a_flowchart(sized_page: Page, live_server: str) -> None:
+    page = sized_page
+    sign_in_at_any_width(page, live_server, "jiaowu")
+    page.goto(f"{live_server}/documents/A101L/edit")
+    expect(wysiwyg(page).locator("svg").first).to_be_visible()  # the 流程 body's flowchart, drawn
+    page.goto(f"{live_server}/documents/A101Z/edit")
+    wysiwyg(page)
+    assert page.evaluate("() => typeof window.mermaid") == "undefined"
+    type_at_end(page, "流程：")
+    page.locator(".vditor-toolbar [data-type=flowchart]").click()
+    expect(wysiwyg(page).locator("svg").first).to_be_visible()
+    assert "```mermaid" in editor_markdown(page)
+
+
+def test_leaving_with_unsaved_edits_asks_first(sized_page: Page, live_server: str) -> None:
+    page = sized_page
+    sign_in_at_any_width(page, live_server, "jiaowu")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
+    page.goto(f"{live_server}/documents/A101Z/edit")
+    wysiwyg(page).click()  # type: ignore[attr-defined]
+    page.goto(f"{live_server}/documents/A101Z")  # untouched: nothing to lose, no question
+    assert dialogs == []
+    page.goto(f"{live_server}/documents/A101Z/edit")
+    type_at_end(page, "尚未保存的一句话。")
+    with page.expect_event("dialog") as caught:
+        page.close(run_before_unload=True)
+    assert caught.value.type == "beforeunload"
+    assert dialogs == ["beforeunload"]
+    assert not page.is_closed()  # dismissed: the page and its text stay
+    assert "尚未保存的一句话。" in editor_markdown(page)
+
+
+def test_one_edited_sentence_is_a_one_line_change(sized_page: Page, live_server: str) -> None:
+    """A standard with tables and lists: the editor would spell them its own way, but only the
+    edited paragraph changes in the stored text."""
+    page = sized_page
+    sign_in_at_any_width(page, live_server, "jiaowu")
+    page.goto(f"{live_server}/documents/A101B/edit")
+    caret_after(page, "本标准适用于学院全部在招")
+    compose(page, "（本次修订）")
+    page.locator("#message").fill("改一句话")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash-success")).to_have_text("已保存。")
+    page.get_by_role("link", name="修订历史").click()
+    page.get_by_role("button", name="比较所选版本").click()
+    expect(page.locator("tr.diff-add-line")).to_have_count(1)
+    expect(page.locator("tr.diff-del-line")).to_have_count(1)
+    expect(page.locator("tr.diff-add-line ins")).to_have_text("（本次修订）")
+
+
+# -- issue 18: the review page, the comparison, home by role, print, phones ------------------------
+
+
+@pytest.fixture
+def review_site(instance: Path) -> Iterator[tuple[str, Flask]]:
+    """The app as installed (REVIEW_REQUIRED on) on the demo's "today", served, with the app at
+    hand so that a test can take drafts through the workflow service (tests/review_steps.py)."""
+    app = make_app(instance, REVIEW_REQUIRED=True)
+    app.extensions["zhengai"].state.clock = lambda: review_steps.DEMO_TODAY
+    served = _serve(app)
+    yield next(served), app
+    next(served, None)
+
+
+def sized_tab(browser: object, base: str, username: str | None, size: str) -> Page:
+    """A signed-in tab at one of VIEWPORTS (its context closes with the browser's module)."""
+    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS[size])  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    if username is not None:
+        sign_in(tab, base, username)
+    return tab
+
+
+def fits_the_width(page: Page) -> None:
+    """Nothing on the page makes the whole page scroll sideways (wide tables scroll in their box)."""
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page is {overflow} px wider than the window"
+
+
+@pytest.mark.parametrize("size", sorted(VIEWPORTS))
+def test_the_review_page_puts_the_diff_first(browser: object, review_site: tuple[str, Flask], size: str) -> None:
+    base, app = review_site
+    draft_id = review_steps.revise(app)
+    review_steps.submit(app, draft_id)
+    quality = sized_tab(browser, base, "zhiliang", size)
+    quality.goto(f"{base}/drafts/{draft_id}")
+    diff, panel = quality.locator("section.in-force-changes"), quality.locator("aside.decision-panel")
+    expect(diff.locator("table.diff ins", has_text="行业专家组").first).to_be_visible()
+    shown, decision = diff.bounding_box(), panel.bounding_box()
+    assert shown is not None and decision is not None
+    if size == "desktop":
+        assert decision["x"] >= shown["x"] + shown["width"]  # beside the diff
+        assert decision["y"] < VIEWPORTS[size]["height"]  # and on the first screen
+    else:
+        assert decision["y"] >= shown["y"] + shown["height"]  # after it
+    fits_the_width(quality)
+    shot(quality, f"70-review-{size}")
+    quality.get_by_label("退回意见").fill("请写明复核的组织方式")
+    quality.get_by_role("button", name="退回修改").click()
+    expect(quality.locator("#draft-status")).to_have_text("需修改")
+
+    author = sized_tab(browser, base, "jiaowu", size)
+    author.goto(f"{base}/drafts/{draft_id}")
+    reason = author.locator(".sent-back")
+    expect(reason).to_contain_text("请写明复核的组织方式")
+    top = reason.bounding_box()
+    assert top is not None and top["y"] + top["height"] <= VIEWPORTS[size]["height"]  # read without scrolling
+    shot(author, f"71-sent-back-{size}")
+
+    review_steps.add(app, draft_id, "第九条之一 新设专业须经行业专家组现场复核。", replacing=review_steps.SENTENCE)
+    review_steps.submit(app, draft_id)
+    quality.reload()
+    since = quality.locator("section.since-review")
+    expect(since).to_contain_text("请写明复核的组织方式")
+    expect(since.locator("table.diff ins")).to_have_text(["现场"])
+    fits_the_width(quality)
+    shot(quality, f"72-since-last-review-{size}")
+
+
+@pytest.mark.parametrize("size", sorted(VIEWPORTS))
+def test_the_comparison_reads_in_chinese(browser: object, review_site: tuple[str, Flask], size: str) -> None:
+    base, app = review_site
+    draft_id = review_steps.revise(app)
+    review_steps.submit(app, draft_id)
+    review_steps.publish(app, draft_id)
+    page = sized_tab(browser, base, "duzhe", size)
+    page.goto(f"{base}/documents/A101Z/history")
+    page.get_by_role("button", name="比较所选版本").click()
+    issued = page.locator(".meta-changes-table tbody tr", has_text="发布/修订日期")
+    expect(issued.locator("td.old")).to_have_text("2019-03-15")
+    expect(issued.locator("td.new")).to_have_text("2026-11-25")
+    expect(page.locator(".meta-changes-table tbody tr", has_text="文号").locator("td.new")).to_have_text("包职院发〔2026〕12号")
+    expect(page.locator(".compare-new .approval-record")).to_contain_text("院长办公会（2026-11-20 审议），文号 包职院发〔2026〕12号")
+    expect(page.locator(".compare-old")).to_contain_text("系统")
+    expect(page.locator("section.body-changes table.diff ins").filter(has_text=re.compile(r"\S"))).to_have_text([review_steps.SENTENCE])
+    for machinery in ("Approved-by", "Document-number", "issued:", "doc_number:", "zhengai-docs"):
+        expect(page.locator("main")).not_to_contain_text(machinery)
+    fits_the_width(page)
+    shot(page, f"73-comparison-{size}")
+
+
+@pytest.mark.parametrize("size", sorted(VIEWPORTS))
+def test_the_home_page_shows_each_role_what_to_do_next(browser: object, review_site: tuple[str, Flask], size: str) -> None:
+    base, app = review_site
+    draft_id = review_steps.revise(app)
+    review_steps.submit(app, draft_id)
+    quality = sized_tab(browser, base, "zhiliang", size)
+    expect(quality.locator(".todo-review")).to_contain_text("待我审核")
+    quality.locator(".todo-review").get_by_role("link", name="A101Z").click()
+    expect(quality.locator("aside.decision-panel")).to_be_attached()
+    quality.goto(f"{base}/")
+    expect(quality.locator(".todo-college")).to_contain_text("全校 9 份已逾期")
+    fits_the_width(quality)
+    shot(quality, f"74-home-quality-{size}")
+
+    editor = sized_tab(browser, base, "jiaowu", size)
+    expect(editor.locator(".todo-overdue h3")).to_have_text(re.compile(r"本部门 \d+ 份已逾期"))
+    expect(editor.locator(".todo-overdue")).to_contain_text("A101Z")
+    expect(editor.locator(".home-indicators")).to_be_visible()  # the indicator warnings stay
+    fits_the_width(editor)
+    shot(editor, f"75-home-editor-{size}")
+
+    reader = sized_tab(browser, base, "duzhe", size)
+    expect(reader.locator(".nothing-to-do")).to_have_text("目前没有需要您处理的事项。")
+    fits_the_width(reader)
+    shot(reader, f"76-home-reader-{size}")
+
+
+@pytest.mark.parametrize("size", sorted(VIEWPORTS))
+def test_the_print_view_is_the_title_number_date_and_body(browser: object, live_server: str, size: str) -> None:
+    page = sized_tab(browser, live_server, "duzhe", size)
+    page.goto(f"{live_server}/documents/A101L")  # a 流程: its flowchart prints as drawn
+    expect(page.locator(".flowchart svg").first).to_be_visible()
+    page.evaluate("() => { window.print = () => { window.printed = true; }; }")
+    page.get_by_role("button", name="打印").click()
+    page.wait_for_function("() => window.printed === true")
+    page.emulate_media(media="print")
+    for hidden in (".site-header", ".meta-panel", ".crumbs", ".site-footer", "button[data-print]"):
+        expect(page.locator(hidden)).to_be_hidden()
+    expect(page.locator(".document h1").first).to_be_visible()
+    expect(page.locator(".doc-issue")).to_contain_text("包职院发〔2019〕12号")
+    expect(page.locator(".doc-issue")).to_contain_text("2019-03-15 发布")
+    expect(page.locator(".flowchart svg").first).to_be_visible()
+    layout = page.locator(".document").bounding_box()
+    assert layout is not None and layout["x"] < 40  # the body takes the page, no side panel beside it
+    shot(page, f"77-print-{size}")
+    if size == "desktop":
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        pdf = page.pdf(path=str(ARTEFACTS / "77-print-A101L.pdf"), format="A4")
+        assert pdf.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("size", sorted(VIEWPORTS))
+def test_the_menu_folds_on_a_phone_and_wide_tables_keep_their_first_column(browser: object, live_server: str, size: str) -> None:
+    page = sized_tab(browser, live_server, "zhiliang", size)
+    menu = page.get_by_role("button", name="菜单")
+    cycles = page.locator(".site-header nav").get_by_role("link", name="修订周期")
+    if size == "desktop":
+        expect(menu).to_be_hidden()
+        expect(cycles).to_be_visible()
+        expect(page.locator(".site-header nav").get_by_role("link", name="制度汇编")).to_be_visible()
+    else:
+        header = page.locator(".site-header").bounding_box()
+        assert header is not None and header["height"] < 64  # one line: the name and 菜单
+        expect(cycles).to_be_hidden()
+        shot(page, "78-menu-folded-phone")
+        menu.click()
+        expect(menu).to_have_attribute("aria-expanded", "true")
+        expect(page.locator(".site-header nav").get_by_role("link", name="自我诊改报告")).to_be_visible()
+        shot(page, "79-menu-open-phone")
+        cycles.click()
+        expect(page.locator("h1")).to_contain_text("修订周期")
+        expect(page.get_by_role("button", name="菜单")).to_have_attribute("aria-expanded", "false")
+    fits_the_width(page)
+
+    page.goto(f"{live_server}/cycles/list?state=overdue")
+    heads = page.evaluate(
+        """() => [...document.querySelectorAll('table.cycle-table thead th')].map(
+             (th) => th.getBoundingClientRect().height / parseFloat(getComputedStyle(th).lineHeight))"""
+    )
+    assert heads and max(heads) < 2, heads  # no header cell broken over two lines
+    first = page.locator("table.cycle-table tbody tr").first.locator("td").first
+    before = first.bounding_box()
+    page.locator("table.cycle-table").evaluate("(table) => { table.scrollLeft = 400; }")
+    after = first.bounding_box()
+    assert before is not None and after is not None and abs(after["x"] - before["x"]) < 1  # held in place (or nothing to scroll)
+    fits_the_width(page)
+    shot(page, f"80-cycle-list-{size}")
+
+    page.goto(f"{live_server}/audit/matrix")
+    item = page.locator("table.matrix tbody th").first
+    before = item.bounding_box()
+    page.locator(".matrix-wrap").evaluate("(wrap) => { wrap.scrollLeft = 600; }")
+    assert page.locator(".matrix-wrap").evaluate("(wrap) => wrap.scrollLeft") > 0  # the matrix is wider than the window
+    after = item.bounding_box()
+    assert before is not None and after is not None and abs(after["x"] - before["x"]) < 1
+    fits_the_width(page)
+    shot(page, f"81-matrix-{size}")
+
+    page.goto(f"{live_server}/cycles/")
+    expect(page.locator(".cycle-chart text.year").first).to_be_visible()
+    boxes = page.locator(".cycle-chart text.year").evaluate_all("(labels) => labels.map((t) => t.getBoundingClientRect().toJSON())")
+    assert all(a["right"] <= b["left"] for a, b in itertools.pairwise(boxes)), boxes  # year labels never overlap
+    font = page.locator(".cycle-chart text.tick").first.evaluate("(t) => t.getBoundingClientRect().height")
+    assert font >= 9, font  # readable on a phone: the chart scrolls instead of shrinking
+    fits_the_width(page)
+    shot(page, f"82-cycle-chart-{size}")

@@ -156,18 +156,19 @@ def test_every_formula_start_is_neutralised(start: str) -> None:
     rows = csv_rows(csv_bytes(header=["x"], rows=[[text], [padded], [-12], [3.5], [dt.date(2026, 1, 2)], [None]]))
     expected_padded = f"'{padded}" if start.strip() else padded
     assert [r[0] for r in rows[1:]] == [f"'{text}", expected_padded, "-12", "3.5", "2026-01-02", ""]
-    data = xlsx_bytes(title="表", header=["x"], rows=[[text], [-12], [dt.date(2026, 1, 2)]])
+    data = xlsx_bytes(title="表", header=["x"], rows=[[text], [-12], [dt.date(2026, 1, 2)]], as_of=dt.date(2026, 1, 3), scope=text)
     assert_xlsx_inert(data, {text})
     sheet = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
-    assert sheet["A3"].value == -12 and sheet["A3"].data_type == "n"
-    assert isinstance(sheet["A4"].value, dt.datetime) and sheet["A4"].value.date() == dt.date(2026, 1, 2)
+    assert sheet["A5"].value == -12 and sheet["A5"].data_type == "n"  # below the title, 统计日期 and header rows
+    assert isinstance(sheet["A6"].value, dt.datetime) and sheet["A6"].value.date() == dt.date(2026, 1, 2)
 
 
 def test_ordinary_text_is_written_as_typed() -> None:
     rows = csv_rows(csv_bytes(header=["标题"], rows=[["包头职业技术学院专业设置管理办法"], ["A101Z"], ["2.1.1"]]))
     assert [r[0] for r in rows] == ["标题", "包头职业技术学院专业设置管理办法", "A101Z", "2.1.1"]
-    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(title="表", header=["标题"], rows=[["控制\x07字符"]]))).worksheets[0]
-    assert sheet["A2"].value == "控制\ufffd字符" and not sheet["A2"].quotePrefix  # openpyxl refuses control characters
+    data = xlsx_bytes(title="表", header=["标题"], rows=[["控制\x07字符"]], as_of=dt.date(2026, 1, 3))
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+    assert sheet["A4"].value == "控制\ufffd字符" and not sheet["A4"].quotePrefix  # openpyxl refuses control characters
 
 
 def test_every_spreadsheet_writer_goes_through_one_helper() -> None:

@@ -14,9 +14,11 @@ from tests.html_reader import find_all, table_rows
 from zhengai_docs.bootstrap import DEMO_PASSWORD
 from zhengai_docs.errors import NotAllowed
 from zhengai_docs.permissions import Actor
+from zhengai_docs.signon.accounts import provision
+from zhengai_docs.signon.identity import DirectoryIdentity
 from zhengai_docs.signon.mapping import MappingRule, RuleKind, add_rule, grant_for, list_rules
 from zhengai_docs.signon.switch import local_passwords_on, set_local_passwords
-from zhengai_docs.users import Role, UserError
+from zhengai_docs.users import Role, UserError, session_id
 
 KNOWN = ("教务处", "学生工作处", "组织人事处")
 
@@ -110,3 +112,21 @@ def test_the_admin_page_is_for_administrators(app: Flask, username: str) -> None
     assert client.get("/admin/signon").status_code == 403
     assert client.post("/admin/signon/local-passwords", data={"csrf_token": csrf_token(client, "/")}).status_code == 403
     assert local_passwords_on(app.extensions["zhengai"].db)
+
+
+def test_a_directory_account_is_sent_to_the_campus_platform_for_its_password(app: Flask) -> None:
+    """No 修改密码 link in the header and no password form: this system keeps no password for it."""
+    db = app.extensions["zhengai"].db
+    person = DirectoryIdentity(username="wangwu", name="王五", department="教务处", source="cas")
+    user = provision(db, identity=person, known_departments=KNOWN)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = session_id(user)
+        session["_fresh"] = True
+    home = client.get("/").get_data(as_text=True)
+    assert "王五" in home and "/password" not in home
+    page = client.get("/password").get_data(as_text=True)
+    assert "统一身份认证平台修改密码" in page and 'name="new"' not in page
+    login(client, "duzhe")  # a local account keeps both
+    assert "/password" in client.get("/").get_data(as_text=True)
+    assert 'name="new"' in client.get("/password").get_data(as_text=True)

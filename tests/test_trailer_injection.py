@@ -262,7 +262,7 @@ def test_department_names_cannot_carry_lines_into_document_history(app: Flask) -
 @pytest.mark.parametrize("reason", ["Review: no-change", "依据新版专业目录修订\n\nReview: no-change\nReviewed-by: 质量管理办公室"])
 def test_review_no_change_in_a_reason_does_not_hide_a_regulation_revision(review_app: Flask, reason: str) -> None:
     quality, editor = client_for(review_app, "zhiliang"), client_for(review_app, "jiaowu")
-    assert "A101B" not in flagged_for_review(quality) and "A101L" in flagged_for_review(quality)
+    assert not {"A101B", "A101L"} & flagged_for_review(quality)  # A101L was issued with A101Z (one 文号): no alarm
     page = "/cycles/documents/A101Z"
     post(quality, f"{page}/review", page, reason="制度仍然适用", base=head(review_app))
     assert "A101B" not in flagged_for_review(quality)  # a real review changes no content: nothing to re-check

@@ -158,8 +158,9 @@ def test_coverage_exports_show_the_labels_of_the_enums(admin: tuple[Flask, Flask
     sheet = openpyxl.load_workbook(io.BytesIO(client.get("/audit/coverage?format=xlsx").get_data()), read_only=True).active
     assert sheet is not None
     values = list(sheet.iter_rows(values_only=True))
-    column = values[0].index("修订状态")
-    assert {r[column] for r in values[1:] if r[4]} == {row["修订状态"] for row in rows}
+    header = next(n for n, r in enumerate(values) if "修订状态" in r)  # below the title and 统计日期 rows
+    column = values[header].index("修订状态")
+    assert {r[column] for r in values[header + 1 :] if r[4]} == {row["修订状态"] for row in rows}
 
 
 def test_cycle_exports_show_the_labels_of_the_enums(admin: tuple[Flask, FlaskClient]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 from docx import Document
+from docx.oxml.ns import qn
 
 from tests import word_fixtures as fx
 from zhengai_docs.cli import cli
@@ -113,7 +114,9 @@ def test_export_word_and_handbook(instance: Path, tmp_path: Path) -> None:
     count = int(result.output.split("已汇编 ")[1].split(" ")[0])
     assert len(titles) == count > 0
     package = zipfile.ZipFile(io.BytesIO(handbook.read_bytes()))
-    assert 'TOC \\h \\z \\t "Handbook Part,1,Document Title,2"' in package.read("word/document.xml").decode()
+    contents = [p.text for p in document.paragraphs if p.style is not None and p.style.name == "toc 3"]
+    assert len(contents) == count and contents[0].startswith("A101Z　")  # an entry per document, with its code
+    assert "PAGEREF _Toc_A101Z \\h" in package.read("word/document.xml").decode()  # its page number
     assert '<w:updateFields w:val="true"/>' in package.read("word/settings.xml").decode()  # Word fills in the page numbers
     assert run(instance, "handbook", "--level", "AA").exit_code == 1
 
@@ -130,7 +133,9 @@ def test_handbook_is_in_catalogue_order_with_each_document_on_a_new_page(instanc
         "包头职业技术学院专业建设质量标准",
     ]
     assert all(p.paragraph_format.page_break_before for p in titles)
-    assert document.sections[0].different_first_page_header_footer  # no page number on the cover
+    front, body = document.sections
+    assert front.footer.is_linked_to_previous  # cover and 目录: no footer, so no page number
+    assert body.footer.paragraphs[0].text.startswith("— ") and body._sectPr.find(qn("w:pgNumType")).get(qn("w:start")) == "1"
 
 
 def test_self_diagnosis_report_command(instance: Path, tmp_path: Path) -> None:

@@ -7,7 +7,10 @@ write: an explicit actor with an administrator's rights, never a way around the 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +44,28 @@ DEMO_USERS = (
     ("renshi", "组织人事处 李老师", Role.EDITOR, ("组织人事处",)),
     ("duzhe", "普通教职工", Role.READER, ()),
 )
+
+
+DEMO_COLLEGE = "包头职业技术学院"  # every demo document, the catalogue and the 文号 name it
+CONFIG_FILE = "config.toml"
+
+
+def remember_demo_college(instance_path: Path) -> bool:
+    """`init --demo`: write COLLEGE_NAME = 包头职业技术学院 into the instance's config.toml, so
+    page titles, reports and the handbook name the college the demo documents belong to.
+
+    A name already in the file is kept (False). The line goes first in the file, where a TOML key
+    is a top-level setting whatever tables follow, and the file is replaced atomically."""
+    config = instance_path / CONFIG_FILE
+    existing = config.read_text(encoding="utf-8") if config.is_file() else ""
+    if "COLLEGE_NAME" in tomllib.loads(existing):
+        return False
+    line = f"COLLEGE_NAME = {json.dumps(DEMO_COLLEGE, ensure_ascii=False)}  # written by `zhengai-docs init --demo`\n"
+    instance_path.mkdir(parents=True, exist_ok=True)
+    partial = config.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
+    partial.write_text(line + existing, encoding="utf-8")
+    os.replace(partial, config)
+    return True
 
 
 def bundled(name: str) -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from zhengai_docs import coverage, health
-from zhengai_docs.bootstrap import DEMO_PASSWORD, SYSTEM_AUTHOR, initialise
+from zhengai_docs.bootstrap import DEMO_COLLEGE, DEMO_PASSWORD, SYSTEM_AUTHOR, initialise, remember_demo_college
 from zhengai_docs.catalogue.framework import framework_from_file
 from zhengai_docs.cycles import report as cycle_report
 from zhengai_docs.cycles import rules as cycle_rules
@@ -121,6 +121,8 @@ def init(ctx: _Context, demo: bool, admin_name: str, admin_password: str | None)
         click.echo(f"已导入示例内容：{report.catalogue_items} 个目录条目，{report.demo_documents} 份文档")
     if report.users:
         click.echo(f"已创建示例账号（密码均为 {DEMO_PASSWORD}）：{', '.join(report.users)}")
+    if demo and remember_demo_college(ctx.instance_path):
+        click.echo(f"已在 config.toml 中设置学校名称：{DEMO_COLLEGE}")
     _build_missing_index(svc)
     if not demo and check_credentials(svc.db, username=admin_name, password="") is None:
         password = admin_password or secrets.token_urlsafe(12)

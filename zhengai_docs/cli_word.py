@@ -14,10 +14,11 @@ from zhengai_docs.catalogue.codes import DocType, document_code, level1_code
 from zhengai_docs.cli import _errors, _progress
 from zhengai_docs.cycles.rules import SHANGHAI
 from zhengai_docs.permissions import Actor
+from zhengai_docs.publishing import flowchart_renderer, imports, selfdiag, word_template
 from zhengai_docs.publishing import handbook as handbook_service
-from zhengai_docs.publishing import imports, selfdiag, word_template
 from zhengai_docs.render.docx_export import export_markdown
 from zhengai_docs.render.docx_package import Limits
+from zhengai_docs.render.flowcharts import FlowchartRenderer
 
 if TYPE_CHECKING:
     from zhengai_docs.cli import _Context
@@ -29,6 +30,10 @@ def _limits(ctx: _Context) -> Limits:
 
 def _template(ctx: _Context) -> Path:
     return word_template(ctx.services.settings, ctx.services.instance_path)
+
+
+def _flowcharts(ctx: _Context) -> FlowchartRenderer:
+    return flowchart_renderer(ctx.services.settings, ctx.services.instance_path)
 
 
 def _actor(author: str) -> Actor:
@@ -140,7 +145,11 @@ def export_word(ctx: _Context, code: str, rev: str | None, output: Path | None) 
         loaded = library.load(document_code(code), revision=rev)
         meta = loaded.document.meta
         data = export_markdown(
-            loaded.document.body, template=_template(ctx), title=meta.title, subtitle=handbook_service.subtitle(meta)
+            loaded.document.body,
+            template=_template(ctx),
+            title=meta.title,
+            subtitle=handbook_service.subtitle(meta),
+            flowcharts=_flowcharts(ctx),
         )
     target = output or Path(f"{code}.docx")
     target.write_bytes(data)
@@ -156,8 +165,8 @@ def export_word(ctx: _Context, code: str, rev: str | None, output: Path | None) 
 def handbook(ctx: _Context, output: Path, level: str | None, department: str | None, doc_type: str | None) -> None:
     """Compile the documents in force into one .docx handbook (制度汇编) in catalogue order.
 
-    A cover, a table of contents (Word fills in page numbers when it opens the file) and each
-    document on a new page.
+    A cover and a 目录 with codes and page numbers (unnumbered pages), then each document on a
+    new page, flowcharts drawn as pictures.
 
     Examples:
       zhengai-docs handbook -o 制度汇编.docx
@@ -177,6 +186,7 @@ def handbook(ctx: _Context, output: Path, level: str | None, department: str | N
                 template=_template(ctx),
                 college=svc.settings["COLLEGE_NAME"],
                 today=dt.datetime.now(SHANGHAI).date(),
+                flowcharts=_flowcharts(ctx),
                 progress=progress,
             )
     output.write_bytes(data)

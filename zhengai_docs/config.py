@@ -102,6 +102,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("APPROVERS_L", "", "User names who review and publish 流程 drafts; empty: the quality office."),
     Setting("APPROVERS_B", "", "User names who review and publish 标准 drafts; empty: the quality office."),
     Setting("WORD_TEMPLATE", "", "Word style template (.docx) for exports; empty: the bundled templates/reference.docx."),
+    Setting(
+        "GRAPHVIZ_DOT",
+        "dot",
+        "Graphviz's dot program, which draws flowcharts as pictures for Word, the handbook and print (Debian package graphviz).",
+    ),
+    Setting("FLOWCHART_CACHE", "flowchart-cache", "Folder of drawn flowchart pictures, kept by content hash (a cache: safe to delete)."),
     Setting("WORD_IMPORT_MAX_MB", 10, "Largest .docx accepted for import, in megabytes."),
     Setting("WORD_IMPORT_MAX_UNZIPPED_MB", 100, "Largest total decompressed size of an imported .docx (zip-bomb guard), in megabytes."),
     Setting(

@@ -66,6 +66,9 @@ class DocRecord:
     points: tuple[str, ...]
     last_seq: int | None  # position of its last commit on the branch (revision `seq`)
     cycle_state: str | None
+    issued: dt.date | None = None
+    doc_number: str | None = None
+    approved_by: str | None = None
 
     @property
     def type_label(self) -> str:
@@ -143,12 +146,22 @@ def load_snapshot(
                 points=tuple(sorted(points.get(code, ()), key=_point_key)),
                 last_seq=last_seq.get(code),
                 cycle_state=states.get(code),
+                issued=issued,
+                doc_number=doc_number,
+                approved_by=approved_by,
             )
-            for code, item_code, doc_type, title, status in session.execute(
+            for code, item_code, doc_type, title, status, issued, doc_number, approved_by in session.execute(
                 only_item(
-                    select(DocumentRow.code, DocumentRow.item_code, DocumentRow.doc_type, DocumentRow.title, DocumentRow.status).order_by(
-                        DocumentRow.code
-                    ),
+                    select(
+                        DocumentRow.code,
+                        DocumentRow.item_code,
+                        DocumentRow.doc_type,
+                        DocumentRow.title,
+                        DocumentRow.status,
+                        DocumentRow.issued,
+                        DocumentRow.doc_number,
+                        DocumentRow.approved_by,
+                    ).order_by(DocumentRow.code),
                     DocumentRow.code,
                 )
             )
@@ -393,7 +406,8 @@ def flags(
     department: str | None = None,
 ) -> list[Flag]:
     """Integrity problems and "needs review" flags. A flag clears when the document gets a commit
-    after its cause: a revision, or a "reviewed, no change" confirmation."""
+    after its cause: a revision, or a "reviewed, no change" confirmation. A 流程 or 标准 issued
+    together with its item's 制度 as it stands (`issued_together`) is not flagged by it."""
     regulations = {d.item: d for d in snapshot.documents if d.doc_type == "Z" and d.status != REPEALED}
     out = []
     for document in snapshot.only(department):
@@ -411,9 +425,31 @@ def flags(
                 out.append(Flag(document.code, FlagKind.POINT_CHANGED, f"{point_id} {point.name}"))
         regulation = regulations.get(document.item)
         revised = snapshot.last_content_seq.get(regulation.code) if regulation is not None else None
-        if document.doc_type in ("L", "B") and regulation is not None and _before(document.last_seq, revised):
+        if (
+            document.doc_type in ("L", "B")
+            and regulation is not None
+            and _before(document.last_seq, revised)
+            and not issued_together(document, regulation)
+        ):
             out.append(Flag(document.code, FlagKind.REGULATION_REVISED, f"{regulation.code} {regulation.title}"))
     return out
+
+
+def issued_together(document: DocRecord, regulation: DocRecord) -> bool:
+    """Was `document` issued with the 制度 in force under one approval: the same 文号, or the
+    same issue date and approving body? Then the 制度's commit, even if it came after the
+    document's (documents of one approval are committed one by one), is no cause for review;
+    a later revision of the 制度 gets a new number or date, and flags the document again."""
+    number = (document.doc_number or "").strip()
+    if number and number == (regulation.doc_number or "").strip():
+        return True
+    body = (document.approved_by or "").strip()
+    return (
+        document.issued is not None
+        and document.issued == regulation.issued
+        and bool(body)
+        and body == (regulation.approved_by or "").strip()
+    )
 
 
 def _before(position: int | None, cause: int | None) -> bool:

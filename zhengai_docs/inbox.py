@@ -48,6 +48,21 @@ def mark_read(db: Database, user_id: int) -> None:
         session.execute(update(Notification).where(Notification.user_id == user_id, Notification.read.is_(False)).values(read=True))
 
 
+def open_message(db: Database, *, user_id: int, message_id: int) -> str | None:
+    """Mark one of the user's messages read (clicking it opens it) and return its link; None
+    when the message is not theirs. A conditional UPDATE: opening it twice changes nothing."""
+    with db.transaction() as session:
+        url = session.scalar(select(Notification.url).where(Notification.id == message_id, Notification.user_id == user_id))
+        if url is None:
+            return None
+        session.execute(
+            update(Notification)
+            .where(Notification.id == message_id, Notification.user_id == user_id, Notification.read.is_(False))
+            .values(read=True)
+        )
+        return url
+
+
 def addresses(db: Database, user_ids: Sequence[int]) -> list[tuple[str, str]]:
     """(name, address) of the active users among `user_ids` who have an e-mail address."""
     with db.session() as session:

@@ -339,6 +339,8 @@ class Workflow:
             raise Refused(draft.attention)
         ref = draft_ref(draft.code, draft.id)
         text, expected = document.dump(), self.library.repo.resolve(expected)
+        if draft.status in EDITABLE and draft.tip == expected and self.store.read(ref).text == text:
+            return draft  # opened and saved without a change: no commit, no event
         if draft.status in EDITABLE and draft.tip == expected:
             note = trailers.one_line(message) or "保存草稿"
             prepared = self.store.prepare(ref, text, author=actor.author, message=note, expected=expected)

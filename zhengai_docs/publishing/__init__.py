@@ -9,6 +9,7 @@ from typing import Any
 from zhengai_docs.bootstrap import bundled
 from zhengai_docs.config import resolve_path
 from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.render.flowcharts import FlowchartRenderer
 
 REFERENCE_DOCX = "reference.docx"
 
@@ -20,3 +21,8 @@ def word_template(settings: Mapping[str, Any], instance: Path) -> Path:
     if not path.is_file():
         raise ZhengaiError(f"找不到 Word 样式模板：{path}")
     return path
+
+
+def flowchart_renderer(settings: Mapping[str, Any], instance: Path) -> FlowchartRenderer:
+    """The flowchart renderer exports use: GRAPHVIZ_DOT, pictures kept in FLOWCHART_CACHE."""
+    return FlowchartRenderer(dot=str(settings.get("GRAPHVIZ_DOT") or "dot"), cache=resolve_path(instance, str(settings["FLOWCHART_CACHE"])))

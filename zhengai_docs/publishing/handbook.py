@@ -2,10 +2,13 @@
 
 The selection comes from the SQL cache (status 现行, files that parse), the text from git by
 blob id in batches, so memory holds one batch of Markdown plus the Word document being built.
-A cover, a table of contents (a Word TOC field, pre-filled with the titles and refreshed with
-page numbers when Word opens the file) and a divider per level-1 area come first; every
-document starts on a new page. A document that cannot be read or written gets its title and a
-note in its place; every other document is still compiled.
+A cover and a 目录 come first, unnumbered, in a section of their own; page numbers start at 1
+with the first divider. The 目录 lists level-1 areas, level-2 groups and documents with their
+codes; each entry's page number is a PAGEREF field to a bookmark on the entry's title, which
+LibreOffice lays out live and Word updates when it opens the file (`w:updateFields`),
+and each entry links to its page. A divider per level-1 area follows; every document starts on
+a new page, its flowcharts drawn as pictures. A document that cannot be read or written gets
+its title and a note in its place; every other document is still compiled.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from zhengai_docs.db.models import DocumentDepartment, DocumentRow, LevelRow
 from zhengai_docs.errors import ZhengaiError
 from zhengai_docs.render import docx_reference as ref
 from zhengai_docs.render.docx_export import WordWriter
+from zhengai_docs.render.flowcharts import FlowchartRenderer
 from zhengai_docs.storage.repository import ContentRepository
 
 _BATCH = 100
-TOC_INSTRUCTION = f'TOC \\h \\z \\t "{ref.HANDBOOK_PART},1,{ref.DOCUMENT_TITLE},2"'
 
 
 @dataclass(frozen=True)
@@ -87,40 +90,66 @@ def compile_handbook(
     template: Path,
     college: str,
     today: dt.date,
+    flowcharts: FlowchartRenderer | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[bytes, int]:
     """The handbook as .docx bytes, and how many documents it holds."""
     entries = select_documents(db, selection)
     names = level_names(db)
-    writer = WordWriter(template)
-    writer.document.sections[0].different_first_page_header_footer = True  # no page number on the cover
+    writer = WordWriter(template, flowcharts=flowcharts)
     _cover(writer, college=college, scope=selection.describe(names), today=today, count=len(entries))
-    toc: list[tuple[int, str]] = []
-    for entry in entries:
-        part = f"{entry.code[0]} {names.get(entry.code[0], '')}".strip()
-        if not toc or (1, part) not in toc:
-            toc.append((1, part))
-        toc.append((2, entry.title))
-    writer.paragraph("TOC Heading", "目　录", page_break=True)
-    writer.table_of_contents(TOC_INSTRUCTION, toc)
+    writer.paragraph(ref.TOC_HEADING, "目　录", page_break=True)
+    _contents(writer, entries, names)
+    writer.update_fields_on_open()
+    writer.end_section(numbered=False)  # cover and 目录 carry no page number; the body counts from 1
     current_part = None
     for start in range(0, len(entries), _BATCH):
         batch = entries[start : start + _BATCH]
         texts = dict(repo.read_blobs(dict.fromkeys(e.blob for e in batch)))
         for done, entry in enumerate(batch, start=start + 1):
             if entry.code[0] != current_part:
+                first = current_part is None  # the section break already starts a page
                 current_part = entry.code[0]
-                writer.paragraph(ref.HANDBOOK_PART, f"{current_part} {names.get(current_part, '')}".strip(), page_break=True)
+                part = writer.paragraph(ref.HANDBOOK_PART, _heading(current_part, names), page_break=not first)
+                writer.bookmark(part, _anchor(current_part))
             code = document_code(entry.code)
+            anchor = _anchor(entry.code)
             try:
                 document = parse_document(texts[entry.blob], path=code.path)
             except ZhengaiError as exc:  # one unreadable file costs its own pages, not the handbook
-                writer.add_note(title=f"{entry.code} {entry.title}", note=f"（本文档无法编入汇编：{exc}）", new_page=True)
+                writer.add_note(title=f"{entry.code} {entry.title}", note=f"（本文档无法编入汇编：{exc}）", new_page=True, anchor=anchor)
             else:
-                writer.add_markdown(document.body, title=document.meta.title, subtitle=subtitle(document.meta), new_page=True)
+                meta = document.meta
+                writer.add_markdown(document.body, title=meta.title, subtitle=subtitle(meta), new_page=True, anchor=anchor)
             if progress is not None:
                 progress(done, len(entries))
     return writer.save(), len(entries)
+
+
+def _anchor(code: str) -> str:
+    """The bookmark a 目录 entry points at (hidden in Word's bookmark list by its leading underscore)."""
+    return f"_Toc_{code}"
+
+
+def _heading(code: str, names: dict[str, str]) -> str:
+    return f"{code}　{names[code]}" if names.get(code) else code
+
+
+def _contents(writer: WordWriter, entries: list[HandbookEntry], names: dict[str, str]) -> None:
+    """The 目录: level-1 areas, level-2 groups (pointing at their first document) and documents, with codes."""
+    if not entries:
+        writer.paragraph(ref.BODY, "（没有符合条件的现行文档。）")
+        return
+    seen: set[str] = set()
+    for entry in entries:
+        level1, level2 = entry.code[0], entry.code[:2]
+        if level1 not in seen:
+            seen.add(level1)
+            writer.contents_entry(level=1, text=_heading(level1, names), anchor=_anchor(level1))
+        if level2 not in seen:
+            seen.add(level2)
+            writer.contents_entry(level=2, text=_heading(level2, names), anchor=_anchor(entry.code))
+        writer.contents_entry(level=3, text=f"{entry.code}　{entry.title}", anchor=_anchor(entry.code))
 
 
 def subtitle(meta: DocumentMeta) -> str | None:

@@ -3,13 +3,17 @@
 `WordWriter` opens the template, empties its body and appends documents: headings map to Title
 (#), Heading 1 (## 章), Heading 2 (###) and Heading 3 (#### and below); paragraphs to Body
 Text; each list gets its own numbering definition (so every list starts at its own number);
-tables are bordered with a repeating header row; code and Mermaid blocks keep their text in a
-monospaced style. The body XML is built directly (python-docx's per-paragraph API is ~10x
-slower on a 500-document handbook); the package, styles and footer come from python-docx.
+tables are bordered, their columns sized to their content (`docx_tables`), text in Table Text
+with cell padding, rows kept on one page and the header row repeated; a Mermaid flowchart is a
+picture drawn by `render.flowcharts` (its source kept as the picture's description, so import
+gives it back), or, when it cannot be drawn, a note saying why above its source; code keeps its
+text in a monospaced style. The body XML is built directly (python-docx's per-paragraph API is
+~10x slower on a 500-document handbook); the package, styles and footer come from python-docx.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import re
@@ -21,9 +25,13 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.shape import CT_Inline
+from docx.shared import Emu, Pt
 from lxml import etree
 
 from zhengai_docs.render import docx_reference as ref
+from zhengai_docs.render import docx_tables
+from zhengai_docs.render.flowcharts import FlowchartRenderer, FlowchartUnavailable, Picture
 from zhengai_docs.render.html_tree import Node, markdown_tree
 
 _HEADING_STYLES = {"h1": "Title", "h2": "Heading 1", "h3": "Heading 2"}
@@ -32,12 +40,21 @@ _INLINE_FORMAT = {"strong": "b", "b": "b", "em": "i", "i": "i", "del": "strike",
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 log = logging.getLogger(__name__)
 _SETTINGS_AFTER_UPDATE_FIELDS = ("hdrShapeDefaults", "footnotePr", "endnotePr", "compat", "docVars", "rsids", "themeFontLang")
+_CELL_MARGINS = {"top": 40, "bottom": 40, "left": 85, "right": 85}  # twips: 2 pt above and below, 4.25 pt at the sides
+_KEEP_ROW_LINES = 18  # rows up to this many lines stay on one page; a taller row may break rather than overflow
+_FLOWCHART_HEIGHT_SHARE = 0.85  # of the text area: room for the paragraph above a chart
+_FIRST_PICTURE_ID = 1000
+_SECTION_AFTER_PAGE_NUMBERS = ("cols", "formProt", "vAlign", "noEndnote", "titlePg", "textDirection", "bidi", "rtlGutter", "docGrid")
 
 
 class WordWriter:
     """One output .docx; call `add_markdown` and friends, then `save`."""
 
-    def __init__(self, template: Path) -> None:
+    def __init__(self, template: Path, *, flowcharts: FlowchartRenderer | None = None) -> None:
+        self.flowcharts = flowcharts if flowcharts is not None else FlowchartRenderer()
+        self._pictures = _FIRST_PICTURE_ID
+        self._bookmarks = 0
+        self._empty_cells: dict[tuple[bool, int], etree._Element] = {}
         self.document = open_word_document(str(template))
         body = self.document.element.body
         self.body = body
@@ -105,7 +122,9 @@ class WordWriter:
         p.append(run)
         self.sect_pr.addprevious(p)
 
-    def add_markdown(self, markdown: str, *, title: str | None = None, subtitle: str | None = None, new_page: bool = False) -> None:
+    def add_markdown(
+        self, markdown: str, *, title: str | None = None, subtitle: str | None = None, new_page: bool = False, anchor: str | None = None
+    ) -> None:
         """One document body; `title` is used when the body has no `#` heading of its own.
 
         A body beyond the render limits arrives as plain text under a note (render.html). Should
@@ -114,27 +133,28 @@ class WordWriter:
         """
         written = len(self.body)
         try:
-            self._add_markdown(markdown, title=title, subtitle=subtitle, new_page=new_page)
+            self._add_markdown(markdown, title=title, subtitle=subtitle, new_page=new_page, anchor=anchor)
         except Exception:
             log.exception("a document body could not be written to Word")
             for element in list(self.body)[written - 1 : -1]:  # everything added before sectPr
                 self.body.remove(element)
-            self.add_note(title=title or "（无标题）", note="（本文档的正文无法写入 Word 文件，请在网页上查看原文。）", new_page=new_page)
+            note = "（本文档的正文无法写入 Word 文件，请在网页上查看原文。）"
+            self.add_note(title=title or "（无标题）", note=note, new_page=new_page, anchor=anchor)
 
-    def add_note(self, *, title: str, note: str, new_page: bool = False) -> None:
+    def add_note(self, *, title: str, note: str, new_page: bool = False, anchor: str | None = None) -> None:
         """A document's title and, instead of its body, why it is missing."""
-        self.paragraph(ref.DOCUMENT_TITLE if new_page else "Title", title, page_break=new_page)
+        self.bookmark(self.paragraph(ref.DOCUMENT_TITLE if new_page else "Title", title, page_break=new_page), anchor)
         self.paragraph(ref.BODY, note)
 
-    def _add_markdown(self, markdown: str, *, title: str | None, subtitle: str | None, new_page: bool) -> None:
+    def _add_markdown(self, markdown: str, *, title: str | None, subtitle: str | None, new_page: bool, anchor: str | None) -> None:
         tree = markdown_tree(markdown)
         blocks = [c for c in tree.children if c.tag or c.text.strip()]
         title_style = ref.DOCUMENT_TITLE if new_page else "Title"
         if blocks and blocks[0].tag == "h1":
-            self.paragraph(title_style, _squash(blocks[0].text_content()), page_break=new_page)
+            self.bookmark(self.paragraph(title_style, _squash(blocks[0].text_content()), page_break=new_page), anchor)
             blocks = blocks[1:]
         elif title:
-            self.paragraph(title_style, title, page_break=new_page)
+            self.bookmark(self.paragraph(title_style, title, page_break=new_page), anchor)
         elif new_page:
             self.page_break()
         if subtitle:
@@ -162,8 +182,11 @@ class WordWriter:
                     self._block(child)
         elif tag == "pre":
             code = next((c for c in node.children if c.tag == "code"), node)
-            style = ref.MERMAID if "language-mermaid" in code.attrs.get("class", "") else ref.CODE
-            self._inline_into(self.paragraph(style), [Node("", text=code.text_content().rstrip("\n"))], keep_breaks=True)
+            source = code.text_content().rstrip("\n")
+            if "language-mermaid" in code.attrs.get("class", ""):
+                self.flowchart(source)
+            else:
+                self._inline_into(self.paragraph(ref.CODE), [Node("", text=source)], keep_breaks=True)
         elif tag == "hr":
             self.paragraph(ref.BODY)
         elif tag == "div":
@@ -248,32 +271,49 @@ class WordWriter:
             for tr in section.children if section.tag in ("thead", "tbody", "tfoot") else [section]:
                 if tr.tag == "tr":
                     rows.append((section.tag == "thead", [c for c in tr.children if c.tag in ("th", "td")]))
+        self._write_table(rows)
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        """A table of plain text (reports): the header row repeats on every page."""
+        self._write_table([(True, [Node("th", children=[Node("", text=h)]) for h in header])] +
+                          [(False, [Node("td", children=[Node("", text=v)]) for v in row]) for row in rows])  # fmt: skip
+
+    def _write_table(self, rows: list[tuple[bool, list[Node]]]) -> None:
         if not rows:
             return
         width = max(len(cells) for _h, cells in rows)
-        tbl = self._table_frame(width)
-        for header, cells in rows:
+        texts = [[_cell_text(cell) for cell in cells] + [""] * (width - len(cells)) for _h, cells in rows]
+        header_rows = next((i for i, (header, _c) in enumerate(rows) if not header), len(rows))
+        font_pt = self._table_font_pt()
+        padding = _CELL_MARGINS["left"] + _CELL_MARGINS["right"]
+        widths = docx_tables.column_widths(texts, header_rows=header_rows, total=self.text_width(), font_pt=font_pt, padding=padding)
+        tbl = self._table_frame(widths)
+        for (header, cells), row_texts in zip(rows, texts, strict=True):
             tr = OxmlElement("w:tr")
+            tr_pr = OxmlElement("w:trPr")
+            if docx_tables.row_lines(row_texts, widths, font_pt=font_pt, padding=padding) <= _KEEP_ROW_LINES:
+                tr_pr.append(OxmlElement("w:cantSplit"))  # a row is read whole: it moves to the next page instead
             if header:
-                tr_pr = OxmlElement("w:trPr")
                 tr_pr.append(OxmlElement("w:tblHeader"))  # repeated on every page
+            if len(tr_pr):
                 tr.append(tr_pr)
             for index in range(width):
-                tr.append(self._table_cell(cells[index] if index < len(cells) else Node("td"), header=header, width=width))
+                tr.append(self._table_cell(cells[index] if index < len(cells) else Node("td"), header=header, width=widths[index]))
             tbl.append(tr)
         self.sect_pr.addprevious(tbl)
         self.sect_pr.addprevious(OxmlElement("w:p"))  # Word needs a paragraph between adjacent tables
 
-    def _table_frame(self, width: int) -> etree._Element:
-        """A full-width table with single borders on every side (whatever the template's table style)."""
+    def _table_frame(self, widths: list[int]) -> etree._Element:
+        """A table of fixed column widths with single borders on every side and padded cells
+        (whatever the template's table style says)."""
         tbl = OxmlElement("w:tbl")
         tbl_pr = OxmlElement("w:tblPr")
         style = OxmlElement("w:tblStyle")
         style.set(qn("w:val"), self.style("Table Grid"))
         tbl_pr.append(style)
         tbl_w = OxmlElement("w:tblW")
-        tbl_w.set(qn("w:w"), "5000")
-        tbl_w.set(qn("w:type"), "pct")
+        tbl_w.set(qn("w:w"), str(sum(widths)))
+        tbl_w.set(qn("w:type"), "dxa")
         tbl_pr.append(tbl_w)
         borders = OxmlElement("w:tblBorders")
         for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
@@ -282,32 +322,210 @@ class WordWriter:
                 border.set(qn(f"w:{key}"), value)
             borders.append(border)
         tbl_pr.append(borders)
+        layout = OxmlElement("w:tblLayout")
+        layout.set(qn("w:type"), "fixed")
+        tbl_pr.append(layout)
+        margins = OxmlElement("w:tblCellMar")
+        for side, twips in _CELL_MARGINS.items():
+            margin = OxmlElement(f"w:{side}")
+            margin.set(qn("w:w"), str(twips))
+            margin.set(qn("w:type"), "dxa")
+            margins.append(margin)
+        tbl_pr.append(margins)
         tbl.append(tbl_pr)
         grid = OxmlElement("w:tblGrid")
-        for _ in range(width):
+        for width in widths:
             col = OxmlElement("w:gridCol")
-            col.set(qn("w:w"), str(9000 // width))
+            col.set(qn("w:w"), str(width))
             grid.append(col)
         tbl.append(grid)
         return tbl
 
     def _table_cell(self, cell: Node, *, header: bool, width: int) -> etree._Element:
+        """A cell: a copy of the empty cell of its kind and width (made once: building ten
+        elements per cell was most of a 2,000-row report's time), then its text."""
+        key = (header, width)
+        empty = self._empty_cells.get(key)
+        if empty is None:
+            empty = self._empty_cells[key] = self._empty_cell(header=header, width=width)
+        tc = copy.deepcopy(empty)
+        p = tc[-1]
+        self._inline_into(p, [Node("strong", children=cell.children)] if header or cell.tag == "th" else cell.children)
+        return tc
+
+    def _empty_cell(self, *, header: bool, width: int) -> etree._Element:
         tc = OxmlElement("w:tc")
         tc_pr = OxmlElement("w:tcPr")
         tc_w = OxmlElement("w:tcW")
-        tc_w.set(qn("w:w"), str(9000 // width))
+        tc_w.set(qn("w:w"), str(width))
         tc_w.set(qn("w:type"), "dxa")
         tc_pr.append(tc_w)
+        v_align = OxmlElement("w:vAlign")
+        v_align.set(qn("w:val"), "center")
+        tc_pr.append(v_align)
         tc.append(tc_pr)
         p = OxmlElement("w:p")
         ppr = OxmlElement("w:pPr")
         p_style = OxmlElement("w:pStyle")
         p_style.set(qn("w:val"), self.style(ref.TABLE_TEXT))
         ppr.append(p_style)
+        if header:
+            jc = OxmlElement("w:jc")
+            jc.set(qn("w:val"), "center")
+            ppr.append(jc)
         p.append(ppr)
-        self._inline_into(p, [Node("strong", children=cell.children)] if header or cell.tag == "th" else cell.children)
         tc.append(p)
         return tc
+
+    def _table_font_pt(self) -> float:
+        """The Table Text style's size (half-points in the file), through the styles it is based on."""
+        style = self.document.styles.element.get_by_id(self.style(ref.TABLE_TEXT))
+        while style is not None:
+            size = style.find(f"{qn('w:rPr')}/{qn('w:sz')}")
+            if size is not None and str(size.get(qn("w:val"), "")).isdigit():
+                return int(size.get(qn("w:val"))) / 2
+            based = style.find(qn("w:basedOn"))
+            style = self.document.styles.element.get_by_id(based.get(qn("w:val"))) if based is not None else None
+        return 12.0
+
+    # -- page geometry, flowcharts ----------------------------------------------------------------
+
+    def _page(self) -> tuple[int, int, int, int, int, int]:
+        """Width, height and the top, bottom, left, right margins of the page, in twips."""
+        size = self.sect_pr.find(qn("w:pgSz"))
+        margin = self.sect_pr.find(qn("w:pgMar"))
+
+        def twips(element: etree._Element | None, name: str, default: int) -> int:
+            value = element.get(qn(f"w:{name}")) if element is not None else None
+            return int(value) if value is not None and value.lstrip("-").isdigit() else default
+
+        return (
+            twips(size, "w", 11906),
+            twips(size, "h", 16838),
+            abs(twips(margin, "top", 1440)),
+            abs(twips(margin, "bottom", 1440)),
+            twips(margin, "left", 1440),
+            twips(margin, "right", 1440),
+        )
+
+    def text_width(self) -> int:
+        width, _height, _top, _bottom, left, right = self._page()
+        return max(1440, width - left - right)
+
+    def text_height(self) -> int:
+        _width, height, top, bottom, _left, _right = self._page()
+        return max(1440, height - top - bottom)
+
+    def landscape(self) -> None:
+        """Turn the page (wide tables): width and height swap, the margins stay on their sides."""
+        size = self.sect_pr.find(qn("w:pgSz"))
+        width, height, *_margins = self._page()
+        if size is None or width > height:
+            return
+        size.set(qn("w:w"), str(height))
+        size.set(qn("w:h"), str(width))
+        size.set(qn("w:orient"), "landscape")
+
+    def flowchart(self, source: str) -> None:
+        """A Mermaid flowchart as a centred picture, or a note saying why it is not one above its source."""
+        try:
+            picture = self.flowcharts.draw(source, fmt="png")
+        except FlowchartUnavailable as exc:
+            self.paragraph(ref.FLOWCHART_NOTE, f"（此处流程图未能绘制为图片：{exc.reason}。以下为流程图源码，可在网页上查看图形。）")
+            self._inline_into(self.paragraph(ref.MERMAID), [Node("", text=source)], keep_breaks=True)
+            return
+        p = self.paragraph(ref.FLOWCHART)
+        ppr = p.find(qn("w:pPr"))
+        for tag, attributes in (  # also right under a college's own template, whose Normal may have a fixed line height
+            ("w:spacing", {"w:line": "240", "w:lineRule": "auto", "w:before": "120", "w:after": "120"}),
+            ("w:ind", {"w:firstLine": "0", "w:firstLineChars": "0"}),
+            ("w:jc", {"w:val": "center"}),
+        ):
+            element = OxmlElement(tag)
+            for key, value in attributes.items():
+                element.set(qn(key), value)
+            ppr.append(element)
+        p.append(self._picture(picture, description=source))
+
+    def _picture(self, picture: Picture, *, description: str) -> etree._Element:
+        """An inline picture scaled to fit the text area; the description (alt text) holds the source."""
+        scale = min(1.0, self.text_width() / 20 / picture.width_pt, self.text_height() * _FLOWCHART_HEIGHT_SHARE / 20 / picture.height_pt)
+        cx, cy = Emu(int(Pt(picture.width_pt * scale))), Emu(int(Pt(picture.height_pt * scale)))
+        r_id, _image = self.document.part.get_or_add_image(io.BytesIO(picture.data))
+        self._pictures += 1
+        inline = CT_Inline.new_pic_inline(self._pictures, r_id, f"flowchart-{self._pictures}.{picture.format}", cx, cy)
+        inline.docPr.set("name", f"流程图 {self._pictures - _FIRST_PICTURE_ID}")
+        inline.docPr.set("descr", _NOT_XML.sub("", description))
+        run = OxmlElement("w:r")
+        drawing = OxmlElement("w:drawing")
+        drawing.append(inline)
+        run.append(drawing)
+        return run
+
+    # -- bookmarks, contents, sections -------------------------------------------------------------
+
+    def bookmark(self, paragraph: etree._Element, name: str | None) -> None:
+        """Mark the paragraph's text as `name` (a contents entry's page number refers to it)."""
+        if name is None:
+            return
+        self._bookmarks += 1
+        start = OxmlElement("w:bookmarkStart")
+        start.set(qn("w:id"), str(self._bookmarks))
+        start.set(qn("w:name"), name)
+        end = OxmlElement("w:bookmarkEnd")
+        end.set(qn("w:id"), str(self._bookmarks))
+        ppr = paragraph.find(qn("w:pPr"))
+        if ppr is not None:
+            ppr.addnext(start)
+        else:
+            paragraph.insert(0, start)
+        paragraph.append(end)
+
+    def contents_entry(self, *, level: int, text: str, anchor: str) -> None:
+        """One line of a 目录: the text, a dotted leader and the page of `anchor` (a PAGEREF field,
+        which LibreOffice lays out live and Word updates when it opens the file), linked to it."""
+        p = self.paragraph(f"toc {level}")
+        tabs = OxmlElement("w:tabs")
+        tab = OxmlElement("w:tab")
+        tab.set(qn("w:val"), "right")
+        tab.set(qn("w:leader"), "dot")
+        tab.set(qn("w:pos"), str(self.text_width()))
+        tabs.append(tab)
+        p.find(qn("w:pPr")).append(tabs)
+        link = OxmlElement("w:hyperlink")
+        link.set(qn("w:anchor"), anchor)
+        link.set(qn("w:history"), "1")
+        link.append(_run(text, set()))
+        link.append(_tab())
+        for kind in ("begin", "instr", "separate"):
+            link.append(_field_char(kind, f"PAGEREF {anchor} \\h"))
+        link.append(_run("", set()))
+        link.append(_field_char("end", ""))
+        p.append(link)
+
+    def end_section(self, *, numbered: bool) -> None:
+        """Close the pages written so far as their own section (the next page starts the rest).
+        Unnumbered: without header and footer; the rest's page numbers then start at 1."""
+        closed = etree.fromstring(etree.tostring(self.sect_pr))
+        if not numbered:
+            for child in list(closed):
+                if child.tag in (qn("w:headerReference"), qn("w:footerReference"), qn("w:titlePg"), qn("w:pgNumType")):
+                    closed.remove(child)
+            number_type = self.sect_pr.find(qn("w:pgNumType"))
+            if number_type is None:
+                number_type = OxmlElement("w:pgNumType")
+                later = [self.sect_pr.find(qn(f"w:{name}")) for name in _SECTION_AFTER_PAGE_NUMBERS]
+                anchor = next((e for e in later if e is not None), None)
+                if anchor is not None:
+                    anchor.addprevious(number_type)
+                else:
+                    self.sect_pr.append(number_type)
+            number_type.set(qn("w:start"), "1")
+        p = OxmlElement("w:p")
+        ppr = OxmlElement("w:pPr")
+        ppr.append(closed)
+        p.append(ppr)
+        self.sect_pr.addprevious(p)
 
     # -- inline --------------------------------------------------------------------------------
 
@@ -355,20 +573,8 @@ class WordWriter:
 
     # -- fields and output ---------------------------------------------------------------------
 
-    def table_of_contents(self, instruction: str, entries: list[tuple[int, str]]) -> None:
-        """A TOC field whose cached result already lists `entries` (Word refreshes page numbers)."""
-        paragraphs = entries or [(1, "（目录将在 Word 中更新域后生成）")]
-        for index, (level, text) in enumerate(paragraphs):
-            p = self.paragraph(f"toc {level}")
-            if index == 0:
-                for kind in ("begin", "instr", "separate"):
-                    p.append(_field_char(kind, instruction))
-            p.append(_run(text, set()))
-            if index == len(paragraphs) - 1:
-                p.append(_field_char("end", ""))
-        self.update_fields_on_open()
-
     def update_fields_on_open(self) -> None:
+        """Ask Word to update the fields (the 目录's page numbers) when it opens the file."""
         settings = self.document.settings.element
         if settings.find(qn("w:updateFields")) is not None:
             return
@@ -433,6 +639,28 @@ def _run(text: str, formats: set[str], *, style: str | None = None, code_style: 
     return run
 
 
+def _cell_text(cell: Node) -> str:
+    """A cell's text as it wraps: line breaks kept, other whitespace squashed."""
+    parts: list[str] = []
+
+    def walk(node: Node) -> None:
+        if node.tag == "br":
+            parts.append("\n")
+        elif not node.tag:
+            parts.append(re.sub(r"[ \t]*\n[ \t]*", "", node.text))
+        for child in node.children:
+            walk(child)
+
+    walk(cell)
+    return "".join(parts).strip()
+
+
+def _tab() -> etree._Element:
+    run = OxmlElement("w:r")
+    run.append(OxmlElement("w:tab"))
+    return run
+
+
 def _break() -> etree._Element:
     run = OxmlElement("w:r")
     run.append(OxmlElement("w:br"))
@@ -452,8 +680,15 @@ def _field_char(kind: str, instruction: str) -> etree._Element:
     return run
 
 
-def export_markdown(markdown: str, *, template: Path, title: str | None = None, subtitle: str | None = None) -> bytes:
-    """One document as a .docx."""
-    writer = WordWriter(template)
+def export_markdown(
+    markdown: str,
+    *,
+    template: Path,
+    title: str | None = None,
+    subtitle: str | None = None,
+    flowcharts: FlowchartRenderer | None = None,
+) -> bytes:
+    """One document as a .docx (flowcharts drawn by `flowcharts`, by default Graphviz on PATH without a cache)."""
+    writer = WordWriter(template, flowcharts=flowcharts)
     writer.add_markdown(markdown, title=title, subtitle=subtitle)
     return writer.save()

@@ -40,9 +40,11 @@ _END_PUNCTUATION = tuple("。；;，,：:、！？!?")
 _MANUAL_BULLET = re.compile(r"[•●▪■◆◇○]\s*")
 _SIMPLE_ORDERED = re.compile(r"%[1-9][.)]")
 _EXPLICIT_BODY = {"body text", "body text 2", "body text 3", "body text first indent", "table text", "list paragraph"}
-_SKIPPED_STYLES = re.compile(r"toc \d|toc heading|document number|handbook part|header|footer")
+_SKIPPED_STYLES = re.compile(r"toc \d|toc heading|document number|handbook part|header|footer|flowchart note")
 _QUOTE_STYLES = {"quote", "intense quote", "引用", "明显引用"}
 _CODE_STYLES = {"code block": "", "mermaid": "mermaid", "html preformatted": "", "macro text": ""}
+_FLOWCHART_STYLE = "flowchart"  # the exporter's flowchart pictures: the Mermaid source is the picture's description
+_WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
 _TITLE_STYLES = {"title", "document title", "标题"}
 _CODE_RUN_STYLES = {"inline code", "html code", "verbatim char"}
 _SHORT = 40
@@ -163,6 +165,11 @@ class _Converter:
         style = self.styles.name(style_id)
         if _SKIPPED_STYLES.fullmatch(style):
             return
+        if style == _FLOWCHART_STYLE:
+            described = [d.get("descr") for d in p.iter(f"{{{_WP}}}docPr") if (d.get("descr") or "").strip()]
+            if len(described) == 1:
+                self._add(_Block("code", lang="mermaid", lines=[str(described[0]).replace("\r\n", "\n").rstrip("\n")]))
+                return
         segments = self._segments(p, style_id)
         if style in _CODE_STYLES:
             self._code(_plain(segments), _CODE_STYLES[style])

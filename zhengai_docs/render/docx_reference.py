@@ -5,7 +5,8 @@ margins and footer are what a college sees. This module builds the bundled templ
 (`python -m zhengai_docs.render.docx_reference templates/reference.docx`), following the
 conventions of Chinese official documents (GB/T 9704): A4, title in 方正小标宋简体 二号, body
 in 仿宋 三号 at a fixed 28 pt line with a two-character first-line indent, chapter headings in
-黑体, section headings in 楷体, bordered tables, page numbers “— 1 —” centred in the footer.
+黑体, section headings in 楷体, table text in 仿宋 四号, a 目录 in the same fonts, page numbers
+“— 1 —” centred in the footer.
 A college may replace the file; styles it lacks are added with plain defaults at export time.
 """
 
@@ -39,6 +40,9 @@ LIST = "List Paragraph"
 TABLE_TEXT = "Table Text"
 CODE = "Code Block"
 MERMAID = "Mermaid"
+FLOWCHART = "Flowchart"  # a paragraph holding a flowchart's picture (its alt text holds the Mermaid source)
+FLOWCHART_NOTE = "Flowchart Note"  # why a flowchart is shown as its source; left out on import
+TOC_HEADING = "TOC Heading"
 DOCUMENT_TITLE = "Document Title"
 DOCUMENT_NUMBER = "Document Number"
 HANDBOOK_PART = "Handbook Part"
@@ -134,7 +138,14 @@ def build_reference() -> bytes:
     _look(_paragraph_style(document, "Heading 3"), font=FANGSONG, size=16, bold=True, exact=28, first_line_chars=2)
     _look(_paragraph_style(document, LIST), font=FANGSONG, size=16, exact=28)
     _look(_paragraph_style(document, "Quote"), font=KAITI, size=16, exact=28, first_line_chars=2)
-    _look(_paragraph_style(document, TABLE_TEXT), font=FANGSONG, size=12)
+    _look(_paragraph_style(document, TABLE_TEXT), font=FANGSONG, size=14)
+    _look(_paragraph_style(document, FLOWCHART), font=FANGSONG, size=16, align=WD_ALIGN_PARAGRAPH.CENTER, before=6, after=6)
+    _look(_paragraph_style(document, FLOWCHART_NOTE), font=KAITI, size=14, before=6)
+    _look(_paragraph_style(document, TOC_HEADING), font=TITLE_FONT, size=22, align=WD_ALIGN_PARAGRAPH.CENTER, before=12, after=24)
+    for level, font, size in ((1, HEITI, 16), (2, KAITI, 16), (3, FANGSONG, 14)):
+        toc = _paragraph_style(document, f"toc {level}")
+        _look(toc, font=font, size=size, exact=28)
+        _indent(toc, left=16 * (level - 1) + (56 if level == 3 else 0), hanging=56 if level == 3 else 0)
     _look(_paragraph_style(document, CODE), font=SONGTI, size=10.5, latin=CODE_FONT)
     _look(_paragraph_style(document, MERMAID, base=CODE), font=SONGTI, size=10.5, latin=CODE_FONT)
     _look(_paragraph_style(document, HANDBOOK_PART), font=HEITI, size=22, align=WD_ALIGN_PARAGRAPH.CENTER, before=120, after=24)
@@ -151,6 +162,19 @@ def build_reference() -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def _indent(style: ParagraphStyle, *, left: float, hanging: float) -> None:
+    """A left indent in points; a 目录 entry's wrapped title lines up after its code (hanging indent)."""
+    indent = style.element.get_or_add_pPr().find(qn("w:ind"))
+    if indent is None:
+        indent = OxmlElement("w:ind")
+        style.element.get_or_add_pPr().append(indent)
+    for key in list(indent.attrib):
+        del indent.attrib[key]
+    indent.set(qn("w:left"), str(int(left * 20)))
+    if hanging:
+        indent.set(qn("w:hanging"), str(int(hanging * 20)))
 
 
 def _shade(style: ParagraphStyle) -> None:

@@ -90,7 +90,7 @@ def _login_manager(app: Flask) -> None:
 
 def _register(app: Flask) -> None:
     import zhengai_docs.web.admin_signon  # noqa: F401 - its routes join admin.bp before it is registered
-    from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, drafts, editing, errors, health, security
+    from zhengai_docs.web import admin, api, audit, auth, catalogue, cycles, documents, drafts, editing, errors, health, security, wording
     from zhengai_docs.web import indicators as indicator_views
     from zhengai_docs.web import search as search_views
     from zhengai_docs.web import signon as signon_views
@@ -113,6 +113,9 @@ def _register(app: Flask) -> None:
     app.jinja_env.globals["can_edit"] = auth.can_edit
     app.jinja_env.globals["approval_record"] = approval_record
     app.jinja_env.globals["message_subject"] = subject
+    app.jinja_env.globals["header_who"] = wording.who  # issue 18: names said once, the program's name as 系统
+    app.jinja_env.globals["product_name"] = wording.PRODUCT_NAME
+    app.jinja_env.filters["person"] = wording.person
     errors.register(app)
     security.register(app)
 

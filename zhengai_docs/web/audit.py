@@ -22,6 +22,7 @@ from zhengai_docs.catalogue.framework import Framework, InvalidFramework, framew
 from zhengai_docs.db import queries
 from zhengai_docs.errors import ImportProblem, NotFound
 from zhengai_docs.frameworks import FrameworkVersion
+from zhengai_docs.indicators.status import Status as IndicatorStatus
 from zhengai_docs.users import Role
 from zhengai_docs.web.app import library_state, services
 from zhengai_docs.web.auth import current_actor, read_required, role_required
@@ -95,6 +96,9 @@ def overview() -> str:
     )
 
 
+_CHIP_ORDER = (IndicatorStatus.WARNING, IndicatorStatus.NOT_MET, IndicatorStatus.MISSING, IndicatorStatus.MET)
+
+
 @bp.route("/coverage")
 @read_required
 def coverage_tree() -> ResponseReturnValue:
@@ -102,14 +106,17 @@ def coverage_tree() -> ResponseReturnValue:
     version = active_framework()
     framework, result = version.framework, coverage_of(version, department)
     if request.args.get("format"):
+        board = library_state().indicator_board()
         rows = []
         for p in result.points:
+            tally = board.point_tally(p.point.id, p.point.name, department)
+            measured = "、".join(f"{s.label} {tally.count(s)}" for s in _CHIP_ORDER if tally.count(s))  # as the page's chips
             head = [p.point.id, p.point.name, "是" if p.covered else "否", p.gap.label if p.gap else ""]
             if not p.documents:
-                rows.append([*head, "", "", "", "", "", ""])
+                rows.append([*head, "", "", "", "", "", "", measured])
             for d in p.documents:
-                rows.append([*head, d.code, d.type_label, d.title, d.status_label, "、".join(d.departments), d.cycle_label])
-        header = ["诊断点", "名称", "已覆盖", "缺口", "文档", "类型", "标题", "状态", "牵头部门", "修订状态"]
+                rows.append([*head, d.code, d.type_label, d.title, d.status_label, "、".join(d.departments), d.cycle_label, measured])
+        header = ["诊断点", "名称", "已覆盖", "缺口", "文档", "类型", "标题", "状态", "牵头部门", "修订状态", "质控指标"]
         return table_response("诊断点覆盖", header, rows, request.args["format"], department)
     return _page("coverage.html", department=department, framework=framework, coverage=result, board=library_state().indicator_board())
 
@@ -122,10 +129,11 @@ def gaps() -> ResponseReturnValue:
     framework, result = version.framework, coverage_of(version, department)
     if request.args.get("format"):
         rows = [
-            [p.point.id, p.point.name, p.gap.label if p.gap else "", "、".join(f"{d.code} {d.title}" for d in p.documents)]
+            [p.point.id, p.point.name, p.gap.label if p.gap else "", p.point.factors, "、".join(f"{d.code} {d.title}" for d in p.documents)]
             for p in result.gaps
         ]
-        return table_response("诊断点缺口", ["诊断点", "名称", "缺口原因", "现有关联文档"], rows, request.args["format"], department)
+        header = ["诊断点", "名称", "缺口原因", "影响因素", "现有关联文档"]
+        return table_response("诊断点缺口", header, rows, request.args["format"], department)
     return _page("gaps.html", department=department, framework=framework, coverage=result, reasons=list(cov.GapReason))
 
 

@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from zhengai_docs.db.models import User
 from zhengai_docs.permissions import may_edit
+from zhengai_docs.signon.accounts import LOCAL
 from zhengai_docs.signon.identity import SignOnRefused
 from zhengai_docs.signon.passwords import password_sign_in
 from zhengai_docs.storage.repository import Author
@@ -56,6 +57,7 @@ class SessionUser:
         self.email = user.email
         self.role = Role(user.role)
         self.departments = tuple(user.department_names)
+        self.has_local_password = user.auth_source == LOCAL  # directory accounts change it at the campus platform
 
     def get_id(self) -> str:
         """Id and session token: Flask-Login keeps this in the session and the remember-me cookie."""
@@ -245,6 +247,8 @@ def logout() -> Response:
 @login_required
 def change_password() -> str | Response:
     form = PasswordForm()
+    if not current_user.has_local_password:
+        return render_template("auth/password.html", form=None)
     if form.validate_on_submit():
         svc = services()
         if check_credentials(svc.db, username=current_user.username, password=form.current.data or "") is None:

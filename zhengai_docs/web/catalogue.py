@@ -12,6 +12,7 @@ from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import read_required
 from zhengai_docs.web.indicators import home_summary
 from zhengai_docs.web.lookups import item_code_or_404
+from zhengai_docs.web.todo import next_steps
 
 bp = Blueprint("catalogue", __name__)
 
@@ -22,7 +23,12 @@ def home() -> str:
     db = services().db
     mine = queries.department_documents(db, current_user.departments) if current_user.is_authenticated else []
     return render_template(
-        "catalogue/home.html", levels=queries.level_overview(db), counts=queries.counts(db), mine=mine, indicators=home_summary()
+        "catalogue/home.html",
+        levels=queries.level_overview(db),
+        counts=queries.counts(db),
+        mine=mine,
+        indicators=home_summary(),
+        steps=next_steps(),
     )
 
 

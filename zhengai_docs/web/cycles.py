@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
@@ -24,6 +25,7 @@ from zhengai_docs.cycles.chart import bar_chart
 from zhengai_docs.cycles.review import MAX_REASON, confirm_review
 from zhengai_docs.errors import InvalidCode
 from zhengai_docs.permissions import may_confirm_review
+from zhengai_docs.publishing import word_template
 from zhengai_docs.spreadsheets import CSV_MIMETYPE
 from zhengai_docs.web.app import library_state, services
 from zhengai_docs.web.auth import current_actor, read_required
@@ -223,7 +225,8 @@ def export_report(fmt: str) -> Response:
         return download(export.to_csv(chosen), filename=f"{name}.csv", mimetype=CSV_MIMETYPE)
     if fmt == "docx":
         college = services().settings["COLLEGE_NAME"]
-        data = export.to_docx(chosen, title=f"{college}制度、流程、标准修订周期报告", today=today, scope=filters.label)
+        template = word_template(services().settings, Path(current_app.instance_path))
+        data = export.to_docx(chosen, title=f"{college}制度、流程、标准修订周期报告", today=today, scope=filters.label, template=template)
         return download(data, filename=f"{name}.docx", mimetype=DOCX_MIMETYPE)
     abort(404)
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from zhengai_docs import acknowledgements, coverage
 from zhengai_docs.catalogue.codes import DocType, DocumentCode
+from zhengai_docs.catalogue.comparison import compare_texts
 from zhengai_docs.catalogue.framework import Framework
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, NotFound
@@ -115,12 +116,13 @@ def diff(code: str) -> str:
     if old_commit == new_commit:
         flash("请选择两个不同的版本进行比较。", "info")
     revisions = {r.commit: r for r in queries.history(services().db, str(doc_code))}
+    old_text, new_text = _text_at(repo, doc_code, old_commit), _text_at(repo, doc_code, new_commit)
     return render_template(
         "documents/diff.html",
         code=doc_code,
         summary=queries.document_summary(services().db, str(doc_code)),
-        diff=repo.diff(doc_code.path, old_commit, new_commit),
-        indicator_changes=_indicator_changes(repo, doc_code, old_commit, new_commit),
+        comparison=compare_texts(old_text, new_text, path=doc_code.path),
+        indicator_changes=_indicator_changes(doc_code, old_text, new_text),
         old=revisions.get(old_commit),
         new=revisions.get(new_commit),
         old_commit=old_commit,
@@ -128,18 +130,18 @@ def diff(code: str) -> str:
     )
 
 
-def _indicator_changes(repo: ContentRepository, code: DocumentCode, old: str, new: str) -> list[str]:
+def _text_at(repo: ContentRepository, code: DocumentCode, commit: str) -> str | None:
+    try:
+        return repo.read(code.path, revision=commit).text
+    except NotFound:
+        return None
+
+
+def _indicator_changes(code: DocumentCode, old: str | None, new: str | None) -> list[str]:
     """A standard's changed targets and warning values, said in words above the text diff."""
     if code.doc_type is not DocType.B:
         return []
-
-    def text(commit: str) -> str | None:
-        try:
-            return repo.read(code.path, revision=commit).text
-        except NotFound:
-            return None
-
-    return changes_between(path=code.path, code=str(code), old=text(old), new=text(new))
+    return changes_between(path=code.path, code=str(code), old=old, new=new)
 
 
 @bp.route("/<code>/restore", methods=["POST"])

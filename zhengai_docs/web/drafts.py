@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length
 
 from zhengai_docs import acknowledgements, inbox
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
+from zhengai_docs.catalogue.comparison import compare_documents
 from zhengai_docs.catalogue.document import Document
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
 from zhengai_docs.db import queries
@@ -34,6 +35,7 @@ from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor
 from zhengai_docs.web.errors import storage_message
 from zhengai_docs.web.lookups import document_code_or_404, load_or_404
+from zhengai_docs.web.review_changes import last_request, since_last_review
 from zhengai_docs.web.security import allow_mermaid_styles
 from zhengai_docs.workflow import OPEN, AlreadyHandled, Approval, DraftStatus, DraftView, Workflow
 
@@ -157,17 +159,20 @@ def _render_view(draft: DraftView, *, approval_form: ApprovalForm | None = None)
         approval.approving_body.data = text.meta.approved_by or ""
         # a document whose staff confirmed reading its last version asks again by default
         approval.require_ack.data = acknowledgements.status(services().db, draft.code) is not None
+    events = workflow().events(draft.id)
     return render_template(
         "drafts/view.html",
         draft=draft,
         text=text,
         in_force=in_force,
         rendered=rendered,
-        diff=diff_texts(in_force.dump() if in_force else "", text.dump()),
+        comparison=compare_documents(in_force, text),
+        last_request=last_request(events),
+        since_review=since_last_review(workflow=workflow(), draft=draft, events=events, current=text),
         indicator_changes=changes_between(
             path=text.meta.code.path, code=str(text.meta.code), old=in_force.dump() if in_force else None, new=text.dump()
         ),
-        events=workflow().events(draft.id),
+        events=events,
         stale=draft.is_open and workflow().changed_on_branch(draft),
         may_author=may_author,
         may_review=may_review,
@@ -197,7 +202,7 @@ def edit(draft_id: int) -> str | Response | tuple[str, int]:
     if request.method == "POST" and form.validate() and editing.check_departments(form):
         document = editing.document_from(form, code, current)
         try:
-            workflow().save(
+            saved = workflow().save(
                 draft.id, document, actor=current_actor(), message=form.message.data.strip(), expected=form.base.data or draft.tip
             )
         except Conflict:
@@ -212,7 +217,8 @@ def edit(draft_id: int) -> str | Response | tuple[str, int]:
         except StorageUnavailable as exc:  # nothing was written: the editor comes back with the text
             flash(storage_message(exc, kept=True), "error")
         else:
-            flash("草稿已保存。现行版本不受影响；完成后请提交审核。", "success")
+            unchanged = saved.tip == draft.tip
+            flash("内容没有变化，草稿未产生新版本。" if unchanged else "草稿已保存。现行版本不受影响；完成后请提交审核。", "success")
             return redirect(url_for("drafts.view", draft_id=draft.id))
     return _render_draft_editor(form, draft, code)
 
@@ -410,6 +416,18 @@ def notifications() -> str:
     db = services().db
     unread = acknowledgements.pending_for(db, user_id=current_user.id, departments=current_user.departments)
     return render_template("drafts/notifications.html", messages=inbox.messages(db, current_user.id), to_confirm=unread)
+
+
+@bp.route("/notifications/<int:message_id>")
+@login_required
+def open_notification(message_id: int) -> Response:
+    """Clicking a message opens its page and marks it read; a link not on this site is never followed."""
+    url = inbox.open_message(services().db, user_id=current_user.id, message_id=message_id)
+    if url is None:
+        abort(404)
+    if not url.startswith("/") or url.startswith(("//", "/\\")):
+        return redirect(url_for("drafts.notifications"))
+    return redirect(url)
 
 
 @bp.route("/notifications/read", methods=["POST"])

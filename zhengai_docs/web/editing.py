@@ -1,4 +1,4 @@
-"""Creating and editing documents: the form, the live preview, and the conflict page.
+"""Creating and editing documents: the form, the preview check, the clause tools, and the conflict page.
 
 Every save names the commit the editor was opened at. When the document changed since, the
 save is refused by the repository and the user gets a conflict page with their text, the
@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from zhengai_docs import health
 from zhengai_docs.bootstrap import bundled
+from zhengai_docs.catalogue import clauses as clause_tools
 from zhengai_docs.catalogue.codes import DocType, DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document, DocumentMeta, Review, ReviewCycle, Status, new_document
 from zhengai_docs.catalogue.merge import FIELD_LABELS, merge_documents
@@ -153,7 +154,7 @@ def document_from(form: DocumentForm, code: DocumentCode, previous: Document | N
     meta = DocumentMeta(
         code=code,
         title=form.title.data.strip(),
-        departments=tuple(form.departments.data),
+        departments=kept_order(form.departments.data, previous.meta.departments if previous else ()),
         status=Status(form.status.data),
         issued=form.issued.data,
         doc_number=(form.doc_number.data or "").strip() or None,
@@ -167,6 +168,16 @@ def document_from(form: DocumentForm, code: DocumentCode, previous: Document | N
         body = _PLACEHOLDER_TITLE.sub(lambda _m: f"# {meta.title}\n", body, count=1)
         return new_document(meta, body)
     return previous.with_changes(body=body, **{f: getattr(meta, f) for f in FORM_FIELDS})
+
+
+def kept_order(chosen: list[str], stored: tuple[str, ...]) -> tuple[str, ...]:
+    """The ticked departments in the document's own order (the first is the lead), new ones after.
+
+    Checkboxes come back in the catalogue's order; writing that back would make an unchanged
+    document a new version.
+    """
+    ticked = list(dict.fromkeys(chosen))
+    return (*(d for d in stored if d in ticked), *(d for d in ticked if d not in stored))
 
 
 def department_choices(form: DocumentForm, extra: tuple[str, ...] = ()) -> None:
@@ -357,7 +368,7 @@ def display(value: object) -> str:
 
 
 def render_editor(**context: Any) -> str:
-    allow_mermaid_styles()  # the live preview draws flowcharts
+    allow_mermaid_styles()  # the editor (Vditor) sets inline styles on its panels and draws flowcharts in place; scripts stay 'self'
     form: DocumentForm = context["form"]
     code: DocumentCode = context["code"]
     if "form_action" not in context:
@@ -402,3 +413,41 @@ def preview() -> Response:
         abort(429, description="预览正忙，请稍后再试（不影响保存）。")
     problem = None if rendered.problem is None else rendered.problem.describe()
     return jsonify(html=rendered.html, has_mermaid=rendered.has_mermaid, problem=problem)
+
+
+_CLAUSE_ACTIONS = ("outline", "renumber", "insert_clause", "insert_chapter")
+
+
+@bp.route("/editor/clauses", methods=["POST"])
+@login_required
+def clauses() -> Response:
+    """The clause tools: the body's clauses, or the body with a clause or chapter inserted and
+    everything renumbered, with the list of changes the editor shows before applying them.
+
+    Computes only (nothing is saved); for those who may open an editor.
+    """
+    if not may_use_editor(current_user.role, current_user.departments):
+        abort(403)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get("body"), str) or payload.get("action") not in _CLAUSE_ACTIONS:
+        abort(400)
+    body: str = payload["body"]
+    if len(body) > MAX_BODY_CHARS:
+        abort(413)
+    position = payload.get("position", 0)
+    if not isinstance(position, int) or isinstance(position, bool):
+        abort(400)
+    outline = [
+        {"line": h.line, "label": h.label, "excerpt": h.excerpt} for h in clause_tools.headings(body) if h.kind is clause_tools.Kind.CLAUSE
+    ]
+    action = payload["action"]
+    if action == "outline":
+        return jsonify(clauses=outline)
+    if action == "insert_clause":
+        result = clause_tools.insert_clause(body, after=position)
+    elif action == "insert_chapter":
+        result = clause_tools.insert_chapter(body, before=position)
+    else:
+        result = clause_tools.renumber(body)
+    changes = [{"kind": c.kind.value, "line": c.line, "old": c.old, "new": c.new, "excerpt": c.excerpt} for c in result.changes]
+    return jsonify(clauses=outline, body=result.body, changes=changes)

@@ -28,10 +28,11 @@ from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_
 from zhengai_docs.cycles.rules import SHANGHAI
 from zhengai_docs.db import queries
 from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Refused
+from zhengai_docs.publishing import flowchart_renderer, imports, selfdiag, word_template
 from zhengai_docs.publishing import handbook as handbook_service
-from zhengai_docs.publishing import imports, selfdiag, word_template
 from zhengai_docs.render.docx_export import export_markdown
 from zhengai_docs.render.docx_package import Limits, WordImportError, megabytes
+from zhengai_docs.render.flowcharts import FlowchartRenderer, FlowchartUnavailable, flowchart_sources
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.textdiff import diff_texts
@@ -215,6 +216,10 @@ def _template_path() -> Path:
     return word_template(services().settings, Path(current_app.instance_path))
 
 
+def _flowcharts() -> FlowchartRenderer:
+    return flowchart_renderer(services().settings, Path(current_app.instance_path))
+
+
 @bp.route("/documents/<code>/export.docx")
 @read_required
 def export_document(code: str) -> Response:
@@ -222,9 +227,38 @@ def export_document(code: str) -> Response:
     revision = requested_revision(status=404)
     loaded = load_or_404(doc_code, revision=revision)
     meta = loaded.document.meta
-    data = export_markdown(loaded.document.body, template=_template_path(), title=meta.title, subtitle=handbook_service.subtitle(meta))
+    subtitle = handbook_service.subtitle(meta)
+    data = export_markdown(loaded.document.body, template=_template_path(), title=meta.title, subtitle=subtitle, flowcharts=_flowcharts())
     suffix = f"-{loaded.version.commit[:10]}" if revision else ""
     return download(data, filename=f"{doc_code} {meta.title}{suffix}.docx", mimetype=DOCX_MIMETYPE)
+
+
+_PICTURE_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+@bp.route("/documents/<code>/flowcharts/<int:number>.<fmt>")
+@read_required
+def flowchart(code: str, number: int, fmt: str) -> Response:
+    """The document's `number`-th flowchart (from 1, in page order) as a picture, for the print view:
+    `<img src="{{ url_for('word.flowchart', code=…, number=1, fmt='svg', rev=…) }}">`. 404 when the
+    document has fewer; 503 with the reason when it cannot be drawn here (the page keeps its source)."""
+    if fmt not in _PICTURE_TYPES:
+        abort(404)
+    doc_code = document_code_or_404(code)
+    revision = requested_revision(status=404)
+    loaded = load_or_404(doc_code, revision=revision)
+    sources = flowchart_sources(loaded.document.body)
+    if not 1 <= number <= len(sources):
+        abort(404)
+    try:
+        picture = _flowcharts().draw(sources[number - 1], fmt=fmt)
+    except FlowchartUnavailable as exc:
+        abort(503, description=f"流程图未能绘制为图片：{exc.reason}。")
+    response = Response(picture.data, mimetype=_PICTURE_TYPES[fmt])
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable" if revision else "private, no-cache"
+    return response
 
 
 class HandbookForm(FlaskForm):
@@ -277,6 +311,7 @@ def handbook_docx() -> Response:
         template=_template_path(),
         college=svc.settings["COLLEGE_NAME"],
         today=dt.datetime.now(SHANGHAI).date(),
+        flowcharts=_flowcharts(),
     )
     names = handbook_service.level_names(svc.db)
     return download(data, filename=f"{svc.settings['COLLEGE_NAME']}制度汇编（{selection.describe(names)}）.docx", mimetype=DOCX_MIMETYPE)

@@ -15,7 +15,12 @@
       loading = new Promise(function (resolve, reject) {
         var script = document.createElement("script");
         script.src = mermaidUrl;
-        script.onload = resolve;
+        script.id = "vditorMermaidScript";  /* the editor (Vditor) finds it loaded and fetches no copy of its own */
+        script.onload = function () {
+          var initialize = window.mermaid.initialize.bind(window.mermaid);  /* whoever configures it: strict */
+          window.mermaid.initialize = function (config) { initialize(Object.assign({}, config, { securityLevel: "strict" })); };
+          resolve();
+        };
         script.onerror = function () { loading = null; reject(new Error("mermaid failed to load")); };
         document.head.appendChild(script);
       });
@@ -47,6 +52,7 @@
   }
 
   window.zhengaiDrawFlowcharts = draw;
+  window.zhengaiLoadMermaid = loadMermaid;
   function drawAll() { document.querySelectorAll(".document").forEach(draw); }
   if (document.readyState === "complete") { drawAll(); } else { window.addEventListener("load", drawAll); }
 })();
