@@ -68,9 +68,9 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: object) -> Iterator[Page]:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+def _tab(browser: object, viewport: dict[str, int]) -> Iterator[Page]:
+    """A fresh tab of that size (a fixture's body) that fails the test on any JavaScript error."""
+    context = browser.new_context(locale="zh-CN", viewport=viewport)  # type: ignore[attr-defined]
     context.set_default_timeout(15_000)
     tab = context.new_page()
     errors: list[str] = []
@@ -78,6 +78,11 @@ def page(browser: object) -> Iterator[Page]:
     yield tab
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[Page]:
+    yield from _tab(browser, {"width": 1400, "height": 1000})
 
 
 def sign_in(page: Page, base: str, username: str) -> None:
@@ -458,23 +463,7 @@ VIEWPORTS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, 
 @pytest.fixture(params=sorted(VIEWPORTS))
 def sized_page(browser: object, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A tab at 1366×768 or 390×844 that fails the test on any JavaScript error."""
-    context = browser.new_context(locale="zh-CN", viewport=VIEWPORTS[request.param])  # type: ignore[attr-defined]
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
-def sign_in_at_any_width(page: Page, base: str, username: str) -> None:
-    """`sign_in`, where on a phone the name sits in the folded menu."""
-    page.goto(f"{base}/login")
-    page.get_by_label("用户名", exact=True).fill(username)
-    page.get_by_label("密码", exact=True).fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.locator(".who")).to_be_attached()
+    yield from _tab(browser, VIEWPORTS[request.param])
 
 
 def editor_markdown(page: Page) -> str:
@@ -499,7 +488,7 @@ def compose(page: Page, text: str) -> None:
 def test_a_clause_document_is_edited_in_the_wysiwyg_editor(sized_page: Page, live_server: str) -> None:
     page = sized_page
     name = "desktop" if (page.viewport_size or {"width": 0})["width"] > 800 else "phone"
-    sign_in_at_any_width(page, live_server, "jiaowu")
+    sign_in(page, live_server, "jiaowu")
     page.goto(f"{live_server}/documents/A101Z/edit")
     area = wysiwyg(page)
     # The body comes first: its text is on the first screen, above (or left of) the metadata.
@@ -577,7 +566,7 @@ def test_a_clause_document_is_edited_in_the_wysiwyg_editor(sized_page: Page, liv
 
 def test_opening_and_saving_without_a_change_makes_no_commit(sized_page: Page, live_server: str) -> None:
     page = sized_page
-    sign_in_at_any_width(page, live_server, "jiaowu")
+    sign_in(page, live_server, "jiaowu")
     for code in ("A104Z", "A101L", "A101B"):  # two departments in their own order; a flowchart; tables
         page.goto(f"{live_server}/documents/{code}/history")
         versions = page.locator("table.history tbody tr").count()
@@ -592,7 +581,7 @@ def test_opening_and_saving_without_a_change_makes_no_commit(sized_page: Page, l
 
 def test_the_editor_loads_mermaid_only_for_a_flowchart(sized_page: Page, live_server: str) -> None:
     page = sized_page
-    sign_in_at_any_width(page, live_server, "jiaowu")
+    sign_in(page, live_server, "jiaowu")
     page.goto(f"{live_server}/documents/A101L/edit")
     expect(wysiwyg(page).locator("svg").first).to_be_visible()  # the 流程 body's flowchart, drawn
     page.goto(f"{live_server}/documents/A101Z/edit")
@@ -606,7 +595,7 @@ def test_the_editor_loads_mermaid_only_for_a_flowchart(sized_page: Page, live_se
 
 def test_leaving_with_unsaved_edits_asks_first(sized_page: Page, live_server: str) -> None:
     page = sized_page
-    sign_in_at_any_width(page, live_server, "jiaowu")
+    sign_in(page, live_server, "jiaowu")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
     page.goto(f"{live_server}/documents/A101Z/edit")
@@ -627,7 +616,7 @@ def test_one_edited_sentence_is_a_one_line_change(sized_page: Page, live_server:
     """A standard with tables and lists: the editor would spell them its own way, but only the
     edited paragraph changes in the stored text."""
     page = sized_page
-    sign_in_at_any_width(page, live_server, "jiaowu")
+    sign_in(page, live_server, "jiaowu")
     page.goto(f"{live_server}/documents/A101B/edit")
     caret_after(page, "本标准适用于学院全部在招")
     compose(page, "（本次修订）")
