@@ -64,7 +64,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,9 +251,13 @@ def form_values(html: str, which: str) -> list[tuple[str, str]]:
     ]
     if not forms:
         raise LookupError(f"no form {which!r} on the page: {excerpt(html)}")
-    textareas = {t.get("name") for t in forms[0].xpath(".//textarea")}
+    form = forms[0]
+    # fields outside the form that join it with form="<id>" (the editor's body) are posted too
+    outside = document.xpath("//textarea[@form=$id][@name]|//input[@form=$id][@name]", id=form.get("id") or "")
+    textareas = {t.get("name") for t in form.xpath(".//textarea")} | {e.get("name") for e in outside if e.tag == "textarea"}
+    values = form.form_values() + [(e.get("name"), e.text or "" if e.tag == "textarea" else e.get("value") or "") for e in outside]
     # browsers drop the newline that starts a textarea's content
-    return [(name, value[1:] if name in textareas and value.startswith("\n") else value) for name, value in forms[0].form_values()]
+    return [(name, value[1:] if name in textareas and value.startswith("\n") else value) for name, value in values]
 
 
 def with_values(fields: list[tuple[str, str]], **changes: str) -> list[tuple[str, str]]:
@@ -492,13 +496,15 @@ def drop_postgres_database(admin_url: str, url: str) -> None:
     engine.dispose()
 
 
-def prepare(root: Path, *, documents: int, revisions: int, database_url: str) -> None:
-    """Corpus, `zhengai-docs init` (cache, frameworks, search index), accounts; kept between runs."""
+def prepare(root: Path, *, documents: int, revisions: int, database_url: str, settings: Sequence[str] = ()) -> None:
+    """Corpus, `zhengai-docs init` (cache, frameworks, search index), accounts; kept between runs.
+
+    `settings`: further lines of the instance's config.toml (e.g. `SEARCH_BACKEND = "postgresql"`)."""
     if (root / "ready").exists():
         print(f"reusing {root} (database {make_url(database_url_of(root)).render_as_string(hide_password=True)})")
         return
     root.mkdir(parents=True, exist_ok=True)
-    (root / "config.toml").write_text(f'DATABASE_URL = "{database_url}"\n', encoding="utf-8")
+    (root / "config.toml").write_text("".join(f"{line}\n" for line in (f'DATABASE_URL = "{database_url}"', *settings)), encoding="utf-8")
     start = time.perf_counter()
     corpus = build(root / "content.git", documents=documents, revisions=revisions)
     print(f"corpus: {documents} documents, {corpus.commits} commits, built in {time.perf_counter() - start:.1f} s", flush=True)
@@ -865,6 +871,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--postgres-admin", help="PostgreSQL admin URL: create a fresh database for a new instance (dropped without --keep)"
     )
+    parser.add_argument(
+        "--setting", action="append", default=[], help="a config.toml line for a new instance, e.g. 'SEARCH_BACKEND = \"postgresql\"'"
+    )
     parser.add_argument("--workers", type=int, default=4, help="worker processes (gunicorn when > 1)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: the THREADS setting)")
     parser.add_argument("--clients", default="1,4,16", help="concurrent client levels, comma-separated")
@@ -889,6 +898,7 @@ def main() -> None:
                 documents=args.documents,
                 revisions=args.revisions,
                 database_url=created_db or args.database_url or f"sqlite:///{root / 'zhengai.db'}",
+                settings=args.setting,
             )
             ok = benchmark(root, args=args, levels=levels)
         finally:

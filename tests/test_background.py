@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from flask import Flask
 
 from tests.conftest import OpenApp, login, make_app
 from tests.test_hostile_content import OutsideClone
+from zhengai_docs import background
 from zhengai_docs.background import BackgroundFollower, Housekeeping
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.sync import cached_commit
@@ -187,10 +189,35 @@ def test_saves_leave_merging_and_packing_to_the_follower(indexed_instance: Path,
             library.save(changed, actor=Actor.system(), message=f"补充 {n}", base=loaded.version.commit)
         assert len(backend.store.current()[1]._segments()) >= segments + 10  # each save: one small segment, no merge
         loose_before = _loose_objects(indexed_instance / "content.git")
-        assert follower.step() is True
+        assert follower.step() is True  # the index just moved: saves may go on, no merge yet
+        assert len(backend.store.current()[1]._segments()) >= segments + 10
+        assert follower.step() is True  # a quiet round: now the merge
         assert len(backend.store.current()[1]._segments()) < segments + 10
         assert backend.search(SearchRequest(text="第9次补充")).total == 1
         assert _loose_objects(indexed_instance / "content.git") < loose_before  # packed: more than 50 were loose
+    finally:
+        follower.stop()
+        svc.close()
+
+
+def test_a_steady_stream_of_saves_is_merged_every_few_moves(
+    indexed_instance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saves that never pause still get their segments merged, every `MERGE_EVERY` index moves."""
+    monkeypatch.setattr(background, "MERGE_EVERY", 3)
+    app = make_app(indexed_instance)
+    svc = _svc(app)
+    library, backend = svc.library, svc.library.search.backend  # type: ignore[union-attr]
+    follower = BackgroundFollower(library=library, lock_path=tmp_path / "follower.lock")
+    try:
+        counts = []
+        for n in range(12):
+            loaded = library.load(document_code("A101Z"))
+            changed = loaded.document.with_changes(body=loaded.document.body + f"\n第{n}次补充。\n")
+            library.save(changed, actor=Actor.system(), message=f"补充 {n}", base=loaded.version.commit)
+            follower.step()
+            counts.append(len(backend.store.current()[1]._segments()))
+        assert any(later < earlier for earlier, later in itertools.pairwise(counts)), counts
     finally:
         follower.stop()
         svc.close()

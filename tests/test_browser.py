@@ -828,3 +828,84 @@ def test_the_menu_folds_on_a_phone_and_wide_tables_keep_their_first_column(brows
     assert font >= 9, font  # readable on a phone: the chart scrolls instead of shrinking
     fits_the_width(page)
     shot(page, f"82-cycle-chart-{size}")
+
+
+@pytest.mark.parametrize("size", sorted(VIEWPORTS))
+def test_a_clerk_attaches_a_form_the_reviewer_sees_it_and_a_reader_downloads_it(
+    browser: object, review_site: tuple[str, Flask], size: str
+) -> None:
+    """Issue 19: 附件1 added to a draft, listed in the review's comparison, downloaded once published."""
+    import io
+
+    from docx import Document as WordDocument
+
+    base, app = review_site
+    draft_id = review_steps.revise(app)
+    form = WordDocument()
+    form.add_paragraph("专业设置申报表：专业名称、申报理由")
+    buffer = io.BytesIO()
+    form.save(buffer)
+    data = buffer.getvalue()
+    clerk = sized_tab(browser, base, "jiaowu", size)
+    clerk.goto(f"{base}/drafts/{draft_id}")
+    clerk.get_by_label("添加附件").set_input_files({"name": "专业设置申报表.docx", "mimeType": "application/octet-stream", "buffer": data})
+    clerk.get_by_role("button", name="上传附件").click()
+    expect(clerk.locator(".flash")).to_contain_text("附件已保存到草稿")
+    expect(clerk.locator("section.attachments li.attachment")).to_contain_text("附件1 专业设置申报表.docx")
+    fits_the_width(clerk)
+    shot(clerk, f"90-draft-attachment-{size}")
+    clerk.get_by_role("button", name="提交审核").click()
+    expect(clerk.locator("#draft-status")).to_have_text("待审核")
+
+    quality = sized_tab(browser, base, "zhiliang", size)
+    quality.goto(f"{base}/drafts/{draft_id}")
+    expect(quality.locator("section.in-force-changes .attachment-change")).to_have_text(["附件1 已添加：附件1-专业设置申报表.docx"])
+    fits_the_width(quality)
+    shot(quality, f"91-review-attachment-{size}")
+    review_steps.publish(app, draft_id)
+
+    reader = sized_tab(browser, base, "duzhe", size)
+    reader.goto(f"{base}/documents/A101Z")
+    link = reader.locator("section.attachments a", has_text="附件1 专业设置申报表.docx")
+    expect(link).to_be_visible()
+    with reader.expect_download() as arrival:
+        link.click()
+    download = arrival.value
+    assert download.suggested_filename == "附件1-专业设置申报表.docx"
+    assert Path(download.path()).read_bytes() == data
+    fits_the_width(reader)
+    shot(reader, f"92-reader-attachment-{size}")
+
+
+def test_a_picture_uploaded_in_the_editor_is_saved_with_the_text(browser: object, live_server: str, tmp_path: Path) -> None:
+    """插入图片 at 1366×768: the picture is checked and stored at once, shown in the editor from the
+    picture route, and the text typed before it is saved with its reference."""
+    import io
+
+    from PIL import Image
+
+    png = tmp_path / "组织架构图.png"
+    picture = Image.new("RGB", (320, 200), (30, 120, 200))
+    picture.paste((255, 255, 255), (20, 20, 160, 90))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    png.write_bytes(buffer.getvalue())
+    for page in _tab(browser, VIEWPORTS["desktop"]):
+        sign_in(page, live_server, "jiaowu")
+        page.goto(f"{live_server}/documents/A101Z/edit")
+        type_at_end(page, "第九条 学院组织架构见下图。")
+        page.locator(".vditor-toolbar input[type=file]").set_input_files(str(png))
+        shown = wysiwyg(page).locator("img[src*='/documents/A101Z/images/image-']")  # type: ignore[attr-defined]
+        expect(shown).to_have_count(1)
+        assert page.evaluate("(img) => img.complete && img.naturalWidth", shown.element_handle()) == 320
+        markdown = editor_markdown(page)
+        assert "第九条 学院组织架构见下图。" in markdown and re.search(r"!\[图片\]\(A101Z/images/image-[0-9a-f]{12}\.png\)", markdown)
+        page.locator("#message").fill("增加组织架构图")
+        page.get_by_role("button", name="保存").click()
+        expect(page.locator(".flash-success")).to_have_text("已保存。")
+        article = page.locator("article.document")
+        expect(article).to_contain_text("第九条 学院组织架构见下图。")
+        saved = article.locator("img[src^='/documents/A101Z/images/image-']")
+        expect(saved).to_have_count(1)
+        assert page.evaluate("(img) => img.complete && img.naturalWidth", saved.element_handle()) == 320
+        shot(page, "editor-picture-saved")

@@ -50,7 +50,7 @@ def test_409_for_a_stale_restore(app: Flask, client: FlaskClient) -> None:
 
 
 def test_413_for_an_oversized_upload_loses_nothing(instance: Path, open_app: OpenApp) -> None:
-    app = open_app(instance, MAX_UPLOAD_MB=1)
+    app = open_app(instance, MAX_UPLOAD_MB=1, ATTACHMENT_MAX_BYTES=512 * 1024)  # the request limit fits the largest 附件
     client = app.test_client()
     login(client, "jiaowu")
     head = app.extensions["zhengai"].library.repo.head()

@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "indicators",
             "signon",
             "staff_import",
+            "attachments",  # issue 19: inspecting and reading uploads
         ),
     ),
     (
@@ -56,9 +57,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "backup",
             "health",
             "indicators.remind",
+            "attachments.store",  # a document's 附件 through Library and Workflow saves
         ),
     ),
-    ("interface", ("web", "cli", "cli_word", "cli_backup", "cli_staff", "cli_indicators", "__init__")),
+    ("interface", ("web", "cli", "cli_word", "cli_backup", "cli_staff", "cli_indicators", "cli_remote", "__init__")),
 )
 FLASK_ALLOWED = ("web", "__init__")  # the web interface and the app factory
 

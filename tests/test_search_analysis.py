@@ -125,6 +125,6 @@ def test_snippet_windows_around_matches_with_ellipses() -> None:
 
 
 def test_match_record_round_trip() -> None:
-    record = MatchRecord(code="A101Z", issued="2019-03-15", title_end=4, text="标题文字\x1f 正文")
+    record = MatchRecord(code="A101Z", issued="2019-03-15", title_end=4, body_end=8, text="标题文字\x1f 正文\n附件")
     assert MatchRecord.decode(record.encode()) == record
     assert MatchRecord.decode(b"") is None

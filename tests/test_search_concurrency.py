@@ -3,6 +3,7 @@
 The processes are separate interpreters (spawn) sharing one instance folder, as gunicorn or
 several `serve` processes would: each has its own Library, SQL connection and index handle.
 Searchers sync before every search, as a page request does, so they compete for the writer.
+The first test runs on every backend (PostgreSQL: the writer is a row lock, readers share tables).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.databases import instance_database_url
+from tests.databases import clone_instance, instance_database_url
+from tests.search_backends import BACKENDS, build_index, use_backend
 from zhengai_docs.catalogue.codes import document_code
+from zhengai_docs.config import load_settings
 from zhengai_docs.db.database import Database
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import Actor
-from zhengai_docs.search.backend import SearchRequest
+from zhengai_docs.search.backend import SearchBackend, SearchRequest
+from zhengai_docs.search.choice import search_backend
 from zhengai_docs.search.indexer import SearchIndex
 from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import ContentRepository
@@ -33,11 +37,21 @@ CODES += ["B202Z", "B202L", "C204Z", "C204L", "D203Z", "D203L", "E303Z", "E303L"
 QUERIES = ["双师", "质量", "诊改", "教务处", "GB/T", "专业带头人", "实习实训", "质"]
 
 
-def _library(instance: Path) -> tuple[Library, WhooshBackend]:
+def _library(instance: Path) -> tuple[Library, SearchBackend]:
+    """What a server process builds: the backend its settings name."""
     repo = ContentRepository(instance / "content.git")
-    backend = WhooshBackend(instance / "search-index")
     db = Database(instance_database_url(instance))
+    backend = search_backend(load_settings(instance), instance_path=instance, db=db)
     return Library(repo=repo, db=db, search=SearchIndex(backend, repo)), backend
+
+
+@pytest.fixture(params=BACKENDS)
+def indexed(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if request.param == "whoosh":
+        return Path(request.getfixturevalue("indexed_instance"))
+    instance = use_backend(clone_instance(request.getfixturevalue("demo_template"), tmp_path / "instance"), "postgresql")
+    build_index(instance)
+    return instance
 
 
 def _save(instance: str, number: int, results: Any) -> None:
@@ -72,7 +86,8 @@ def _search(instance: str, stop: Any, results: Any) -> None:
 
 
 @pytest.mark.slow
-def test_saving_and_searching_processes(indexed_instance: Path) -> None:
+def test_saving_and_searching_processes(indexed: Path) -> None:
+    indexed_instance = indexed
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     stop = context.Event()

@@ -1,7 +1,8 @@
 """Acceptance: over a generated corpus, search returns exactly the documents that contain the query.
 
-The corpus lives in a real git repository and a real Whoosh index (several segments, and some
-documents changed after the rebuild, so deleted entries exist too). The expected set of each
+The corpus lives in a real git repository and a real index of each backend (Whoosh: several
+segments, and some documents changed after the rebuild, so deleted entries exist too;
+PostgreSQL: its tables, when the test database is PostgreSQL). The expected set of each
 query is computed here by scanning the documents' text, independently of the search package:
 Markdown markers are stripped by hand and text is folded with NFKC + lower-casing.
 """
@@ -17,11 +18,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.search_backends import BACKENDS, open_backend
 from zhengai_docs.catalogue.codes import DocType, DocumentCode
 from zhengai_docs.catalogue.document import DocumentMeta, Status, new_document
-from zhengai_docs.search.backend import SearchFilters, SearchRequest, SearchResults, Sort
+from zhengai_docs.search.backend import SearchBackend, SearchFilters, SearchHit, SearchRequest, SearchResults, Sort
 from zhengai_docs.search.indexer import rebuild_index, sync_index
-from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import Author, ContentRepository
 
 AUTHOR = Author(name="测试", email="test@example.edu.cn")
@@ -53,7 +54,16 @@ QUERIES = (
     "GB/T 22239-2019", '"GB/T 22239-2019"', "包职院发〔2019〕12号", "ISO 9001", "ＧＢ／Ｔ", "22239", "9001:2015",
     "2019〕1", "v2.0", "训基", "点开", "诊改 双师", "年度 kpi 考核", "不存在的内容",
     "质量保证诊", "保证诊断", "带头。", "专业带头人每",
+    "另有重点任务", "有重点", "*重点*", "《实施细则》与代码k9", "注释^1说明", "隐藏脚注甲乙", "a&b", "<标签>", "及中文", "*星号*",
 )  # fmt: skip
+# Markup the reader does not see (issue 16): (body, the text the page shows, written out by hand)
+MARKUP = (
+    ("本条另有*重点*任务清单。", "本条另有重点任务清单。"),
+    ('详见[《实施细则》](http://x.cn/a_(1) "标题")与`代码K9`。', "详见《实施细则》与代码K9。"),
+    ("注释[^1]说明。\n\n[^1]: 隐藏脚注甲乙", "注释^1说明。"),
+    ("A&amp;B 与 &lt;标签&gt; 及&#20013;文", "A&B 与 <标签> 及中文"),
+    ("转义\\*星号\\*保留，**粗体*斜体*混排**。", "转义*星号*保留，粗体斜体混排。"),
+)
 
 
 @dataclass(frozen=True)
@@ -116,20 +126,46 @@ def _corpus(count: int, seed: int) -> list[Doc]:
     return docs
 
 
+def _markup_documents() -> list[Doc]:
+    docs = []
+    for n, (body, shown) in enumerate(MARKUP):
+        code = DocumentCode(item=f"F3{n + 91}", doc_type=DocType.Z)
+        title = f"标记测试{n}"
+        meta = DocumentMeta(code=code, title=title, departments=("教务处",), status=Status.IN_FORCE, issued=dt.date(2020, 1, 1))
+        docs.append(
+            Doc(
+                code=str(code),
+                title=title,
+                status=meta.status.value,
+                departments=meta.departments,
+                points=(),
+                issued=dt.date(2020, 1, 1),
+                doc_type="Z",
+                text=new_document(meta, body + "\n").dump(),
+                visible=_fold(f"{title}\n{shown}"),
+            )
+        )
+    return docs
+
+
 @dataclass
 class Indexed:
-    backend: WhooshBackend
+    backend: SearchBackend
     docs: dict[str, Doc]
 
 
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def indexed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
     root = tmp_path_factory.mktemp("ground-truth")
     repo = ContentRepository.create(root / "content.git")
-    docs = {d.code: d for d in _corpus(240, seed=11)}
+    docs = {d.code: d for d in [*_corpus(240, seed=11), *_markup_documents()]}
     files = {DocumentCode(item=c[:4], doc_type=DocType(c[4])).path: d.text for c, d in docs.items()}
     repo.commit(files, author=AUTHOR, message="语料", base=None)
-    backend = WhooshBackend(root / "index", chunk_size=80)  # several segments
+    with open_backend(request.param, root, chunk_size=80) as backend:  # Whoosh: several segments
+        yield from _indexed(backend, repo, docs)
+
+
+def _indexed(backend: SearchBackend, repo: ContentRepository, docs: dict[str, Doc]) -> Iterator[Indexed]:
     rebuild_index(backend, repo)
     changed = {d.code: d for d in _corpus(240, seed=12)[:30]}  # then 30 documents change: deleted entries
     repo.commit(
@@ -141,7 +177,6 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
     assert sync_index(backend, repo, timeout=10).mode == "incremental"
     docs.update(changed)
     yield Indexed(backend=backend, docs=docs)
-    backend.close()
 
 
 def _terms(query: str) -> list[str]:
@@ -251,3 +286,26 @@ def test_empty_results_suggest_near_terms(indexed: Indexed) -> None:
         codes, _ = _all_pages(indexed, suggestion.text)
         assert suggestion.hits == len(codes) > 0
     assert indexed.backend.search(SearchRequest(text="诊改 双师", suggest=False)).suggestions == ()
+
+
+@pytest.mark.parametrize("sort", [Sort.RELEVANCE, Sort.DATE])
+@pytest.mark.parametrize("query", ["质", "双师", "诊改 双师", "学院", "12"])
+def test_pages_follow_the_order_of_ranking_everything(indexed: Indexed, query: str, sort: Sort) -> None:
+    """Occurrences are counted only where they decide a page's order (matching.page): small pages
+    put together must give the order, and the scores, of one page holding every match."""
+    everything = indexed.backend.search(SearchRequest(text=query, sort=sort, per_page=10_000))
+    assert everything.total > 20
+    paged, results = _all_pages_of(indexed, query, sort=sort, per_page=7)
+    assert [(h.code, h.score) for h in paged] == [(h.code, h.score) for h in everything.hits]
+    assert results.total == everything.total
+
+
+def _all_pages_of(indexed: Indexed, query: str, *, sort: Sort, per_page: int) -> tuple[list[SearchHit], SearchResults]:
+    hits: list[SearchHit] = []
+    page = 1
+    while True:
+        results = indexed.backend.search(SearchRequest(text=query, sort=sort, page=page, per_page=per_page))
+        hits += results.hits
+        if page >= results.pages:
+            return hits, results
+        page += 1

@@ -1,10 +1,12 @@
-"""Freshness and safety of the search index: saves, external pushes, reindex, busy writers."""
+"""Freshness and safety of the search index: saves, external pushes, reindex, busy writers — on
+every backend where the behaviour is the backend's (tests/search_backends.py)."""
 
 from __future__ import annotations
 
 import gc
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,9 @@ from click.testing import CliRunner
 from flask import Flask
 
 from tests.actors import AS_EDITOR
-from tests.conftest import OpenApp
+from tests.conftest import OpenApp, make_app
+from tests.databases import clone_instance
+from tests.search_backends import BACKENDS, build_index, index_exists, use_backend
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.cli import cli
 from zhengai_docs.library import Library
@@ -25,10 +29,37 @@ from zhengai_docs.storage.repository import Author, ContentRepository
 EDITOR = Author(name="教务处 王老师", email="jiaowu@example.edu.cn")
 
 
-def build_index(instance: Path) -> None:
-    backend = WhooshBackend(instance / "search-index")
-    rebuild_index(backend, ContentRepository(instance / "content.git"))
-    backend.close()
+@pytest.fixture(params=BACKENDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def chosen(instance: Path, kind: str) -> Path:
+    """The demo instance with the backend under test named in its settings (no index yet)."""
+    return use_backend(instance, kind)
+
+
+@pytest.fixture(scope="session")
+def postgresql_indexed_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    instance = use_backend(clone_instance(demo_template, tmp_path_factory.mktemp("pg-indexed") / "instance"), "postgresql")
+    build_index(instance)
+    return instance
+
+
+@pytest.fixture
+def indexed(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The demo instance with its index built, on the backend under test."""
+    if kind == "whoosh":
+        return Path(request.getfixturevalue("indexed_instance"))
+    return clone_instance(request.getfixturevalue("postgresql_indexed_template"), tmp_path / "instance")
+
+
+@pytest.fixture
+def app_on(indexed: Path) -> Iterator[Flask]:
+    application = make_app(indexed)
+    yield application
+    application.extensions["zhengai"].close()
 
 
 def _library(app: Flask) -> Library:
@@ -44,8 +75,8 @@ def _generations(instance: Path) -> list[str]:
     return sorted(p.name for p in (instance / "search-index").iterdir() if p.is_dir())
 
 
-def test_a_save_is_searchable_when_save_returns(indexed_app: Flask) -> None:
-    library = _library(indexed_app)
+def test_a_save_is_searchable_when_save_returns(app_on: Flask) -> None:
+    library = _library(app_on)
     loaded = library.load(document_code("A101Z"))
     assert _found(library, "甲乙丙丁戊") == []
     changed = loaded.document.with_changes(body=loaded.document.body + "\n甲乙丙丁戊\n")
@@ -70,10 +101,10 @@ def test_segments_are_plain_files_and_saves_leave_no_reader_open(indexed_app: Fl
     gc.collect()  # a reader that was dropped without being closed warns here
 
 
-def test_an_external_push_is_picked_up_incrementally(indexed_app: Flask, indexed_instance: Path, tmp_path: Path) -> None:
-    instance = indexed_instance
-    library = _library(indexed_app)
-    generations = _generations(instance)
+def test_an_external_push_is_picked_up_incrementally(app_on: Flask, indexed: Path, kind: str, tmp_path: Path) -> None:
+    instance = indexed
+    library = _library(app_on)
+    generations = _generations(instance) if kind == "whoosh" else []
     work = tmp_path / "clone"
     git = ["git", "-c", "user.name=外部", "-c", "user.email=ext@example.edu.cn"]
     subprocess.run([*git, "clone", "-q", str(instance / "content.git"), str(work)], check=True)
@@ -82,14 +113,15 @@ def test_an_external_push_is_picked_up_incrementally(indexed_app: Flask, indexed
     subprocess.run([*git, "-C", str(work), "commit", "-qam", "外部修改"], check=True)
     subprocess.run([*git, "-C", str(work), "push", "-q", "origin", "HEAD:main"], check=True)
     assert _found(library, "己庚辛壬") == []  # nothing has looked at the branch yet
-    indexed_app.test_client().get("/login")  # any request syncs first
+    app_on.test_client().get("/login")  # any request syncs first
     assert _found(library, "己庚辛壬") == ["A101Z"]
     assert library.search is not None and library.search.backend.state().commit == library.repo.head()
-    assert _generations(instance) == generations, "an incremental update must not rebuild"
+    if kind == "whoosh":
+        assert _generations(instance) == generations, "an incremental update must not rebuild"
 
 
-def test_a_deleted_document_leaves_the_index(indexed_app: Flask) -> None:
-    library = _library(indexed_app)
+def test_a_deleted_document_leaves_the_index(app_on: Flask) -> None:
+    library = _library(app_on)
     title = library.load(document_code("A101L")).document.meta.title
     assert "A101L" in _found(library, title)
     library.repo.commit({"regulations/A/A1/A101L.md": None}, author=EDITOR, message="删除流程", base=library.repo.head())
@@ -97,7 +129,8 @@ def test_a_deleted_document_leaves_the_index(indexed_app: Flask) -> None:
     assert "A101L" not in _found(library, title)
 
 
-def test_starting_the_app_never_builds_the_index(instance: Path, open_app: OpenApp) -> None:
+def test_starting_the_app_never_builds_the_index(chosen: Path, open_app: OpenApp) -> None:
+    instance = chosen
     app = open_app(instance, ANONYMOUS_READ=True)
     client = app.test_client()
     assert client.get("/").status_code == 200
@@ -105,12 +138,13 @@ def test_starting_the_app_never_builds_the_index(instance: Path, open_app: OpenA
     assert page.status_code == 503 and "zhengai-docs reindex" in page.get_data(as_text=True)
     api = client.get("/api/search?q=双师")
     assert api.status_code == 503 and "reindex" in api.get_json()["error"]["message"]
-    assert not (instance / "search-index" / "CURRENT").exists()
+    assert not index_exists(instance)
     _library(app).sync()  # syncing a missing index neither fails nor builds one
-    assert not (instance / "search-index" / "CURRENT").exists()
+    assert not index_exists(instance)
 
 
 def test_reindex_command_rebuilds_beside_the_live_index(instance: Path) -> None:
+    """Whoosh: a new generation folder replaces the old one (PostgreSQL: see the next test)."""
     runner = CliRunner()
     first = runner.invoke(cli, ["--instance", str(instance), "reindex"])
     assert first.exit_code == 0, first.output
@@ -125,7 +159,25 @@ def test_reindex_command_rebuilds_beside_the_live_index(instance: Path) -> None:
     backend.close()
 
 
-def test_init_builds_the_index_once(blank_instance: Path) -> None:
+def test_reindex_command_on_postgresql_swaps_the_table_while_it_serves(chosen: Path, kind: str, open_app: OpenApp) -> None:
+    if kind != "postgresql":
+        pytest.skip("the Whoosh variant is the test above")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--instance", str(chosen), "reindex"])
+    assert first.exit_code == 0, first.output
+    assert "搜索索引已重建：30 份文档" in first.output
+    app = open_app(chosen)
+    library = _library(app)
+    before = _found(library, "双师")
+    second = runner.invoke(cli, ["--instance", str(chosen), "reindex"])
+    assert second.exit_code == 0, second.output
+    assert before and _found(library, "双师") == before  # the same process reads the swapped table
+    doctor = runner.invoke(cli, ["--instance", str(chosen), "doctor"])
+    assert "搜索索引与仓库一致" in doctor.output, doctor.output
+
+
+def test_init_builds_the_index_once(blank_instance: Path, kind: str) -> None:
+    use_backend(blank_instance, kind)
     runner = CliRunner()
     result = runner.invoke(cli, ["--instance", str(blank_instance), "init", "--demo"])
     assert result.exit_code == 0, result.output
@@ -134,17 +186,16 @@ def test_init_builds_the_index_once(blank_instance: Path) -> None:
     assert again.exit_code == 0 and "已建立搜索索引" not in again.output
 
 
-def test_a_busy_writer_never_reaches_a_request(indexed_app: Flask) -> None:
-    library = _library(indexed_app)
+def test_a_busy_writer_never_reaches_a_request(app_on: Flask) -> None:
+    library = _library(app_on)
     assert library.search is not None
     backend = library.search.backend
-    assert isinstance(backend, WhooshBackend)
     loaded = library.load(document_code("A104Z"))
-    with backend.store.writer_lock(timeout=1):  # another process is writing, and takes its time
+    with backend.writer(timeout=1):  # another process is writing, and takes its time
         text = loaded.document.dump() + "\n癸子丑寅\n"
         library.repo.write(loaded.version.path, text, author=EDITOR, message="改", base=loaded.version.commit)
         start = time.monotonic()
-        client = indexed_app.test_client()
+        client = app_on.test_client()
         assert client.get("/login").status_code == 200
         assert time.monotonic() - start < 3
         assert _found(library, "癸子丑寅") == []  # searches still answer, from the previous commit
@@ -152,9 +203,11 @@ def test_a_busy_writer_never_reaches_a_request(indexed_app: Flask) -> None:
     assert _found(library, "癸子丑寅") == ["A104Z"]
 
 
-def test_a_rebuild_catches_up_with_commits_made_meanwhile(instance: Path) -> None:
-    repo = ContentRepository(instance / "content.git")
-    backend = WhooshBackend(instance / "search-index")
+def test_a_rebuild_catches_up_with_commits_made_meanwhile(chosen: Path, open_app: OpenApp) -> None:
+    repo = ContentRepository(chosen / "content.git")
+    library = _library(open_app(chosen))
+    assert library.search is not None
+    backend = library.search.backend
     committed: list[str] = []
 
     def save_meanwhile(done: int, total: int) -> None:
@@ -165,20 +218,20 @@ def test_a_rebuild_catches_up_with_commits_made_meanwhile(instance: Path) -> Non
     result = rebuild_index(backend, repo, progress=save_meanwhile)
     assert result.new == committed[0] == backend.state().commit
     assert [h.code for h in backend.search(SearchRequest(text="卯辰巳")).hits] == ["A101Z"]
-    backend.close()
 
 
-def test_an_index_of_another_history_asks_for_reindex(instance: Path, tmp_path: Path) -> None:
-    build_index(instance)
+def test_an_index_of_another_history_asks_for_reindex(chosen: Path, tmp_path: Path, open_app: OpenApp) -> None:
+    build_index(chosen)
     other = ContentRepository.create(tmp_path / "other.git")  # e.g. a repository replaced wholesale
     other.write("regulations/A/A1/A101Z.md", "---\n---\n正文\n", author=EDITOR, message="新历史", base=None)
-    backend = WhooshBackend(instance / "search-index")
+    library = _library(open_app(chosen))
+    assert library.search is not None
+    backend = library.search.backend
     with pytest.raises(IndexMissing):
         sync_index(backend, other, timeout=1)
     assert SearchIndex(backend, other).follow(wait=True) is False  # logged, never raised
     rebuild_index(backend, other)
     assert [h.code for h in backend.search(SearchRequest(text="正文")).hits] == ["A101Z"]
-    backend.close()
 
 
 def test_block_reading_of_postings_matches_whoosh(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""The search page, the header search box and /api/search, on the demo content."""
+"""The search page, the header search box and /api/search, on the demo content, on every backend."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -9,8 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import OpenApp, client_for
+from tests.conftest import OpenApp, client_for, make_app
+from tests.databases import clone_instance
 from tests.html_reader import attributes, find_all, parse
+from tests.search_backends import BACKENDS, build_index, use_backend
 
 
 class Page:
@@ -27,9 +30,25 @@ class Page:
         self.inline = [element.tag for element in find_all(tree, inline)]
 
 
+@pytest.fixture(scope="session")
+def postgresql_search_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    instance = use_backend(clone_instance(demo_template, tmp_path_factory.mktemp("pg-search") / "instance"), "postgresql")
+    build_index(instance)
+    return instance
+
+
+@pytest.fixture(params=BACKENDS)
+def indexed(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if request.param == "whoosh":
+        return Path(request.getfixturevalue("indexed_instance"))
+    return clone_instance(request.getfixturevalue("postgresql_search_template"), tmp_path / "instance")
+
+
 @pytest.fixture
-def app(indexed_app: Flask) -> Flask:
-    return indexed_app
+def app(indexed: Path) -> Iterator[Flask]:
+    application = make_app(indexed)
+    yield application
+    application.extensions["zhengai"].close()
 
 
 @pytest.fixture
@@ -107,7 +126,8 @@ def test_the_header_search_box_is_on_every_page(reader: FlaskClient) -> None:
         assert any(f.get("class") == "header-search" and f.get("action") == "/search" for f in page.forms), url
 
 
-def test_reading_rules(app: Flask, indexed_instance: Path, open_app: OpenApp) -> None:
+def test_reading_rules(app: Flask, indexed: Path, open_app: OpenApp) -> None:
+    indexed_instance = indexed
     anonymous = app.test_client()
     assert anonymous.get("/search?q=双师").headers["Location"].startswith("/login")
     assert anonymous.get("/api/search?q=双师").status_code == 401

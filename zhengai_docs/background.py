@@ -19,12 +19,15 @@ from pathlib import Path
 
 from whoosh.util.filelock import FileLock
 
+from zhengai_docs.errors import StorageError
 from zhengai_docs.library import Library
 from zhengai_docs.search.backend import IndexBusy, IndexMissing
+from zhengai_docs.search.indexer import SearchIndex
 
 log = logging.getLogger(__name__)
 
 PAGE_SYNC_DOCUMENTS = 1  # documents a page view syncs itself; more are the follower's
+MERGE_EVERY = 20  # index moves after which the follower merges even while saves go on
 INDEX_WAIT = 30.0  # seconds the follower waits for the index writer (a save may hold it)
 
 
@@ -40,8 +43,18 @@ class Housekeeping:
 class BackgroundFollower:
     """A daemon thread that follows the branch head for its process, when it holds the lock."""
 
-    def __init__(self, *, library: Library, lock_path: Path, interval: float = 1.0, housekeeping: Housekeeping | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        library: Library,
+        lock_path: Path,
+        interval: float = 1.0,
+        housekeeping: Housekeeping | None = None,
+        fetch_seconds: float = 5.0,
+    ) -> None:
         self.library = library
+        self.fetch_seconds = fetch_seconds  # CONTENT_REMOTE: how often pushes made elsewhere are fetched
+        self._fetched_at: float | None = None
         self.lock_path = lock_path
         self.interval = interval
         self.housekeeping = housekeeping or Housekeeping()
@@ -50,6 +63,8 @@ class BackgroundFollower:
         self._lock = FileLock(str(lock_path))
         self._holding = False
         self._checked_at: float | None = None
+        self._merge_seen: str | None = None  # the index commit the last round saw
+        self._moves = 0  # index moves since the last merge check
 
     def start(self) -> BackgroundFollower:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,13 +94,43 @@ class BackgroundFollower:
             self._holding = bool(self._lock.acquire(blocking=False))
             if not self._holding:
                 return False
+        self._fetch_when_due()
         self.library.sync()
         search = self.library.search
         if search is not None and search.follow(wait=True):
-            with contextlib.suppress(IndexBusy, IndexMissing):  # a rebuild or a long save holds it: next round
-                search.backend.merge_segments(timeout=INDEX_WAIT)
+            self._merge_when_quiet(search)
         self._pack_when_due()
         return True
+
+    def _fetch_when_due(self) -> None:
+        """With a central repository, fetch every `fetch_seconds`, so commits pushed there by
+        other means than a node (plain `git push`, another node whose cache update was lost)
+        are followed; nodes' own saves are seen sooner, through the shared cache."""
+        remote = self.library.repo.remote
+        now = time.monotonic()
+        if remote is None or (self._fetched_at is not None and now - self._fetched_at < self.fetch_seconds):
+            return
+        self._fetched_at = now
+        try:
+            remote.fetch()
+        except StorageError:
+            log.warning("background follower: central content repository not reachable", exc_info=True)
+
+    def _merge_when_quiet(self, search: SearchIndex) -> None:
+        """Merge the index's small segments once saves pause for a round (or after `MERGE_EVERY`
+        index moves under a steady stream of saves): a merge holds the writer lock, and a save
+        that waits for it is a slow save."""
+        indexed = search.indexed
+        if indexed != self._merge_seen:
+            self._merge_seen = indexed
+            self._moves += 1
+            if self._moves < MERGE_EVERY:
+                return
+        elif self._moves == 0:
+            return  # merged (or checked) since the index last moved
+        with contextlib.suppress(IndexBusy, IndexMissing):  # a rebuild or a long save holds it: next round
+            search.backend.merge_segments(timeout=INDEX_WAIT)
+            self._moves = 0
 
     def _pack_when_due(self) -> None:
         now = time.monotonic()

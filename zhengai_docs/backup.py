@@ -56,14 +56,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeEngine
 
+from zhengai_docs.attachments.texts import AttachmentTexts
 from zhengai_docs.config import load_settings, resolve_database_url, resolve_path
 from zhengai_docs.db.database import Database, known_revision, schema_head
 from zhengai_docs.db.doctor import diagnose
 from zhengai_docs.db.models import Base, UTCDateTime
 from zhengai_docs.db.sync import cached_commit, rebuild
 from zhengai_docs.errors import StorageError, ZhengaiError
+from zhengai_docs.search.choice import search_backend
 from zhengai_docs.search.indexer import rebuild_index
-from zhengai_docs.search.whoosh_backend import WhooshBackend
 from zhengai_docs.storage.repository import ContentRepository
 
 FORMAT = "zhengai-docs-backup"
@@ -91,6 +92,7 @@ CACHE_TABLES = frozenset(
         "revisions",
         "document_indicators",
         "indicator_results_version",  # a counter that only tells processes to recompute; starts again at 0
+        "attachment_texts",  # attachments' text, extracted again from the files when the index is rebuilt
     }
 )
 # The record of people, in the order rows are loaded (parents first). `login_attempts` is kept
@@ -467,11 +469,10 @@ def restore_backup(*, source: Path, instance: Path, keep_database_url: bool = Fa
             _write_secret(source, instance, manifest, undo)
             say("重建缓存与搜索索引")
             documents = rebuild(db, repo, expected=cached_commit(db)).documents
-            index_path = resolve_path(instance, settings["SEARCH_INDEX"])
-            undo.paths.append(index_path)
-            backend = WhooshBackend(index_path)
+            undo.paths.append(resolve_path(instance, settings["SEARCH_INDEX"]))
+            backend = search_backend(settings, instance_path=instance, db=db)  # SEARCH_BACKEND: Whoosh or PostgreSQL
             try:
-                rebuild_index(backend, repo)
+                rebuild_index(backend, repo, attachments=AttachmentTexts(repo=repo, db=db))
             finally:
                 backend.close()
             say("检查（doctor）")

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from zhengai_docs import coverage, health
+from zhengai_docs.attachments.store import size_label
 from zhengai_docs.bootstrap import DEMO_COLLEGE, DEMO_PASSWORD, SYSTEM_AUTHOR, initialise, remember_demo_college
 from zhengai_docs.catalogue.framework import framework_from_file
 from zhengai_docs.cycles import report as cycle_report
@@ -26,8 +27,9 @@ from zhengai_docs.errors import StorageError, ZhengaiError
 from zhengai_docs.notify import SmtpSettings
 from zhengai_docs.permissions import Actor
 from zhengai_docs.search.backend import IndexMissing
-from zhengai_docs.search.indexer import SAVE_WAIT, SearchIndex, rebuild_index, sync_index
+from zhengai_docs.search.indexer import SAVE_WAIT, SearchIndex, sync_index
 from zhengai_docs.services import Services, instance_path_from, load_services
+from zhengai_docs.storage.files import largest_objects, repository_size
 from zhengai_docs.users import Role, check_credentials, create_user
 from zhengai_docs.workflow import FindingState, reconcile_drafts
 
@@ -276,7 +278,8 @@ def doctor(ctx: _Context, repair: bool, force: bool) -> None:
         except StorageError as exc:  # reported, and the checks below still run
             damaged = True
             click.echo(f"git 仓库完整性检查：未通过：{exc}")
-        diagnosis = _doctor_cache(svc, force=force)
+        remote_left, reachable = doctor_remote(svc)  # CONTENT_REMOTE: fetched first, so the cache only moves forward
+        diagnosis = _doctor_cache(svc, force=force) if reachable else Diagnosis(head=repo.head(), cached=cached_commit(db))
         index_left = _doctor_search_index(svc)
         drafts_left = _doctor_drafts(svc, repair=repair)
         people_left = _doctor_people(svc)
@@ -286,7 +289,7 @@ def doctor(ctx: _Context, repair: bool, force: bool) -> None:
         click.echo(f"  内容：{problem}")
     if diagnosis.content_problems:
         click.echo(f"共 {len(diagnosis.content_problems)} 个文件或条目无法使用；其余内容照常工作。修正后提交即可恢复。")
-    if damaged or not diagnosis.cache_ok or diagnosis.content_problems or index_left or drafts_left or people_left:
+    if damaged or remote_left or not diagnosis.cache_ok or diagnosis.content_problems or index_left or drafts_left or people_left:
         click.echo("检查完成：仍有问题需要处理（见上）")
         sys.exit(1)
     click.echo("检查完成：没有需要处理的问题")
@@ -320,13 +323,13 @@ def _doctor_search_index(svc: Services) -> bool:
         backend = library.search.backend
         if drift.repair == "catch-up":
             try:
-                caught = sync_index(backend, library.repo, timeout=SAVE_WAIT)
+                caught = sync_index(backend, library.repo, timeout=SAVE_WAIT, attachments=library.search.attachments)
                 click.echo(f"搜索索引已追上仓库：更新 {caught.documents} 份文档")
             except IndexMissing:  # the recorded commit is gone (history rewritten and pruned)
                 drift = health.IndexDrift(drift.problem, "rebuild")
         if drift.repair == "rebuild":
             with _progress("重建搜索索引") as progress:
-                built = rebuild_index(backend, library.repo, progress=progress)
+                built = library.search.rebuild(progress=progress)
             click.echo(f"搜索索引已重建：{built.documents} 份文档")
         drift = health.index_drift(library)
     click.echo("搜索索引与仓库一致" if drift is None else f"搜索索引仍有问题：{drift.problem}（需人工处理）")
@@ -506,9 +509,10 @@ def reindex(ctx: _Context) -> None:
     """
     svc = ctx.services
     start = time.perf_counter()
+    svc.db.upgrade()  # the index reads attachments' kept texts (a reindex may come first after an upgrade)
     with _errors(), _progress("重建搜索索引") as progress:
         index = _search_index(svc)
-        result = rebuild_index(index.backend, svc.library.repo, progress=progress)
+        result = index.rebuild(progress=progress)
     size = index.backend.state().size_bytes / 1e6
     commit = (result.new or "")[:12] or "（空仓库）"
     click.echo(f"搜索索引已重建：{result.documents} 份文档，对应提交 {commit}，用时 {time.perf_counter() - start:.1f} 秒，{size:.1f} MB")
@@ -526,8 +530,34 @@ def _build_missing_index(svc: Services) -> None:
     if index.backend.state().exists:
         return
     with _errors(), _progress("建立搜索索引") as progress:
-        result = rebuild_index(index.backend, svc.library.repo, progress=progress)
+        result = index.rebuild(progress=progress)
     click.echo(f"已建立搜索索引：{result.documents} 份文档")
+
+
+@cli.group()
+def repository() -> None:
+    """The content repository itself: what takes its space."""
+
+
+@repository.command("largest")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many files to list.")
+@pass_context
+def repository_largest(ctx: _Context, limit: int) -> None:
+    """List the largest files anywhere in the content repository's history (all refs, drafts
+    included), largest first, with their size on disk, and the repository's total size: what
+    to look at when the repository grows (README, "Attachments and repository size").
+
+    Examples:
+      zhengai-docs repository largest
+      zhengai-docs repository largest --limit 50
+    """
+    repo = ctx.services.library.repo
+    with _errors():
+        found = largest_objects(repo, limit=limit)
+        total = repository_size(repo)
+    click.echo(f"内容仓库占用磁盘 {size_label(total)}；最大的 {len(found)} 个文件（按原始大小，含历史版本和草稿）：")
+    for item in found:
+        click.echo(f"  {size_label(item.size):>9}  （磁盘上 {size_label(item.packed)}）  {item.sha[:12]}  {item.path}")
 
 
 from zhengai_docs.cli_word import register as _register_word  # noqa: E402 - uses the group and helpers above
@@ -542,6 +572,11 @@ _register_staff(cli)
 from zhengai_docs.cli_indicators import register as _register_indicators  # noqa: E402 - indicators import, remind
 
 _register_indicators(cli)
+
+from zhengai_docs.cli_remote import doctor_remote  # noqa: E402 - the central repository (CONTENT_REMOTE)
+from zhengai_docs.cli_remote import register as _register_remote  # noqa: E402
+
+_register_remote(cli)
 
 
 def main() -> None:

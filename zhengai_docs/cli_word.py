@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from zhengai_docs.attachments.body_pictures import picture_reader
+from zhengai_docs.attachments.store import attachment_note_markdown, attachments_of
 from zhengai_docs.bootstrap import SYSTEM_AUTHOR
 from zhengai_docs.catalogue.codes import DocType, document_code, level1_code
 from zhengai_docs.cli import _errors, _progress
@@ -19,6 +21,7 @@ from zhengai_docs.publishing import handbook as handbook_service
 from zhengai_docs.render.docx_export import export_markdown
 from zhengai_docs.render.docx_package import Limits
 from zhengai_docs.render.flowcharts import FlowchartRenderer
+from zhengai_docs.storage.files import document_files
 
 if TYPE_CHECKING:
     from zhengai_docs.cli import _Context
@@ -142,14 +145,18 @@ def export_word(ctx: _Context, code: str, rev: str | None, output: Path | None) 
     """
     library = ctx.services.library
     with _errors():
-        loaded = library.load(document_code(code), revision=rev)
+        doc_code = document_code(code)
+        loaded = library.load(doc_code, revision=rev)
         meta = loaded.document.meta
+        commit = loaded.version.commit
+        listed = attachments_of(document_files(library.repo, doc_code.path, commit))
         data = export_markdown(
-            loaded.document.body,
+            loaded.document.body + attachment_note_markdown(listed),  # ends with its 附件 list, as on the web
             template=_template(ctx),
             title=meta.title,
             subtitle=handbook_service.subtitle(meta),
             flowcharts=_flowcharts(ctx),
+            read_image=picture_reader(library.repo, doc_code.path, revision=commit),
         )
     target = output or Path(f"{code}.docx")
     target.write_bytes(data)

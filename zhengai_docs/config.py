@@ -26,6 +26,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONTENT_REPOSITORY", "content.git", "Path of the bare git repository that holds documents, catalogue and frameworks."),
     Setting("CONTENT_BRANCH", "main", "Branch whose head is the content in force."),
     Setting(
+        "CONTENT_REMOTE",
+        "",
+        "URL of the central content repository (file://, ssh://, http(s)://, git://) when several machines serve one "
+        "library; CONTENT_REPOSITORY is then this node's mirror. Empty: the local repository is the record.",
+    ),
+    Setting("REMOTE_TIMEOUT_SECONDS", 20, "Longest wait for one push to or fetch from CONTENT_REMOTE."),
+    Setting("REMOTE_FETCH_SECONDS", 5, "How often the background follower fetches CONTENT_REMOTE to follow pushes made elsewhere."),
+    Setting(
         "DATABASE_URL",
         "sqlite:///zhengai.db",
         "SQLAlchemy URL of the database (cache tables, users). e.g. postgresql+psycopg://user@host/db",
@@ -39,6 +47,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("REMEMBER_DAYS", 30, "Days a “在本机保持登录” (remember-me) cookie stays valid; sign-out and a password change end it sooner."),
     Setting("MAX_UPLOAD_MB", 20, "Largest accepted upload in megabytes."),
+    Setting(
+        "ATTACHMENT_SUFFIXES",
+        ".docx .xlsx .pdf .png .jpg",
+        "File types a document's 附件 may be (space-separated; judged by content, not by name): any of .docx .xlsx .pdf .png .jpg.",
+    ),
+    Setting("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, "Largest 附件 or picture accepted, in bytes (the request limit grows to fit it)."),
     Setting("LOGIN_MAX_FAILURES", 5, "Failed sign-ins allowed per user name within LOGIN_WINDOW_MINUTES; then that name is locked."),
     Setting("LOGIN_WINDOW_MINUTES", 15, "Window for counting failed sign-ins."),
     Setting(
@@ -74,6 +88,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder of the static files under content-hashed names with gzip copies (made at start, shared by every process).",
     ),
     Setting("SEARCH_INDEX", "search-index", "Folder of the full-text search index (a cache: `zhengai-docs reindex` rebuilds it)."),
+    Setting(
+        "SEARCH_BACKEND",
+        "whoosh",
+        "Search engine: whoosh (an index folder, SEARCH_INDEX; one machine) or postgresql (tables in the PostgreSQL DATABASE_URL "
+        "with pg_trgm, shared by every node; needs a UTF-8 locale).",
+    ),
     Setting("CYCLE_YEARS_Z", 3, "Revision cycle of 制度 (regulations) in years; a document's review_cycle overrides it."),
     Setting("CYCLE_YEARS_L", 3, "Revision cycle of 流程 (processes) in years."),
     Setting("CYCLE_YEARS_B", 3, "Revision cycle of 标准 (standards) in years (质量标准“至少3年内调整一次”)."),

@@ -11,6 +11,7 @@ only translate a refusal (`NotAllowed`, 403) into a page or a message.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,16 +25,18 @@ from zhengai_docs.catalogue.importer import CatalogueImport, plan_import, read_r
 from zhengai_docs.catalogue.model import Catalogue, parse_catalogue
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.sync import SyncResult, cached_commit, sync
-from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound, Refused
+from zhengai_docs.errors import Conflict, InvalidFrontMatter, NotFound, Refused, StorageError
 from zhengai_docs.frameworks import FrameworkStore, framework_path
 from zhengai_docs.permissions import Actor, WritePolicy
 from zhengai_docs.render.html import require_renderable
 from zhengai_docs.search.indexer import SearchIndex
-from zhengai_docs.storage.paths import CATALOGUE_PATH
+from zhengai_docs.storage.paths import CATALOGUE_PATH, files_folder, owning_document
 from zhengai_docs.storage.repository import Author, ContentRepository, FileVersion, WriteResult
 from zhengai_docs.storage.retries import earlier_save
 from zhengai_docs.trailers import commit_message
 from zhengai_docs.users import department_user_counts, rename_department_scopes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,14 @@ class Library:
         `max_documents` bounds the work (a page view's share): more is left to the background
         follower and the result says "deferred". A bounded call never waits for another thread's
         sync either (it may be the follower's bulk work), and remembers a deferral: while the
-        head and the cache stay where they were, the next page view asks git nothing."""
+        head and the cache stay where they were, the next page view asks git nothing.
+
+        With a central repository (CONTENT_REMOTE) the cache is shared by every node: this node
+        first fetches when the cache is at a commit its mirror has not reached (read-your-writes
+        across nodes), and the cache only ever moves forward along the central branch."""
+        remote = self.repo.remote is not None
+        if remote:
+            self._catch_up_with_cache()
         if self.search is not None:
             self.search.follow(wait=False, max_documents=max_documents)
         head = self.repo.head()
@@ -77,14 +87,30 @@ class Library:
             pending = self._deferred is not None and self._deferred[0] == head
             return SyncResult(old=None, new=None, mode="deferred" if pending else "busy")
         try:
-            result = sync(self.db, self.repo, max_documents=max_documents)
+            result = sync(self.db, self.repo, max_documents=max_documents, forward_only=remote)
             if result.mode == "deferred":
                 self._deferred = (head, result.old)
-            else:
+            elif result.mode != "behind":  # behind: the shared cache is ahead of this mirror (a fetch failed)
                 self._synced_head = cached_commit(self.db) if result.mode == "raced" else result.new
         finally:
             self._lock.release()
         return result
+
+    def _catch_up_with_cache(self) -> None:
+        """Fetch when the shared cache records a commit this mirror's head does not contain
+        (another node wrote it). One query; a process only when the two differ. An unreachable
+        central repository is logged and the mirror served as it is."""
+        remote = self.repo.remote
+        cached = cached_commit(self.db)
+        head = self.repo.head()
+        if remote is None or cached is None or cached in (head, self._synced_head):
+            return  # the mirror is at the cache's commit, or past it (mirrors only move forward)
+        if head is not None and self.repo.is_ancestor(cached, head):
+            return  # the mirror is ahead: the sync below brings the cache forward
+        try:
+            remote.fetch()
+        except StorageError:
+            log.warning("central content repository not reachable; serving this node's mirror as it is", exc_info=True)
 
     def load(self, code: DocumentCode, *, revision: str | None = None) -> LoadedDocument:
         """A document at the head or at a commit on the branch (never from a draft ref)."""
@@ -92,7 +118,14 @@ class Library:
         return LoadedDocument(document=parse_document(version.text, path=code.path), version=version)
 
     def save(
-        self, document: Document, *, actor: Actor, message: str, base: str | None, trailers: Sequence[tuple[str, str]] = ()
+        self,
+        document: Document,
+        *,
+        actor: Actor,
+        message: str,
+        base: str | None,
+        trailers: Sequence[tuple[str, str]] = (),
+        files: Mapping[str, bytes | None] | None = None,
     ) -> WriteResult:
         """Write one document straight to the version in force (refusing stale bases) and update the cache.
 
@@ -100,16 +133,18 @@ class Library:
         create in its item) and to lead it by its new departments; with REVIEW_REQUIRED only
         administrators may (editors go through `Workflow`). `trailers` are the product's own
         records, written as the message's last paragraph; nothing in `message` can pass for
-        them (see `zhengai_docs.trailers`).
+        them (see `zhengai_docs.trailers`). `files`: the document's own files (附件, pictures)
+        changed in the same commit (`attachments.store` plans them); while any are given, the
+        document's files folder must be as it was at `base` (a conflict otherwise).
         """
         self._require_direct_edit(actor, document, base)
         try:
-            result = self._write(document, author=actor.author, message=message, base=base, trailers=trailers)
+            result = self._write(document, author=actor.author, message=message, base=base, trailers=trailers, files=files)
         except Conflict:
-            if (retried := self._retried_save(document, actor=actor, base=base)) is None:
+            if files or (retried := self._retried_save(document, actor=actor, base=base)) is None:
                 raise
             return retried
-        return (None if result.changed else self._retried_save(document, actor=actor, base=base)) or result
+        return (None if result.changed or files else self._retried_save(document, actor=actor, base=base)) or result
 
     def _retried_save(self, document: Document, *, actor: Actor, base: str | None) -> WriteResult | None:
         """A retry of a save already made (its answer was lost on the way) is that save: the first
@@ -134,7 +169,15 @@ class Library:
         return self._write(old.document, author=actor.author, message=message, base=base)
 
     def publish(
-        self, document: Document, *, actor: Actor, author: Author, message: str, base: str, trailers: Sequence[tuple[str, str]]
+        self,
+        document: Document,
+        *,
+        actor: Actor,
+        author: Author,
+        message: str,
+        base: str,
+        trailers: Sequence[tuple[str, str]],
+        files: Mapping[str, bytes | None] | None = None,
     ) -> WriteResult:
         """Commit an approved draft to the branch (`Workflow.publish` checks the draft's state and
         records the publication): the actor must review the document's type; `author` is the
@@ -142,7 +185,7 @@ class Library:
         here: the workflow writes this commit inside its database transaction and follows the
         branch once that transaction is committed."""
         self.policy.require_reviewer(actor, document.meta.code.doc_type)
-        return self._commit(document, author=author, message=message, base=base, trailers=trailers)
+        return self._commit(document, author=author, message=message, base=base, trailers=trailers, files=files)
 
     def record_review(
         self, document: Document, *, actor: Actor, message: str, base: str | None, trailers: Sequence[tuple[str, str]]
@@ -183,21 +226,41 @@ class Library:
             return ()
 
     def _write(
-        self, document: Document, *, author: Author, message: str, base: str | None, trailers: Sequence[tuple[str, str]] = ()
+        self,
+        document: Document,
+        *,
+        author: Author,
+        message: str,
+        base: str | None,
+        trailers: Sequence[tuple[str, str]] = (),
+        files: Mapping[str, bytes | None] | None = None,
     ) -> WriteResult:
-        result = self._commit(document, author=author, message=message, base=base, trailers=trailers)
+        result = self._commit(document, author=author, message=message, base=base, trailers=trailers, files=files)
         self.sync()
         if self.search is not None:
             self.search.follow(wait=True)  # the saved text is searchable when save returns
         return result
 
     def _commit(
-        self, document: Document, *, author: Author, message: str, base: str | None, trailers: Sequence[tuple[str, str]]
+        self,
+        document: Document,
+        *,
+        author: Author,
+        message: str,
+        base: str | None,
+        trailers: Sequence[tuple[str, str]],
+        files: Mapping[str, bytes | None] | None = None,
     ) -> WriteResult:
-        """The git write alone (the callers check who may first)."""
+        """The git write alone (the callers check who may first); `files` must be the document's own."""
         require_renderable(document.body)  # TooComplex: a body that could only be shown as plain text
         text = commit_message(message, trailers=trailers)
-        return self.repo.write(document.meta.code.path, document.dump(), author=author, message=text, base=base)
+        path = document.meta.code.path
+        if not files:
+            return self.repo.write(path, document.dump(), author=author, message=text, base=base)
+        if any(owning_document(p) != path for p in files):
+            raise Refused(f"只能随 {document.meta.code} 保存它自己的附件")
+        folder = files_folder(path)  # "the next 附件 number" chosen at `base` stays unique
+        return self.repo.commit({path: document.dump(), **files}, author=author, message=text, base=base, unchanged_folders=[folder])
 
     def catalogue(self, *, revision: str | None = None) -> tuple[Catalogue, str | None]:
         """The catalogue file at head (or a revision) and the commit it was read at."""

@@ -8,6 +8,8 @@ into the domain method that performs the write (`Library`, `Workflow`), never in
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import secrets
 import sys
@@ -17,18 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from zhengai_docs import inbox
+from zhengai_docs.attachments.store import Attachments, Limits
+from zhengai_docs.attachments.texts import AttachmentTexts
 from zhengai_docs.background import BackgroundFollower
 from zhengai_docs.config import load_settings, resolve_database_url, resolve_path
 from zhengai_docs.cycles import rules
 from zhengai_docs.db.database import Database
 from zhengai_docs.derived import LibraryState
+from zhengai_docs.errors import StorageUnavailable
 from zhengai_docs.library import Library
 from zhengai_docs.notify import mail_sender
 from zhengai_docs.permissions import WritePolicy
+from zhengai_docs.search.choice import search_backend
 from zhengai_docs.search.indexer import SearchIndex
-from zhengai_docs.search.whoosh_backend import WhooshBackend
+from zhengai_docs.storage.remote import Remote
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.workflow import Workflow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,11 +52,17 @@ class Services:
     state: LibraryState
     follower: BackgroundFollower | None = None
 
+    @functools.cached_property
+    def attachments(self) -> Attachments:
+        """Documents' 附件 (issue 19), with ATTACHMENT_SUFFIXES and ATTACHMENT_MAX_BYTES."""
+        return Attachments(library=self.library, workflow=self.workflow, limits=Limits.from_settings(self.settings))
+
     def start_background(self) -> None:
         """Start this process's background follower (`background.py`) when BACKGROUND_SYNC is on."""
         if self.settings["BACKGROUND_SYNC"] and self.follower is None:
             lock = self.instance_path / "follower.lock"
-            self.follower = BackgroundFollower(library=self.library, lock_path=lock).start()
+            fetch_every = float(self.settings["REMOTE_FETCH_SECONDS"])
+            self.follower = BackgroundFollower(library=self.library, lock_path=lock, fetch_seconds=fetch_every).start()
 
     def close(self) -> None:
         """Stop the follower; release database connections and index readers (a command or a test ends)."""
@@ -84,8 +98,9 @@ def load_services(instance_path: Path, overrides: Mapping[str, Any] | None = Non
 def build_services(settings: Mapping[str, Any], instance_path: Path) -> Services:
     values = dict(settings)
     db = Database(resolve_database_url(instance_path, values["DATABASE_URL"]))
-    repo = ContentRepository(resolve_path(instance_path, values["CONTENT_REPOSITORY"]), branch=values["CONTENT_BRANCH"])
-    search = SearchIndex(WhooshBackend(resolve_path(instance_path, values["SEARCH_INDEX"])), repo)
+    repo = content_repository(values, instance_path)
+    texts = AttachmentTexts(repo=repo, db=db)  # attachments' text, extracted once per file content
+    search = SearchIndex(search_backend(values, instance_path=instance_path, db=db), repo, attachments=texts)
     library = Library(repo=repo, db=db, search=search, policy=WritePolicy.from_settings(values))  # the write rules
     policy = rules.Policy.from_settings(values)
     return Services(
@@ -97,6 +112,26 @@ def build_services(settings: Mapping[str, Any], instance_path: Path) -> Services
         workflow=_workflow(library, values),
         state=LibraryState(db=db, repo=repo, settings=values, policy=policy),
     )
+
+
+def content_repository(settings: Mapping[str, Any], instance_path: Path) -> ContentRepository:
+    """The content repository; with CONTENT_REMOTE, this node's mirror of the central one,
+    created (cloned) on first start and fetched at every start (`storage/remote.py`)."""
+    path, branch = resolve_path(instance_path, settings["CONTENT_REPOSITORY"]), settings["CONTENT_BRANCH"]
+    if not settings["CONTENT_REMOTE"]:
+        return ContentRepository(path, branch=branch)
+    remote = Remote(url=settings["CONTENT_REMOTE"], mirror=path, branch=branch, timeout=float(settings["REMOTE_TIMEOUT_SECONDS"]))
+    repo = ContentRepository(path, branch=branch, remote=remote)
+    if not repo.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ContentRepository.create(path, branch=branch)
+        remote.attach()  # a new mirror without its central content would serve nothing: errors propagate
+        return repo
+    try:
+        remote.attach()
+    except StorageUnavailable:
+        log.warning("central content repository not reachable at start; serving this node's mirror", exc_info=True)
+    return repo
 
 
 def _workflow(library: Library, settings: Mapping[str, Any]) -> Workflow:

@@ -42,6 +42,7 @@ from zhengai_docs.library import Library
 from zhengai_docs.permissions import Actor, may_audit, may_create, may_edit
 from zhengai_docs.render.html import require_renderable
 from zhengai_docs.storage.drafts import DraftCommit, DraftStore, draft_ref
+from zhengai_docs.storage.files import document_files, draft_file_changes
 from zhengai_docs.storage.repository import Author, ContentRepository, WriteResult
 from zhengai_docs.storage.retries import earlier_save
 from zhengai_docs.users import Role
@@ -319,8 +320,19 @@ class Workflow:
         require_renderable(document.body)
         return self._open(code, "create", reason, document.meta.departments, head, document.dump(), actor)
 
-    def save(self, draft_id: int, document: Document, *, actor: Actor, message: str, expected: str) -> DraftView:
+    def save(
+        self,
+        draft_id: int,
+        document: Document,
+        *,
+        actor: Actor,
+        message: str,
+        expected: str,
+        files: Mapping[str, bytes | None] | None = None,
+    ) -> DraftView:
         """Save the draft's text; `expected` is the draft commit the editor was opened at.
+        `files`: the document's own files (附件, pictures) changed in the same commit, planned
+        by `attachments.store` against the draft at `expected`.
 
         Order of writes: the commit object; the claim (`tip = expected`, the draft editable);
         the ref moved from `expected` (compare-and-swap); the event; commit. A retry of a save
@@ -339,11 +351,11 @@ class Workflow:
             raise Refused(draft.attention)
         ref = draft_ref(draft.code, draft.id)
         text, expected = document.dump(), self.library.repo.resolve(expected)
-        if draft.status in EDITABLE and draft.tip == expected and self.store.read(ref).text == text:
+        if not files and draft.status in EDITABLE and draft.tip == expected and self.store.read(ref).text == text:
             return draft  # opened and saved without a change: no commit, no event
         if draft.status in EDITABLE and draft.tip == expected:
             note = trailers.one_line(message) or "保存草稿"
-            prepared = self.store.prepare(ref, text, author=actor.author, message=note, expected=expected)
+            prepared = self.store.prepare(ref, text, author=actor.author, message=note, expected=expected, files=files)
             with self.db.transaction() as session:
                 values = {"tip": prepared.commit, "departments": "、".join(document.meta.departments), "updated_at": _now()}
                 if self._try_claim(session, draft, allowed=EDITABLE, values=values):
@@ -351,6 +363,11 @@ class Workflow:
                         raise self._ref_moved(draft)  # rolls the claim back
                     self._event(session, draft.id, "save", actor.name, message)
                     return _view(self._row(session, draft.id))
+        if files:  # an upload is never taken for one already made: the page was stale
+            current = self.get(draft_id)
+            if current.status not in EDITABLE:
+                raise self._handled(draft_id)
+            raise Conflict(path=ref.name, base=expected, head=current.tip)
         return self._unclaimed_save(draft.id, text=text, actor=actor, expected=expected)
 
     def submit(self, draft_id: int, *, actor: Actor, note: str = "", seen: DraftStatus | None = None) -> DraftView:
@@ -413,8 +430,15 @@ class Workflow:
         merged = merge_documents(base, self.document(draft), theirs.document)
         ref = draft_ref(code, draft.id)
         message = f"同步现行版本 {theirs.version.commit[:12]}"
+        files = draft_file_changes(self.library.repo, code.path, since=draft.base, until=draft.tip)  # the draft's 附件 changes stay
         prepared = self.store.prepare(
-            ref, merged.document.dump(), author=actor.author, message=message, expected=draft.tip, rebase_to=theirs.version.commit
+            ref,
+            merged.document.dump(),
+            author=actor.author,
+            message=message,
+            expected=draft.tip,
+            rebase_to=theirs.version.commit,
+            files=files,
         )
         status = draft.status
         if status is DraftStatus.APPROVED or (not merged.clean and status is DraftStatus.SUBMITTED):
@@ -547,7 +571,10 @@ class Workflow:
             if earlier is not None:
                 result = WriteResult(commit=earlier[0], changed=False)
             else:  # the git write happens under the claim and before the commit (SQLite: no cache sync in here)
-                result = self.library.publish(document, actor=actor, author=author, message=message, base=draft.base, trailers=record)
+                files = draft_file_changes(self.library.repo, code.path, since=draft.base, until=draft.tip)  # its 附件 changes
+                result = self.library.publish(
+                    document, actor=actor, author=author, message=message, base=draft.base, trailers=record, files=files
+                )
             told = self._record_publication(session, draft, commit=result.commit, by=actor.name, departments=document.meta.departments)
         self._follow_branch()
         self._mail([draft.author_id], told, draft.id)
@@ -557,7 +584,9 @@ class Workflow:
         """Has the document changed on the branch since the draft's base?"""
         path = document_code(draft.code).path
         head = self.library.repo.require_head()
-        return self.library.repo.blob_ids(draft.base, [path]) != self.library.repo.blob_ids(head, [path])
+        if self.library.repo.blob_ids(draft.base, [path]) != self.library.repo.blob_ids(head, [path]):
+            return True
+        return document_files(self.library.repo, path, draft.base) != document_files(self.library.repo, path, head)
 
     # -- reconciling git and the database --------------------------------------------------
 
@@ -606,7 +635,7 @@ class Workflow:
             return []
         ref = draft_ref(draft.code, draft.id)
         if read_ref:
-            ref_tip = self.store.tip(ref)
+            ref_tip = self.store.tip(ref, expected=draft.tip)  # another node may have moved it (CONTENT_REMOTE)
 
         def finding(problem: str, state: FindingState | None = None) -> list[DraftFinding]:
             chosen = state or (FindingState.REPAIRED if repair else FindingState.REPAIRABLE)

@@ -14,7 +14,7 @@ from zhengai_docs.catalogue.codes import document_code_from_path
 from zhengai_docs.catalogue.framework import InvalidFramework, parse_framework
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import CacheState, DepartmentRow, DocumentRow, ItemRow, RevisionRow, User, UserDepartment
-from zhengai_docs.storage.paths import FRAMEWORKS_DIR, path_problem
+from zhengai_docs.storage.paths import FRAMEWORKS_DIR, owning_document, path_problem
 from zhengai_docs.storage.repository import ContentRepository, TreeEntry
 
 _SYMLINK, _GITLINK = "120000", "160000"
@@ -95,8 +95,13 @@ def unusable_files(repo: ContentRepository, revision: str) -> list[str]:
     (documents and the catalogue are reported from the cache, which records their errors)."""
     problems = []
     frameworks: dict[str, str] = {}
-    for entry in sorted(repo.tree_entries(revision), key=lambda e: e.path):
+    entries = repo.tree_entries(revision)
+    paths = {e.path for e in entries}
+    for entry in sorted(entries, key=lambda e: e.path):
         reason = _entry_problem(entry)
+        owner = owning_document(entry.path)
+        if reason is None and owner is not None and owner not in paths:  # an attachment left behind by a push
+            reason = f"属于文档 {owner.rpartition('/')[2][:-3]}，但该文档不存在（{owner}），程序不会显示此文件；请补回文档或删除此文件"
         if reason is not None:
             problems.append(f"{entry.display_path}: {reason}")
         elif entry.path.startswith(f"{FRAMEWORKS_DIR}/"):

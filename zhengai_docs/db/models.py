@@ -50,6 +50,17 @@ class CacheState(Base):
     catalogue_error: Mapped[str | None] = mapped_column(Text)
 
 
+class AttachmentTextRow(Base):
+    """The searchable text of one attachment's content (by blob id: the same bytes anywhere in
+    the repository share it). Extraction is slow; the text never changes for a blob."""
+
+    __tablename__ = "attachment_texts"
+
+    blob: Mapped[str] = mapped_column(String(40), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    extracted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
 class DepartmentRow(Base):
     __tablename__ = "departments"
 

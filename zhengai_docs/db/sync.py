@@ -54,7 +54,7 @@ Progress = Callable[[int, int], None]
 class SyncResult:
     old: str | None
     new: str | None
-    mode: str  # unchanged, incremental, rebuild, raced, deferred; "busy" (Library.sync): another thread is syncing
+    mode: str  # unchanged, incremental, rebuild, raced, deferred, behind; "busy" (Library.sync): another thread is syncing
     documents: int = 0
     revisions: int = 0
 
@@ -64,18 +64,32 @@ def cached_commit(db: Database) -> str | None:
         return session.scalar(select(CacheState.commit).where(CacheState.id == 1))
 
 
-def sync(db: Database, repo: ContentRepository, *, progress: Progress | None = None, max_documents: int | None = None) -> SyncResult:
+def sync(
+    db: Database,
+    repo: ContentRepository,
+    *,
+    progress: Progress | None = None,
+    max_documents: int | None = None,
+    forward_only: bool = False,
+) -> SyncResult:
     """Bring the cache to the branch head, incrementally when possible.
 
     With `max_documents`, a sync that would change more documents than that (or rebuild) is
     left undone (mode "deferred"): a page view syncs a save's worth itself and leaves a bulk push
     to the background follower (`zhengai_docs.background`).
+
+    `forward_only` (several nodes share the cache, CONTENT_REMOTE): the cache only moves to a
+    descendant of its commit, never back to a node's older mirror head (mode "behind": that node
+    must fetch first); a branch rewritten centrally is `doctor --rebuild`'s to repair.
     """
     head = repo.head()
     cached, position = cached_state(db)
     if head == cached:
         return SyncResult(old=cached, new=head, mode="unchanged")
-    if head is None or cached is None or not repo.is_ancestor(cached, head):
+    descends = head is not None and cached is not None and repo.is_ancestor(cached, head)
+    if forward_only and cached is not None and not descends:
+        return SyncResult(old=cached, new=head, mode="behind")
+    if head is None or cached is None or not descends:
         if max_documents is not None:
             return SyncResult(old=cached, new=head, mode="deferred")
         return rebuild(db, repo, expected=cached, progress=progress)

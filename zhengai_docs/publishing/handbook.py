@@ -20,14 +20,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from zhengai_docs.attachments.extract import extract_text
+from zhengai_docs.attachments.pictures import picture_path
+from zhengai_docs.attachments.store import attachment_note, attachments_of
 from zhengai_docs.catalogue.codes import DocType, document_code
 from zhengai_docs.catalogue.document import DocumentMeta, Status, parse_document
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import DocumentDepartment, DocumentRow, LevelRow
-from zhengai_docs.errors import ZhengaiError
+from zhengai_docs.errors import NotFound, ZhengaiError
 from zhengai_docs.render import docx_reference as ref
-from zhengai_docs.render.docx_export import WordWriter
+from zhengai_docs.render.docx_export import ReadImage, WordWriter
 from zhengai_docs.render.flowcharts import FlowchartRenderer
+from zhengai_docs.storage.files import document_files, read_file
 from zhengai_docs.storage.repository import ContentRepository
 
 _BATCH = 100
@@ -92,8 +96,10 @@ def compile_handbook(
     today: dt.date,
     flowcharts: FlowchartRenderer | None = None,
     progress: Callable[[int, int], None] | None = None,
+    attachment_texts: bool = False,
 ) -> tuple[bytes, int]:
-    """The handbook as .docx bytes, and how many documents it holds."""
+    """The handbook as .docx bytes, and how many documents it holds. Each document's 附件 are
+    listed after its text; `attachment_texts` appends the text of those that are Word documents."""
     entries = select_documents(db, selection)
     names = level_names(db)
     writer = WordWriter(template, flowcharts=flowcharts)
@@ -103,6 +109,7 @@ def compile_handbook(
     writer.update_fields_on_open()
     writer.end_section(numbered=False)  # cover and 目录 carry no page number; the body counts from 1
     current_part = None
+    revision = repo.head()  # the commit the pictures are read at
     for start in range(0, len(entries), _BATCH):
         batch = entries[start : start + _BATCH]
         texts = dict(repo.read_blobs(dict.fromkeys(e.blob for e in batch)))
@@ -120,10 +127,56 @@ def compile_handbook(
                 writer.add_note(title=f"{entry.code} {entry.title}", note=f"（本文档无法编入汇编：{exc}）", new_page=True, anchor=anchor)
             else:
                 meta = document.meta
-                writer.add_markdown(document.body, title=meta.title, subtitle=subtitle(meta), new_page=True, anchor=anchor)
+                pictures = _picture_reader(repo, document_path=code.path, revision=revision)
+                writer.add_markdown(
+                    document.body, title=meta.title, subtitle=subtitle(meta), new_page=True, anchor=anchor, read_image=pictures
+                )
+                if revision is not None:
+                    _attachments(writer, repo, document_path=code.path, revision=revision, with_text=attachment_texts)
             if progress is not None:
                 progress(done, len(entries))
     return writer.save(), len(entries)
+
+
+_MAX_PICTURE_BYTES = 64 * 1024 * 1024
+
+
+def _picture_reader(repo: ContentRepository, *, document_path: str, revision: str | None) -> ReadImage | None:
+    """A document's pictures for its pages (issue 19): only files of its own images/ folder."""
+    if revision is None:
+        return None
+
+    def read(reference: str) -> bytes | None:
+        path = picture_path(document_path, reference)
+        if path is None:
+            return None
+        try:
+            return read_file(repo, path, revision, max_bytes=_MAX_PICTURE_BYTES)
+        except NotFound:
+            return None
+
+    return read
+
+
+def _attachments(writer: WordWriter, repo: ContentRepository, *, document_path: str, revision: str, with_text: bool) -> None:
+    """The 附件 list an official document ends with ("附件：1．专业设置申报表"), and with `with_text`
+    each Word attachment's text after it under its own heading (issue 19)."""
+    files = attachments_of(document_files(repo, document_path, revision))
+    for line in attachment_note(files):
+        writer.paragraph(ref.BODY, line)
+    if not with_text:
+        return
+    for attachment in files:
+        if attachment.suffix != ".docx":
+            continue
+        try:
+            text = extract_text(read_file(repo, attachment.path, revision, max_bytes=_MAX_PICTURE_BYTES), suffix=".docx")
+        except ZhengaiError as exc:
+            text = f"（无法读取此附件的文字：{exc}）"
+        writer.paragraph("Heading 2", f"{attachment.label}　{attachment.title}")
+        for line in text.splitlines():
+            if line.strip():
+                writer.paragraph(ref.BODY, line.strip())
 
 
 def _anchor(code: str) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import secrets
 import stat
 import unicodedata
 from collections.abc import Callable
@@ -31,14 +32,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from zhengai_docs.attachments.body_pictures import picture_repository_path, referenced_pictures, relocate, unreferenced
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_document, parse_document, split_front_matter
 from zhengai_docs.db.models import DocumentRow
 from zhengai_docs.errors import Conflict, InvalidCode, InvalidFrontMatter, NotFound, ZhengaiError
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import Actor
-from zhengai_docs.render.docx_import import import_docx
+from zhengai_docs.render.docx_import import ImportedImage, import_docx
 from zhengai_docs.render.docx_package import Limits, WordImportError, megabytes
+from zhengai_docs.storage.files import document_files
+from zhengai_docs.storage.paths import IMAGES_DIR
 from zhengai_docs.storage.repository import WriteResult
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
@@ -57,6 +61,7 @@ class PreparedImport:
     base: str | None  # the commit the current version was read at (None: new document)
     warnings: tuple[str, ...]
     source: str  # the file name, for the 修订说明
+    images: tuple[ImportedImage, ...] = ()  # the Word file's pictures, referred to as <code>/images/<name>
 
     @property
     def diff(self) -> TextDiff:
@@ -67,11 +72,27 @@ class PreparedImport:
         return self.current is None or self.current.dump() != self.document.dump()
 
 
-def convert(data: bytes, *, filename: str, limits: Limits) -> tuple[str, str | None, tuple[str, ...]]:
-    """(Markdown body, title, warnings) of a .docx or .md file; front matter of a .md is left out."""
+@dataclass(frozen=True)
+class Converted:
+    """A file as Markdown: body, title (its `#` heading), warnings, and a Word file's pictures."""
+
+    markdown: str
+    title: str | None
+    warnings: tuple[str, ...]
+    images: tuple[ImportedImage, ...] = ()
+
+
+def image_folder(code: DocumentCode) -> str:
+    """Where a body refers to its pictures, relative to its file: `A101Z/images`."""
+    return f"{code}/{IMAGES_DIR}"
+
+
+def convert(data: bytes, *, filename: str, limits: Limits, images_in: str | None = None) -> Converted:
+    """A .docx or .md file as Markdown (front matter of a .md is left out); with `images_in` (a
+    folder relative to the document's file, `image_folder`) a Word file's pictures are kept."""
     if not filename.lower().endswith(".md"):
-        imported = import_docx(data, limits=limits)
-        return imported.markdown, imported.title, imported.warnings
+        imported = import_docx(data, limits=limits, image_folder=images_in)
+        return Converted(imported.markdown, imported.title, imported.warnings, imported.images)
     if len(data) > limits.max_bytes:
         raise WordImportError(f"文件超过导入上限 {megabytes(limits.max_bytes)} MB。")
     try:
@@ -81,7 +102,7 @@ def convert(data: bytes, *, filename: str, limits: Limits) -> tuple[str, str | N
     if text.startswith("---\n"):
         _front, text, _line = split_front_matter(text, path=filename)
     text = text if text.endswith("\n") else text + "\n"
-    return text, _title(text), ()
+    return Converted(text, _title(text), ())
 
 
 def _title(markdown: str) -> str | None:
@@ -148,11 +169,13 @@ def prepare(
     *,
     filename: str,
     limits: Limits,
-    converted: tuple[str, str | None, tuple[str, ...]] | None = None,
+    converted: Converted | None = None,
 ) -> PreparedImport:
-    """Convert a file into the next version of `code` (or its first version); `converted` is
-    `convert`'s result when the caller already has it."""
-    body, title, warnings = converted or convert(data, filename=filename, limits=limits)
+    """Convert a file into the next version of `code` (or its first version), its pictures kept
+    for `code`'s images folder; `converted` is `convert`'s result when the caller already has it
+    (its pictures referred to under `image_folder(code)`)."""
+    converted = converted or convert(data, filename=filename, limits=limits, images_in=image_folder(code))
+    body, title, warnings, images = converted.markdown, converted.title, converted.warnings, converted.images
     try:
         loaded = library.load(code)
     except NotFound:
@@ -166,14 +189,14 @@ def prepare(
         return PreparedImport(code, whole, current, base, warnings, filename)
     if loaded is not None:
         document = loaded.document.with_changes(body=_with_title(body, title or loaded.document.meta.title))
-        return PreparedImport(code, document, loaded.document, loaded.version.commit, warnings, filename)
+        return PreparedImport(code, document, loaded.document, loaded.version.commit, warnings, filename, images)
     catalogue, _ = library.catalogue()
     item = catalogue.item(code.item)
     if item is None:
         raise WordImportError(f"目录中没有条目 {code.item}，请先在目录中添加该条目。")
     name = title or _name_from_file(filename) or f"{item.name}{code.doc_type.label}"
     meta = DocumentMeta(code=code, title=name, departments=item.departments or ("未指定",), status=Status.DRAFT)
-    return PreparedImport(code, new_document(meta, _with_title(body, name)), None, library.repo.head(), warnings, filename)
+    return PreparedImport(code, new_document(meta, _with_title(body, name)), None, library.repo.head(), warnings, filename, images)
 
 
 def _with_title(body: str, title: str) -> str:
@@ -190,8 +213,28 @@ def _name_from_file(filename: str) -> str | None:
 
 
 def save(library: Library, prepared: PreparedImport, *, actor: Actor, message: str) -> WriteResult:
-    """Save a checked import straight to the version in force (`Library.save` checks the actor)."""
-    return library.save(prepared.document, actor=actor, message=message, base=prepared.base)
+    """Save a checked import straight to the version in force, its pictures in the same commit
+    (`Library.save` checks the actor)."""
+    files = picture_changes(library, prepared.document, images=prepared.images, base=prepared.base)
+    return library.save(prepared.document, actor=actor, message=message, base=prepared.base, files=files or None)
+
+
+def picture_changes(
+    library: Library, document: Document, *, images: tuple[ImportedImage, ...], base: str | None
+) -> dict[str, bytes | None]:
+    """The files a save of an imported body writes: each picture it shows that the document does
+    not have at `base` yet, and the removal of the document's pictures it no longer shows."""
+    path = document.meta.code.path
+    existing = document_files(library.repo, path, base) if base else []
+    have = {f.path for f in existing}
+    shown = referenced_pictures(path, document.body)
+    files: dict[str, bytes | None] = {}
+    for image in images:
+        target = picture_repository_path(path, image.name)
+        if target in shown and target not in have:
+            files[target] = image.data
+    files.update(unreferenced(path, document.body, existing))
+    return files
 
 
 # -- folders -----------------------------------------------------------------------------------
@@ -272,11 +315,14 @@ def _plan(
         path = entry.path
         try:
             data = read_file(path, max_bytes=limits.max_bytes, folder=folder_fd)
-            converted = convert(data, filename=path.name, limits=limits)
-            entry.code = _code_for(path, converted[1], titles, entry)
+            placeholder = f"zhengai-import-{secrets.token_hex(8)}/{IMAGES_DIR}"  # the code comes from the title
+            converted = convert(data, filename=path.name, limits=limits, images_in=placeholder)
+            entry.code = _code_for(path, converted.title, titles, entry)
             if entry.code is not None and catalogue.item(entry.code.item) is None:
                 entry.status, entry.message = "problem", f"目录中没有条目 {entry.code.item}"
             elif entry.code is not None:
+                moved = relocate(converted.markdown, old_folder=placeholder, new_folder=image_folder(entry.code))
+                converted = Converted(moved, converted.title, converted.warnings, converted.images)
                 entry.prepared = prepare(library, entry.code, data, filename=path.name, limits=limits, converted=converted)
                 entry.status = "unchanged" if not entry.prepared.changed else ("update" if entry.prepared.current else "new")
                 entry.message = "；".join(entry.prepared.warnings)

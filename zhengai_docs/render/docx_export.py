@@ -7,7 +7,11 @@ tables are bordered, their columns sized to their content (`docx_tables`), text 
 with cell padding, rows kept on one page and the header row repeated; a Mermaid flowchart is a
 picture drawn by `render.flowcharts` (its source kept as the picture's description, so import
 gives it back), or, when it cannot be drawn, a note saying why above its source; code keeps its
-text in a monospaced style. The body XML is built directly (python-docx's per-paragraph API is
+text in a monospaced style. A picture (`![可选文字](A101Z/images/….png)`) is read through the
+caller's `read_image(relative_path)` and embedded at its own size (96 dpi unless the file says
+otherwise), shrunk to fit within the margins; its alt text is the picture's description (so an
+import names it again). A picture the caller does not give (None), or that is not a PNG/JPEG,
+is written as `[图片：可选文字]`. The body XML is built directly (python-docx's per-paragraph API is
 ~10x slower on a 500-document handbook); the package, styles and footer come from python-docx.
 """
 
@@ -17,7 +21,7 @@ import copy
 import io
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from docx import Document as open_word_document
@@ -28,11 +32,15 @@ from docx.oxml.ns import qn
 from docx.oxml.shape import CT_Inline
 from docx.shared import Emu, Pt
 from lxml import etree
+from PIL import Image, UnidentifiedImageError
 
 from zhengai_docs.render import docx_reference as ref
 from zhengai_docs.render import docx_tables
 from zhengai_docs.render.flowcharts import FlowchartRenderer, FlowchartUnavailable, Picture
+from zhengai_docs.render.html import image_reference
 from zhengai_docs.render.html_tree import Node, markdown_tree
+
+ReadImage = Callable[[str], "bytes | None"]
 
 _HEADING_STYLES = {"h1": "Title", "h2": "Heading 1", "h3": "Heading 2"}
 _INLINE_FORMAT = {"strong": "b", "b": "b", "em": "i", "i": "i", "del": "strike", "s": "strike", "sub": "sub", "sup": "sup", "code": "code"}
@@ -44,6 +52,8 @@ _CELL_MARGINS = {"top": 40, "bottom": 40, "left": 85, "right": 85}  # twips: 2 p
 _KEEP_ROW_LINES = 18  # rows up to this many lines stay on one page; a taller row may break rather than overflow
 _FLOWCHART_HEIGHT_SHARE = 0.85  # of the text area: room for the paragraph above a chart
 _FIRST_PICTURE_ID = 1000
+_PICTURE_HEIGHT_SHARE = 0.6  # of the text area: a photo leaves room for the text around it
+_DEFAULT_DPI = 96
 _SECTION_AFTER_PAGE_NUMBERS = ("cols", "formProt", "vAlign", "noEndnote", "titlePg", "textDirection", "bidi", "rtlGutter", "docGrid")
 
 
@@ -70,6 +80,8 @@ class WordWriter:
         nums = [int(x) for x in numbering.xpath("./w:num/@w:numId") if str(x).isdigit()]
         self._next_num = max(nums, default=0) + 1
         self._links: dict[str, str] = {}
+        self._read_image: ReadImage | None = None  # the pictures of the body being written
+        self._figures = 0
 
     # -- styles --------------------------------------------------------------------------------
 
@@ -123,15 +135,24 @@ class WordWriter:
         self.sect_pr.addprevious(p)
 
     def add_markdown(
-        self, markdown: str, *, title: str | None = None, subtitle: str | None = None, new_page: bool = False, anchor: str | None = None
+        self,
+        markdown: str,
+        *,
+        title: str | None = None,
+        subtitle: str | None = None,
+        new_page: bool = False,
+        anchor: str | None = None,
+        read_image: ReadImage | None = None,
     ) -> None:
-        """One document body; `title` is used when the body has no `#` heading of its own.
+        """One document body; `title` is used when the body has no `#` heading of its own;
+        `read_image(relative_path)` gives the bytes of its pictures (None: alt text only).
 
         A body beyond the render limits arrives as plain text under a note (render.html). Should
         writing it still fail, what it added is taken out again and a note stands in its place:
         one document must not cost a whole export or the handbook.
         """
         written = len(self.body)
+        self._read_image = read_image
         try:
             self._add_markdown(markdown, title=title, subtitle=subtitle, new_page=new_page, anchor=anchor)
         except Exception:
@@ -140,6 +161,8 @@ class WordWriter:
                 self.body.remove(element)
             note = "（本文档的正文无法写入 Word 文件，请在网页上查看原文。）"
             self.add_note(title=title or "（无标题）", note=note, new_page=new_page, anchor=anchor)
+        finally:
+            self._read_image = None
 
     def add_note(self, *, title: str, note: str, new_page: bool = False, anchor: str | None = None) -> None:
         """A document's title and, instead of its body, why it is missing."""
@@ -167,7 +190,10 @@ class WordWriter:
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self.paragraph(_HEADING_STYLES.get(tag, "Heading 3"), _squash(node.text_content()))
         elif tag == "p":
-            self._inline_into(self.paragraph(ref.BODY), node.children)
+            p = self.paragraph(ref.BODY)
+            if any(c.tag == "img" for c in node.children) and not any(c.tag != "img" and c.text_content().strip() for c in node.children):
+                _centre(p)  # a paragraph of pictures only, as Word centres a picture on its own line
+            self._inline_into(p, node.children)
         elif tag in ("ul", "ol"):
             self._list(node, depth=0)
         elif tag == "table":
@@ -447,14 +473,39 @@ class WordWriter:
             ppr.append(element)
         p.append(self._picture(picture, description=source))
 
-    def _picture(self, picture: Picture, *, description: str) -> etree._Element:
-        """An inline picture scaled to fit the text area; the description (alt text) holds the source."""
-        scale = min(1.0, self.text_width() / 20 / picture.width_pt, self.text_height() * _FLOWCHART_HEIGHT_SHARE / 20 / picture.height_pt)
+    def _image(self, source: str) -> Picture | None:
+        """A body picture the caller gives, with its natural size; None when it gives none or a
+        file that is not a PNG or JPEG."""
+        if not source or self._read_image is None:
+            return None
+        data = self._read_image(image_reference(source))
+        if not data:
+            return None
+        try:
+            with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:  # the header only: no decoding
+                width, height = image.size
+                fmt = "png" if image.format == "PNG" else "jpg"
+                dpi = image.info.get("dpi", (_DEFAULT_DPI, _DEFAULT_DPI))
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+            log.warning("picture %s is not a PNG or JPEG; written as its alt text", source)
+            return None
+        x_dpi, y_dpi = (float(v) if v and 30 <= float(v) <= 1200 else _DEFAULT_DPI for v in dpi)
+        if width < 1 or height < 1:
+            return None
+        return Picture(data=data, format=fmt, width_pt=width * 72 / x_dpi, height_pt=height * 72 / y_dpi)
+
+    def _picture(
+        self, picture: Picture, *, description: str, name: str | None = None, height_share: float = _FLOWCHART_HEIGHT_SHARE
+    ) -> etree._Element:
+        """An inline picture scaled to fit the text area; the description (alt text) holds the
+        flowchart's source, or a picture's alt text."""
+        scale = min(1.0, self.text_width() / 20 / picture.width_pt, self.text_height() * height_share / 20 / picture.height_pt)
         cx, cy = Emu(int(Pt(picture.width_pt * scale))), Emu(int(Pt(picture.height_pt * scale)))
         r_id, _image = self.document.part.get_or_add_image(io.BytesIO(picture.data))
         self._pictures += 1
-        inline = CT_Inline.new_pic_inline(self._pictures, r_id, f"flowchart-{self._pictures}.{picture.format}", cx, cy)
-        inline.docPr.set("name", f"流程图 {self._pictures - _FIRST_PICTURE_ID}")
+        kind = "flowchart" if name is None else "picture"
+        inline = CT_Inline.new_pic_inline(self._pictures, r_id, f"{kind}-{self._pictures}.{picture.format}", cx, cy)
+        inline.docPr.set("name", name or f"流程图 {self._pictures - _FIRST_PICTURE_ID}")
         inline.docPr.set("descr", _NOT_XML.sub("", description))
         run = OxmlElement("w:r")
         drawing = OxmlElement("w:drawing")
@@ -550,7 +601,11 @@ class WordWriter:
             return
         if node.tag == "img":
             alt = node.attrs.get("alt", "")
-            if alt:
+            picture = self._image(node.attrs.get("src", ""))
+            if picture is not None:
+                self._figures += 1
+                parent.append(self._picture(picture, description=alt, name=f"图片 {self._figures}", height_share=_PICTURE_HEIGHT_SHARE))
+            elif alt:
                 parent.append(_run(f"[图片：{alt}]", formats))
             return
         if node.tag == "a" and node.attrs.get("href", "").startswith(("http://", "https://", "mailto:")):
@@ -591,6 +646,12 @@ class WordWriter:
         out = io.BytesIO()
         self.document.save(out)
         return out.getvalue()
+
+
+def _centre(p: etree._Element) -> None:
+    jc = OxmlElement("w:jc")
+    jc.set(qn("w:val"), "center")
+    p.find(qn("w:pPr")).append(jc)
 
 
 def _squash(text: str) -> str:
@@ -687,8 +748,10 @@ def export_markdown(
     title: str | None = None,
     subtitle: str | None = None,
     flowcharts: FlowchartRenderer | None = None,
+    read_image: ReadImage | None = None,
 ) -> bytes:
-    """One document as a .docx (flowcharts drawn by `flowcharts`, by default Graphviz on PATH without a cache)."""
+    """One document as a .docx (flowcharts drawn by `flowcharts`, by default Graphviz on PATH
+    without a cache; pictures read through `read_image`, without it their alt text)."""
     writer = WordWriter(template, flowcharts=flowcharts)
-    writer.add_markdown(markdown, title=title, subtitle=subtitle)
+    writer.add_markdown(markdown, title=title, subtitle=subtitle, read_image=read_image)
     return writer.save()

@@ -10,6 +10,13 @@ on its own, a horizontally merged one is kept in its first column. Paragraphs in
 exporter writes (Body Text, Quote, Code Block, Mermaid) map back exactly, so export -> import
 gives the same Markdown.
 
+Pictures (PNG and JPEG, inline or anchored drawings and old VML pictures) are kept when the
+caller names the folder they will be stored in (`image_folder`, e.g. "A101Z/images", relative to
+the document's file): each passes `attachments.inspect.inspect_image` (decoded under a pixel limit,
+re-encoded without metadata), is named `image-<12 hex of its SHA-256>.png|.jpg` — never by the
+file's own part name — and is referred to as `![可选文字](A101Z/images/image-….png)`. Other
+formats (EMF, WMF, GIF …) and pictures without a folder are reported by name in the warnings.
+
 A .docx is untrusted input: `import_docx` runs the conversion in a child process held to the
 import's time and memory limits (`sandbox.py`), and the converter itself stays linear in the
 size of the file (text is collected in lists and joined once; the deadline is checked per run).
@@ -17,12 +24,15 @@ size of the file (text is collected in lists and joined once; the deadline is ch
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
+from zhengai_docs.attachments.refusal import UploadRefused
 from zhengai_docs.render.docx_package import Deadline, Limits, WordImportError, WordPackage, megabytes, open_package
 from zhengai_docs.render.docx_styles import Numbering, StyleSheet, attr, toggle, w
 from zhengai_docs.render.sandbox import LimitExceeded, run_limited
@@ -48,6 +58,20 @@ _WP = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
 _TITLE_STYLES = {"title", "document title", "标题"}
 _CODE_RUN_STYLES = {"inline code", "html code", "verbatim char"}
 _SHORT = 40
+_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
+_V = "urn:schemas-microsoft-com:vml"
+_IMAGE_FOLDER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+_PICTURE_TAGS = (w("drawing"), w("pict"), w("object"), f"{{{_MC}}}AlternateContent")
+_NO_PICTURES = "图片、文本框或嵌入对象未导入"
+
+
+@dataclass(frozen=True)
+class ImportedImage:
+    """A picture the Markdown refers to as `<image_folder>/<name>`; `data` already cleaned."""
+
+    name: str  # image-<12 hex>.png | .jpg
+    data: bytes
+    media_type: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +79,7 @@ class ImportedText:
     markdown: str
     title: str | None
     warnings: tuple[str, ...]
+    images: tuple[ImportedImage, ...] = ()
 
 
 @dataclass
@@ -65,6 +90,7 @@ class _Segment:
     link: str | None = None
     br: bool = False
     code: bool = False
+    image: bool = False  # `text` is a Markdown picture reference, written as it is
 
 
 @dataclass
@@ -81,16 +107,17 @@ class _Block:
     lines: list[str] = field(default_factory=list)  # a code block's lines, joined when emitted
 
 
-def import_docx(data: bytes, *, limits: Limits | None = None) -> ImportedText:
+def import_docx(data: bytes, *, limits: Limits | None = None, image_folder: str | None = None) -> ImportedText:
     """Convert a .docx (as bytes) to Markdown in a child process that cannot run past the
-    limits' time and memory; WordImportError for files that cannot be read or that hit a limit."""
+    limits' time and memory; WordImportError for files that cannot be read or that hit a limit.
+    With `image_folder` its PNG/JPEG pictures are kept (`ImportedText.images`)."""
     limits = limits or Limits()
     if not data:
         raise WordImportError("文件是空的。")
     if len(data) > limits.max_bytes:
         raise WordImportError(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过导入上限 {megabytes(limits.max_bytes)} MB。")
     try:
-        return run_limited(_convert_job, (data, limits), seconds=limits.max_seconds, memory_bytes=limits.max_memory_bytes)
+        return run_limited(_convert_job, (data, limits, image_folder), seconds=limits.max_seconds, memory_bytes=limits.max_memory_bytes)
     except LimitExceeded as exc:
         message = _LIMIT_MESSAGES[exc.kind].format(seconds=limits.max_seconds, mb=megabytes(limits.max_memory_bytes))
         raise WordImportError(message) from exc
@@ -104,22 +131,27 @@ _LIMIT_MESSAGES = {
 }
 
 
-def _convert_job(job: tuple[bytes, Limits]) -> ImportedText:
-    data, limits = job
-    return convert_docx(data, limits=limits)
+def _convert_job(job: tuple[bytes, Limits, str | None]) -> ImportedText:
+    data, limits, image_folder = job
+    return convert_docx(data, limits=limits, image_folder=image_folder)
 
 
-def convert_docx(data: bytes, *, limits: Limits) -> ImportedText:
+def convert_docx(data: bytes, *, limits: Limits, image_folder: str | None = None) -> ImportedText:
     """The conversion itself, in this process (`import_docx` runs it in a limited child)."""
+    if image_folder is not None and not _IMAGE_FOLDER.fullmatch(image_folder):
+        raise ValueError(f"not a relative folder: {image_folder!r}")
     deadline = Deadline(limits.max_seconds)
-    package = open_package(data, limits=limits)
+    package = open_package(data, limits=limits, media=image_folder is not None)
     deadline.check()
-    return _Converter(package, limits=limits, deadline=deadline).run()
+    return _Converter(package, limits=limits, deadline=deadline, image_folder=image_folder).run()
 
 
 class _Converter:
-    def __init__(self, package: WordPackage, *, limits: Limits, deadline: Deadline) -> None:
+    def __init__(self, package: WordPackage, *, limits: Limits, deadline: Deadline, image_folder: str | None = None) -> None:
         self.package = package
+        self.image_folder = image_folder
+        self.images: dict[str, ImportedImage] = {}  # by name: a picture used twice is stored once
+        self.cleaned: dict[str, ImportedImage | None] = {}  # by relationship id
         self.styles = StyleSheet(package.styles)
         self.numbering = Numbering.parse(package.numbering)
         self.limits = limits
@@ -152,7 +184,9 @@ class _Converter:
             raise WordImportError(f"转换后的正文有 {len(markdown)} 字，超过上限 {self.limits.max_chars} 字。请拆分文档后分别导入。")
         title = next((b.text for b in self.blocks if b.kind == "heading" and b.level == 1), None)
         warnings = tuple(f"{what}（{count} 处）" for what, count in self.warnings.items())
-        return ImportedText(markdown=markdown, title=_unescape(title) if title else None, warnings=warnings)
+        return ImportedText(
+            markdown=markdown, title=_unescape(title) if title else None, warnings=warnings, images=tuple(self.images.values())
+        )
 
     def warn(self, what: str) -> None:
         self.warnings[what] = self.warnings.get(what, 0) + 1
@@ -203,7 +237,8 @@ class _Converter:
         if bullet and len(plain) > bullet.end():
             self._add(_Block("item", text=_inline(_drop(_strip(segments), bullet.end())), list_id="manual"))
             return
-        heading = None if style in _EXPLICIT_BODY else self._typed_heading(ppr, style_id, segments, plain)
+        pictured = any(s.image for s in segments)
+        heading = None if style in _EXPLICIT_BODY or pictured else self._typed_heading(ppr, style_id, segments, plain)
         if heading is not None:
             self._add(_Block("heading", text=_heading_text(plain), level=heading))
             return
@@ -303,8 +338,8 @@ class _Converter:
                         out.append(_Segment("\n", br=True))
                 elif tag == w("noBreakHyphen"):
                     out.append(_Segment("-", bold, italic, link))
-                elif tag in (w("drawing"), w("pict"), w("object"), f"{{{_MC}}}AlternateContent"):
-                    self.warn("图片、文本框或嵌入对象未导入")
+                elif tag in _PICTURE_TAGS:
+                    out.extend(self._pictures(child))
                 elif tag in (w("footnoteReference"), w("endnoteReference")):
                     self.warn("脚注和尾注未导入")
         return out
@@ -320,7 +355,60 @@ class _Converter:
             elif tag in (w("ins"), w("moveTo"), w("smartTag"), w("customXml"), w("fldSimple"), w("sdt"), w("sdtContent")):
                 yield from self._runs(child, link)
             elif tag == f"{{{_MC}}}AlternateContent":
-                self.warn("图片、文本框或嵌入对象未导入")
+                self.warn(_NO_PICTURES)
+
+    # -- pictures ------------------------------------------------------------------------------
+
+    def _pictures(self, element: etree._Element) -> list[_Segment]:
+        """The pictures of a drawing (or VML picture) as Markdown references; a warning for what is not kept."""
+        if self.image_folder is None:
+            self.warn(_NO_PICTURES)
+            return []
+        choice = element.find(f"{{{_MC}}}Choice") if element.tag == f"{{{_MC}}}AlternateContent" else None
+        fallback = element.find(f"{{{_MC}}}Fallback") if choice is not None else None
+        scope = choice if choice is not None else element
+        ids = [b.get(f"{{{_R}}}embed") for b in scope.iter(f"{{{_A}}}blip")]
+        ids += [d.get(f"{{{_R}}}id") for d in scope.iter(f"{{{_V}}}imagedata")]
+        if not any(ids) and fallback is not None:
+            ids = [d.get(f"{{{_R}}}id") for d in fallback.iter(f"{{{_V}}}imagedata")]
+        if not any(ids) or next(element.iter(w("txbxContent")), None) is not None:
+            self.warn("文本框、图表或形状未导入")
+            return []
+        described = next((d for d in element.iter(f"{{{_WP}}}docPr")), None)
+        alt = ((described.get("descr") or described.get("title") or "") if described is not None else "").strip() or "图片"
+        out: list[_Segment] = []
+        for rid in ids:
+            picture = self._picture(rid or "")
+            if picture is not None:
+                out.append(_Segment(f"![{_escape_alt(alt)}]({self.image_folder}/{picture.name})", image=True))
+        return out
+
+    def _picture(self, rid: str) -> ImportedImage | None:
+        if rid in self.cleaned:
+            return self.cleaned[rid]
+        found = self.package.media.get(rid)
+        picture: ImportedImage | None = None
+        if found is None:
+            self.warn("链接到外部文件的图片未导入")
+        else:
+            part, data = found
+            shown = posixpath.basename(part)
+            if not data.startswith((b"\x89PNG", b"\xff\xd8\xff")):
+                kind = posixpath.splitext(shown)[1].lstrip(".").upper() or "未知"
+                self.warn(f"图片 {shown}（{kind} 格式）未导入：只能导入 PNG 或 JPG 图片，请在 Word 中把它另存为图片后重新插入")
+            else:
+                from zhengai_docs.attachments.inspect import inspect_image
+
+                try:
+                    inspected = inspect_image(data, max_bytes=self.limits.max_bytes, filename=shown)
+                except UploadRefused as exc:
+                    self.warn(f"图片未导入：{exc.message}")
+                else:
+                    digest = hashlib.sha256(inspected.data).hexdigest()[:12]
+                    name = f"image-{digest}{inspected.suffix}"
+                    picture = self.images.setdefault(name, ImportedImage(name=name, data=inspected.data, media_type=inspected.media_type))
+        self.cleaned[rid] = picture
+        return picture
 
     # -- tables --------------------------------------------------------------------------------
 
@@ -438,6 +526,11 @@ def _escape(text: str) -> str:
     return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
 
 
+def _escape_alt(text: str) -> str:
+    """A picture's description as Markdown alt text: one line, brackets and backslashes escaped."""
+    return re.sub(r"([\\\[\]])", r"\\\1", re.sub(r"\s+", " ", text))[:200]
+
+
 def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text).replace("&lt;", "<").replace("&amp;", "&")
 
@@ -495,7 +588,10 @@ def _inline(segments: list[_Segment]) -> str:
         bold = s.bold and bool(s.text.strip())
         italic = s.italic and bool(s.text.strip())
         last = merged[-1] if merged else None
-        if last is not None and not last.br and (last.bold, last.italic, last.link, last.code) == (bold, italic, s.link, s.code):
+        if s.image:
+            merged.append(_Segment("", image=True))
+            texts.append([s.text])
+        elif last is not None and not (last.br or last.image) and _same_format(last, bold, italic, s):
             texts[-1].append(s.text)
         else:
             merged.append(_Segment("", bold, italic, s.link, code=s.code))
@@ -526,6 +622,10 @@ def _inline(segments: list[_Segment]) -> str:
     return "".join(out)
 
 
+def _same_format(last: _Segment, bold: bool, italic: bool, segment: _Segment) -> bool:
+    return (last.bold, last.italic, last.link, last.code) == (bold, italic, segment.link, segment.code)
+
+
 def _emphasis(segments: list[_Segment]) -> str:
     out: list[str] = []
     index = 0
@@ -541,6 +641,8 @@ def _emphasis(segments: list[_Segment]) -> str:
 
 
 def _piece(segment: _Segment) -> str:
+    if segment.image:
+        return segment.text
     if segment.code:
         return _code(segment.text)
     return _wrap(_escape(segment.text), "*") if segment.italic else _escape(segment.text)

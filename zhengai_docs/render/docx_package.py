@@ -18,7 +18,7 @@ import re
 import time
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -94,6 +94,7 @@ class WordPackage:
     styles: etree._Element | None
     numbering: etree._Element | None
     relationships: dict[str, str]  # relationship id -> external target (hyperlinks)
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # relationship id -> (part name, bytes) of pictures
 
 
 def megabytes(size: float) -> str:
@@ -104,8 +105,10 @@ def megabytes(size: float) -> str:
 _mb = megabytes
 
 
-def open_package(data: bytes, *, limits: Limits) -> WordPackage:
-    """Check and parse a .docx given as bytes; WordImportError says why one is refused."""
+def open_package(data: bytes, *, limits: Limits, media: bool = False) -> WordPackage:
+    """Check and parse a .docx given as bytes; WordImportError says why one is refused. With
+    `media`, the pictures the main part refers to are read too (their sizes were checked with
+    every other part's)."""
     if not data:
         raise WordImportError("文件是空的。")
     if len(data) > limits.max_bytes:
@@ -122,11 +125,12 @@ def open_package(data: bytes, *, limits: Limits) -> WordPackage:
         _check_content_type(archive, names, main, limits)
         folder = posixpath.dirname(main)
         rels_name = posixpath.join(folder, "_rels", posixpath.basename(main) + ".rels")
-        parts, links = _relationships(archive, rels_name, folder, names, limits) if rels_name in names else ({}, {})
+        parts, links, images = _relationships(archive, rels_name, folder, names, limits) if rels_name in names else ({}, {}, {})
         styles = _optional_part(archive, parts.get("styles"), limits)
         numbering = _optional_part(archive, parts.get("numbering"), limits)
         document = _xml(_read(archive, main, limits), main)
-        return WordPackage(document=document, styles=styles, numbering=numbering, relationships=links)
+        pictures = {rid: (part, _read(archive, part, limits)) for rid, part in images.items()} if media else {}
+        return WordPackage(document=document, styles=styles, numbering=numbering, relationships=links, media=pictures)
 
 
 def _refuse_other_formats(data: bytes) -> None:
@@ -225,21 +229,25 @@ def _check_content_type(archive: zipfile.ZipFile, names: set[str], main: str, li
 
 def _relationships(
     archive: zipfile.ZipFile, rels_name: str, folder: str, names: set[str], limits: Limits
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Where the styles and numbering parts are, and the targets of external hyperlinks."""
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Where the styles and numbering parts are, the targets of external hyperlinks, and the
+    parts of the pictures (relationship id -> part name; linked, external pictures are not read)."""
     rels = _xml(_read(archive, rels_name, limits), rels_name)
     found: dict[str, str] = {}
     links: dict[str, str] = {}
+    images: dict[str, str] = {}
     for rel in rels.iter(f"{{{_PACKAGE_RELS}}}Relationship"):
         kind = rel.get("Type", "").rsplit("/", 1)[-1]
         target = rel.get("Target", "")
         if kind == "hyperlink" and rel.get("TargetMode") == "External":
             links[rel.get("Id", "")] = target
-        elif kind in ("styles", "numbering"):
+        elif kind in ("styles", "numbering", "image") and rel.get("TargetMode") != "External":
             path = posixpath.normpath(posixpath.join(folder, target)) if not target.startswith("/") else target.lstrip("/")
-            if path in names:
+            if path in names and kind == "image":
+                images[rel.get("Id", "")] = path
+            elif path in names:
                 found[kind] = path
-    return found, links
+    return found, links, images
 
 
 def _optional_part(archive: zipfile.ZipFile, name: str | None, limits: Limits) -> etree._Element | None:

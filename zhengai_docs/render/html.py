@@ -9,6 +9,12 @@ Python-Markdown cannot handle) is shown as escaped plain text under a note sayin
 same check refuses such a body when it is saved. Link and image addresses lose control
 characters, and images from other sites are dropped (their alt text stays): a document must not
 make readers' browsers call a third party.
+
+Pictures: a body refers to its pictures by a path relative to its own file
+(`![组织架构图](A101Z/images/image-3f2a9c1b7d4e.png)`). The cached render keeps those references
+as written; `render_markdown(text, image_url=…)` then asks the caller where each one is served.
+A reference the caller does not know (None), or an answer that leaves this site (a scheme,
+`//host`, `data:`), drops the picture's address and keeps its alt text; nothing is ever fetched.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import unquote
 
 import markdown
 import nh3
@@ -50,6 +58,8 @@ _SCHEMES = {"http", "https", "mailto"}
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffd]|%(?:[01][0-9a-f]|7f|c2%[89][0-9a-f])", re.IGNORECASE)
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
 _OFF_SITE = re.compile(r"[a-z][a-z0-9+.-]*:|[/\\]{2}", re.IGNORECASE)  # any scheme, or "//host" ("\\" is "/" to browsers)
+_IMG = re.compile(r'<img((?:\s+[a-z-]+="[^"]*")*)\s*/?>')  # nh3's output: attributes always double-quoted, '"' escaped
+_SRC = re.compile(r'\s+src="([^"]*)"')
 _CACHED_CHARACTERS = 8_000_000  # text and HTML of recent renders kept per process (16–32 MB)
 log = logging.getLogger(__name__)
 
@@ -107,14 +117,45 @@ class _RenderCache:
 _cache = _RenderCache(max_chars=_CACHED_CHARACTERS)
 
 
-def render_markdown(text: str) -> Rendered:
-    """The body as sanitised HTML; cached, because a page, its API twin and its export render the
-    same text again and again (the result is immutable)."""
+ImageUrl = Callable[[str], "str | None"]
+
+
+def render_markdown(text: str, *, image_url: ImageUrl | None = None) -> Rendered:
+    """The body as sanitised HTML, each picture's address from `image_url(relative_path)` (without
+    it, or when it answers None, pictures keep only their alt text). The render is cached by text,
+    because a page, its API twin and its export render the same text again and again."""
+    return resolve_images(render_source(text), image_url=image_url)
+
+
+def render_source(text: str) -> Rendered:
+    """The cached render with picture references as written (the Word export reads them)."""
     found = _cache.get(text)
     if found is None:
         found = render_uncached(text)
         _cache.put(text, found)
     return found
+
+
+def resolve_images(rendered: Rendered, *, image_url: ImageUrl | None) -> Rendered:
+    """The render with each <img src> replaced by the caller's same-site address, or removed."""
+    if "<img" not in rendered.html:
+        return rendered
+
+    def one(match: re.Match[str]) -> str:
+        attributes = match.group(1)
+        source = _SRC.search(attributes)
+        rest = _SRC.sub("", attributes)
+        url = image_url(image_reference(html_escaping.unescape(source.group(1)))) if source and image_url else None
+        if url is None or _OFF_SITE.match(url) or _CONTROLS.search(url) or not url.strip():
+            return f"<img{rest}>"
+        return f'<img src="{html_escaping.escape(url, quote=True)}"{rest}>'
+
+    return replace(rendered, html=_IMG.sub(one, rendered.html))
+
+
+def image_reference(source: str) -> str:
+    """A picture's address as the Markdown wrote it, percent-decoded ("A101Z/images/x.png")."""
+    return unquote(source)
 
 
 def render_uncached(text: str) -> Rendered:

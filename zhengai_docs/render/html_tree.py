@@ -1,6 +1,6 @@
 """The sanitised HTML of a document as a small element tree, for writers other than the browser.
 
-Export reads what the document page shows (`render_markdown`, sanitised), not the Markdown
+Export reads what the document page shows (`render_source`, sanitised), not the Markdown
 source, so Word and the web can never disagree about what a construct means.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from zhengai_docs.render.html import render_markdown
+from zhengai_docs.render.html import render_source
 
 _VOID = {"br", "hr", "img"}
 
@@ -55,5 +55,6 @@ def parse_html(html: str) -> Node:
 
 
 def markdown_tree(markdown: str) -> Node:
-    """The document body as the page renders it."""
-    return parse_html(render_markdown(markdown).html)
+    """The document body as the page renders it, picture references as written (`<img src>`
+    relative to the document's file), for writers that read the pictures themselves."""
+    return parse_html(render_source(markdown).html)

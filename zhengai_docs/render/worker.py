@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-from zhengai_docs.render.html import Rendered, as_plain_text, render_uncached
+from zhengai_docs.render.html import ImageUrl, Rendered, as_plain_text, render_uncached, resolve_images
 from zhengai_docs.render.limits import Problem
 from zhengai_docs.render.sandbox import LimitExceeded, run_limited
 
@@ -23,12 +23,15 @@ PREVIEW_SLOTS = 1
 _slots = threading.BoundedSemaphore(PREVIEW_SLOTS)
 
 
-def render_preview(text: str, *, wait: float = 2.0, seconds: float = PREVIEW_SECONDS) -> Rendered | None:
-    """The rendering of `text`, or None when every preview slot stayed busy for `wait` seconds."""
+def render_preview(
+    text: str, *, wait: float = 2.0, seconds: float = PREVIEW_SECONDS, image_url: ImageUrl | None = None
+) -> Rendered | None:
+    """The rendering of `text` (pictures resolved as `render_markdown` does), or None when every
+    preview slot stayed busy for `wait` seconds."""
     if not _slots.acquire(timeout=wait):
         return None
     try:
-        return run_limited(render_uncached, text, seconds=seconds, memory_bytes=PREVIEW_MEMORY)
+        return resolve_images(run_limited(render_uncached, text, seconds=seconds, memory_bytes=PREVIEW_MEMORY), image_url=image_url)
     except LimitExceeded:
         return as_plain_text(text, Problem(f"排版超过 {seconds:g} 秒或占用内存过多，已停止。请简化正文的格式或把它拆分为几个文档。"))
     finally:

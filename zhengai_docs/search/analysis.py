@@ -17,6 +17,7 @@ Two analyses feed the index:
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import threading
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 USER_DICTIONARY = Path(__file__).resolve().parent.parent / "data" / "userdict.txt"
-ANALYSIS_VERSION = "3"  # bump when analysis changes in a way that calls for a reindex
+ANALYSIS_VERSION = "4"  # bump when analysis changes in a way that calls for a reindex
 
 
 def _fold_table() -> dict[int, int]:
@@ -57,40 +58,90 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _QUOTE = re.compile(r"^\s*(>\s?)+")
 _LIST = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_EMPHASIS = re.compile(r"\*\*|__|`")
 _TRAILING_HASHES = re.compile(r"\s+#+\s*$")
-
-
 _DIAGRAM_LABEL = re.compile(r"\[([^\]]*)\]|\(([^)]*)\)|\{([^}]*)\}|\|([^|]*)\|")
+# Inline markup, in the order Python-Markdown (render/html.py) applies it. Each pattern mirrors the
+# renderer's own, so that the indexed text is the text a reader sees; tests compare the two.
+_REFERENCE = re.compile(r"^\s{0,3}\[([^\]]+)\]:\s*\S.*$")  # "[1]: http://…", "[^1]: 脚注": not shown
+_CODE_SPAN = re.compile(r"(?<!\\)(`+)(.+?)(?<!`)\1(?!`)")
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()>#+\-.!])")
+_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+|[^@\s<>]+@[^@\s<>]+)>", re.IGNORECASE)
+_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\s*\)")
+_REFERENCE_LINK = re.compile(r"!?\[([^\]]+)\]\s?\[([^\]]*)\]")
+_SHORT_REFERENCE = re.compile(r"!?\[([^\]]+)\]")
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_STARS = (  # ***都***, **粗体**, *强调*, 2*3*4 (intraword too); strong first, so that **a*b*c** nests
+    re.compile(r"\*\*\*(?!\s)(.+?)(?<!\s)\*\*\*"),
+    re.compile(r"\*\*(?![\s*])(.+?)(?<![\s*])\*\*"),
+    re.compile(r"\*(?![\s*])([^*]+?)(?<!\s)\*"),
+)
+_UNDERSCORES = re.compile(r"(?<!\w)(_{1,3})(?![\s_])(.+?)(?<![\s_])\1(?!\w)")  # _强调_, __粗__, not a_b_c
+_PROTECTED = 0xE000  # escaped characters wait in the private use area while emphasis is removed
+
+
+def _protect(match: re.Match[str]) -> str:
+    return chr(_PROTECTED + ord(match.group(1)))
+
+
+def _unprotect(text: str) -> str:
+    return "".join(chr(ord(c) - _PROTECTED) if _PROTECTED <= ord(c) < _PROTECTED + 128 else c for c in text)
+
+
+def _inline_text(line: str, references: set[str]) -> str:
+    """What a reader sees of one line of Markdown: code spans verbatim, everything else without
+    emphasis, links, tags, backslash escapes and HTML entities."""
+    parts = []
+    position = 0
+    for code in _CODE_SPAN.finditer(line):
+        parts.append(_markup_text(line[position : code.start()], references))
+        parts.append(code.group(2).strip())
+        position = code.end()
+    parts.append(_markup_text(line[position:], references))
+    return "".join(parts)
+
+
+def _markup_text(text: str, references: set[str]) -> str:
+    text = _ESCAPED.sub(_protect, text)
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REFERENCE_LINK.sub(lambda m: m.group(1) if (m.group(2) or m.group(1)).lower() in references else m.group(0), text)
+    text = _SHORT_REFERENCE.sub(lambda m: m.group(1) if m.group(1).lower() in references else m.group(0), text)
+    text = _TAG.sub("", text)
+    for pattern in _STARS:
+        text = pattern.sub(r"\1", text)
+    text = _UNDERSCORES.sub(r"\2", text)
+    return _unprotect(html.unescape(text))
 
 
 def plain_text(markdown: str) -> str:
-    """The text a reader sees, roughly: Markdown markup removed, line structure kept.
+    """The text a reader sees: Markdown markup removed, line structure kept.
 
     A Mermaid diagram (a 流程's flowchart) is reduced to its node and edge labels.
     """
     lines = []
     fence: str | None = None
-    for line in markdown.splitlines():
+    source = markdown.splitlines()
+    references = {m.group(1).lower() for line in source if (m := _REFERENCE.match(line))}
+    for line in source:
         opening = _FENCE.match(line)
         if opening:
             fence = None if fence else line.strip()
             continue
-        if fence is not None and fence.endswith("mermaid"):
-            labels = ("".join(groups).strip("\"'[](){} ") for groups in _DIAGRAM_LABEL.findall(line))
-            lines.append(" ".join(label for label in labels if label))
+        if fence is not None:
+            if fence.endswith("mermaid"):
+                labels = ("".join(groups).strip("\"'[](){} ") for groups in _DIAGRAM_LABEL.findall(line))
+                lines.append(" ".join(label for label in labels if label))
+            else:
+                lines.append(line)
             continue
-        if _TABLE_RULE.match(line):
+        if _TABLE_RULE.match(line) or _REFERENCE.match(line):
             continue
         if _HEADING.match(line):
             line = _TRAILING_HASHES.sub("", _HEADING.sub("", line))
         line = _LIST.sub("", _QUOTE.sub("", line))
         if line.lstrip().startswith("|"):
             line = line.replace("|", " ")
-        line = _EMPHASIS.sub("", _TAG.sub("", _LINK.sub(r"\1", line)))
-        lines.append(line)
+        lines.append(_inline_text(line, references))
     return "\n".join(lines)
 
 

@@ -47,6 +47,14 @@ class Sort(enum.Enum):
 
 
 @dataclass(frozen=True)
+class AttachmentText:
+    """The text of one of a document's attachments (附件), searched like its body."""
+
+    label: str  # as the page names it, e.g. "附件2 评分细则.xlsx"
+    text: str
+
+
+@dataclass(frozen=True)
 class IndexedDocument:
     """What the index keeps of one document (built from its file by `indexer`)."""
 
@@ -59,6 +67,7 @@ class IndexedDocument:
     issued: dt.date | None
     doc_number: str | None
     body_text: str
+    attachments: tuple[AttachmentText, ...] = ()
 
     @property
     def item(self) -> str:
@@ -127,6 +136,7 @@ class SearchHit:
     doc_number: str | None
     score: float
     title_match: bool
+    attachment: str | None = None  # the label of the attachment the snippet comes from (见附件2)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ Field classes are module level because Whoosh pickles the schema into the index.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +24,11 @@ from whoosh import columns, formats
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import COLUMN, ID, KEYWORD, STORED, FieldType, Schema
 
-from zhengai_docs.search.analysis import fold, index_words, pairs, search_text
-from zhengai_docs.search.backend import IndexedDocument
+from zhengai_docs.search.analysis import fold, index_words, pairs
+from zhengai_docs.search.backend import AttachmentText, IndexedDocument
+from zhengai_docs.search.hits import match_text, stored_attachments
 
-SCHEMA_VERSION = 2  # an index with another version is treated as missing until `reindex`
+SCHEMA_VERSION = 4  # an index with another version is treated as missing until `reindex`
 STATE_ID = "_state"  # the `code` of the entry that records the indexed commit
 _SEP = "\x1f"
 
@@ -72,6 +74,7 @@ def build_schema() -> Schema:
         record=COLUMN(columns.VarBytesColumn()),
         title=STORED(),
         body=STORED(),
+        attachments=COLUMN(columns.VarBytesColumn()),  # read per hit only when needed (`hits.ShownDocument`)
         doc_number=STORED(),
         doc_type=ID(stored=True),
         level1=ID(stored=True),
@@ -94,7 +97,8 @@ class MatchRecord:
     code: str
     issued: str  # ISO date or ""
     title_end: int  # the folded text starts with the title
-    text: str  # folded search text: title, issuing number, body (it ends with the folded body)
+    body_end: int  # where the folded body ends (attachments follow: `hits.match_text`)
+    text: str  # folded match text: title, issuing number, body, attachments
 
     order: str = field(init=False)  # sorts in catalogue order: A101Z, A101L, A101B, A102Z …
 
@@ -102,21 +106,21 @@ class MatchRecord:
         object.__setattr__(self, "order", self.code[:4] + str("ZLB".find(self.code[4:5]) % 3))
 
     def encode(self) -> bytes:
-        return _SEP.join((self.code, self.issued, str(self.title_end), self.text)).encode("utf-8")
+        return _SEP.join((self.code, self.issued, str(self.title_end), str(self.body_end), self.text)).encode("utf-8")
 
     @classmethod
     def decode(cls, raw: bytes) -> MatchRecord | None:
         if not raw:
             return None  # the state entry
-        code, issued, title_end, text = raw.decode("utf-8").split(_SEP, 3)
-        return cls(code=code, issued=issued, title_end=int(title_end), text=text)
+        code, issued, title_end, body_end, text = raw.decode("utf-8").split(_SEP, 4)
+        return cls(code=code, issued=issued, title_end=int(title_end), body_end=int(body_end), text=text)
 
 
 def document_fields(document: IndexedDocument) -> dict[str, Any]:
     """The Whoosh fields of one document."""
-    text = fold(search_text(title=document.title, doc_number=document.doc_number, body_text=document.body_text))
-    title_end = len(fold(search_text(title=document.title, doc_number=None, body_text="")))
-    record = MatchRecord(code=document.code, issued=_day(document.issued), title_end=title_end, text=text)
+    match = match_text(document)
+    text = match.text
+    record = MatchRecord(code=document.code, issued=_day(document.issued), title_end=match.title_end, body_end=match.body_end, text=text)
     fields: dict[str, Any] = {
         "code": document.code,
         "pairs": pairs(text),
@@ -124,6 +128,7 @@ def document_fields(document: IndexedDocument) -> dict[str, Any]:
         "record": record.encode(),
         "title": document.title,
         "body": document.body_text,
+        "attachments": encode_attachments(stored_attachments(document)).encode("utf-8"),
         "doc_number": document.doc_number or "",
         "doc_type": document.doc_type,
         "level1": document.level1,
@@ -145,3 +150,11 @@ def state_fields(*, commit: str | None, fingerprint: str) -> dict[str, Any]:
 
 def _day(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else ""
+
+
+def encode_attachments(attachments: tuple[AttachmentText, ...]) -> str:
+    return json.dumps([[a.label, a.text] for a in attachments], ensure_ascii=False) if attachments else ""
+
+
+def decode_attachments(raw: bytes | None) -> tuple[AttachmentText, ...]:
+    return tuple(AttachmentText(label=label, text=text) for label, text in json.loads(raw)) if raw else ()

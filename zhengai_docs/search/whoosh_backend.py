@@ -43,18 +43,17 @@ from zhengai_docs.search.backend import (
     SearchUnavailable,
     Suggestion,
 )
-from zhengai_docs.search.highlight import highlight_all, snippet
-from zhengai_docs.search.matching import Match, RecordCache, find, order
+from zhengai_docs.search.hits import MatchText, ShownDocument, build_hit
+from zhengai_docs.search.matching import Match, RecordCache, find, page
 from zhengai_docs.search.query import parse_query
-from zhengai_docs.search.schema import SCHEMA_VERSION, STATE_ID, document_fields, state_fields
+from zhengai_docs.search.schema import SCHEMA_VERSION, STATE_ID, decode_attachments, document_fields, state_fields
+from zhengai_docs.search.suggest import suggestions
 from zhengai_docs.search.whoosh_store import IndexStore
 from zhengai_docs.storage.faults import probe
 
 _READ_ATTEMPTS = 6
 _MERGE_AFTER_SEGMENTS = 8  # saves add one segment each; the follower merges past this many
 _UPDATE_CHUNK = 500  # documents per commit of a large update: ~200 MB at the peak of a 5,000-document push
-_MAX_SUGGESTIONS = 5
-_MAX_SUGGESTION_TRIES = 12
 T = TypeVar("T")
 
 
@@ -290,10 +289,10 @@ class WhooshBackend(SearchBackend):
                 raise IndexMissing("搜索索引来自旧版本，请管理员运行 zhengai-docs reindex")
             if not terms and not request.filters.active:
                 return SearchResults(request=request, terms=terms, hits=(), total=0, commit=commit)
-            matches = order(find(reader, self.cache, terms=terms, filters=request.filters), sort=request.sort)
-            page = max(1, request.page)
-            shown = matches[(page - 1) * request.per_page : page * request.per_page]
-            hits = tuple(_hit(reader.stored_fields(m[1]), Match._make(m), terms, snippets=request.snippets) for m in shown)
+            matches = find(reader, self.cache, terms=terms, filters=request.filters)
+            number = max(1, request.page)
+            shown = page(matches, sort=request.sort, start=(number - 1) * request.per_page, stop=number * request.per_page)
+            hits = tuple(_hit(reader, m, terms, snippets=request.snippets) for m in shown)
             suggestions = _suggestions(reader, self.cache, terms, request.filters) if not matches and terms and request.suggest else ()
             return SearchResults(request=request, terms=terms, hits=hits, total=len(matches), suggestions=suggestions, commit=commit)
 
@@ -377,56 +376,32 @@ def _recorded(reader: Any) -> tuple[str | None, int | None, str | None]:
     return stored.get("commit") or None, stored.get("schema_version"), stored.get("fingerprint")
 
 
-def _hit(stored: dict[str, Any], match: Match, terms: Sequence[str], *, snippets: bool) -> SearchHit:
-    title = stored.get("title", "")
-    body = stored.get("body", "")  # the folded search text ends with this text, folded
-    doc_number = stored.get("doc_number") or None
+def _hit(reader: Any, match: Match, terms: Sequence[str], *, snippets: bool) -> SearchHit:
+    stored = reader.stored_fields(match.docnum)
     issued = stored.get("issued")
-    return SearchHit(
+    shown = ShownDocument(
         code=stored["code"],
-        title=title,
-        title_html=highlight_all(title, terms),
-        snippet_html=_snippet(body, title, match, terms) if snippets else "",
-        doc_number_html=highlight_all(doc_number, terms) if doc_number else "",
+        title=stored.get("title", ""),
+        doc_number=stored.get("doc_number") or None,
+        body=stored.get("body", ""),
+        attachments=lambda: decode_attachments(reader.column_reader("attachments")[match.docnum]),
         doc_type=stored.get("doc_type", ""),
         status=stored.get("status", ""),
         departments=tuple(d for d in stored.get("departments", "").split(",") if d),
         points=tuple(p for p in stored.get("points", "").split(",") if p),
         issued=dt.date.fromisoformat(issued) if issued else None,
-        doc_number=doc_number,
-        score=round(match.score, 3),
-        title_match=match.title_match,
     )
-
-
-def _snippet(body: str, title: str, match: Match, terms: Sequence[str]) -> str:
-    """A snippet of the body, after its first heading when that repeats the title."""
-    folded = match.record.text[len(match.record.text) - len(body) :]  # the record ends with the body
-    skip = len(title) + 1 if body.startswith(title + " ") else 0
-    return snippet(body[skip:], terms, folded=folded[skip:])
+    record = match.record
+    text = MatchText(text=record.text, title_end=record.title_end, body_end=record.body_end)
+    return build_hit(shown, match=text, terms=terms, score=match.score, title_match=match.title_match, snippets=snippets)
 
 
 def _suggestions(reader: Any, cache: RecordCache, terms: Sequence[str], filters: SearchFilters) -> tuple[Suggestion, ...]:
-    """Near queries that do find something: one term alone, similar words, shorter pieces."""
-    candidates: list[tuple[str, ...]] = [(t,) for t in terms] if len(terms) > 1 else []
-    for index, term in enumerate(terms):
+    def near_words(term: str) -> list[str]:
         near: dict[str, int] = {}
         for leaf, _ in reader.leaf_readers():
             for word in leaf.terms_within("words", term, 1 if len(term) <= 4 else 2, prefix=1):
                 near[word] = near.get(word, 0) + leaf.doc_frequency("words", word)
-        for word in sorted(near, key=lambda w: -near[w])[:4]:
-            candidates.append((*terms[:index], word, *terms[index + 1 :]))
-        for size in range(len(term) - 1, 1, -1):
-            candidates += [(*terms[:index], piece, *terms[index + 1 :]) for piece in (term[:size], term[-size:])]
-    found: list[Suggestion] = []
-    seen = {tuple(terms)}
-    for candidate in candidates:
-        if candidate in seen or len(seen) > _MAX_SUGGESTION_TRIES:
-            continue
-        seen.add(candidate)
-        hits = len(find(reader, cache, terms=candidate, filters=filters))
-        if hits:
-            found.append(Suggestion(text=" ".join(candidate), hits=hits))
-            if len(found) == _MAX_SUGGESTIONS:
-                break
-    return tuple(found)
+        return sorted(near, key=lambda w: -near[w])[:4]
+
+    return suggestions(terms, near_words=near_words, count=lambda candidate: len(find(reader, cache, terms=candidate, filters=filters)))

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
 from zhengai_docs.storage.objects import ObjectWriter, parent_dirs
-from zhengai_docs.storage.paths import content_path
+from zhengai_docs.storage.paths import content_path, owning_document
 from zhengai_docs.storage.repository import ZERO, Author, ContentRepository, _clean_message, _entry_sha
 
 _CODE, _ID = r"[A-Z][0-9]{3}[ZLB]", r"[1-9][0-9]{0,9}"
@@ -101,8 +102,14 @@ class DraftStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def tip(self, ref: DraftRef) -> str | None:
-        return self._tip(ref.name)
+    def tip(self, ref: DraftRef, *, expected: str | None = None) -> str | None:
+        """`expected`: the tip the database records; with a central repository (CONTENT_REMOTE)
+        a mirror ref elsewhere is fetched first, since another node may have moved it."""
+        tip = self._tip(ref.name)
+        if expected is not None and tip != expected and self.repo.remote is not None:
+            self.repo.remote.fetch()
+            tip = self._tip(ref.name)
+        return tip
 
     def read(self, ref: DraftRef) -> DraftVersion:
         """The draft's latest text; a discarded draft is read from where it was put aside."""
@@ -191,15 +198,25 @@ class DraftStore:
         raise Conflict(path=ref.name, base=None, head=self.tip(ref) or ZERO)
 
     def prepare(
-        self, ref: DraftRef, text: str, *, author: Author, message: str, expected: str, rebase_to: str | None = None
+        self,
+        ref: DraftRef,
+        text: str,
+        *,
+        author: Author,
+        message: str,
+        expected: str,
+        rebase_to: str | None = None,
+        files: Mapping[str, bytes | None] | None = None,
     ) -> PreparedSave:
         """Write the objects of a save on top of `expected` (nothing moves: see `move`).
 
         `rebase_to`: a newer branch commit whose tree the draft now builds on (bring up to date).
+        `files`: the document's own files (attachments, pictures) changed in the same commit.
         """
         expected = self.repo.resolve(expected)
         tree_at = expected if rebase_to is None else self.repo.resolve(rebase_to)
-        return self._commit(parent=expected, tree_at=tree_at, path=ref.code.path, text=text, author=author, message=message)
+        path = ref.code.path
+        return self._commit(parent=expected, tree_at=tree_at, path=path, text=text, author=author, message=message, files=files)
 
     def move(self, ref: DraftRef, *, new: str, expected: str) -> bool:
         """Compare-and-swap the draft's ref from `expected` to `new`; False when it is elsewhere."""
@@ -243,12 +260,27 @@ class DraftStore:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _commit(self, *, parent: str, tree_at: str, path: str, text: str | None, author: Author, message: str) -> PreparedSave:
+    def _commit(
+        self,
+        *,
+        parent: str,
+        tree_at: str,
+        path: str,
+        text: str | None,
+        author: Author,
+        message: str,
+        files: Mapping[str, bytes | None] | None = None,
+    ) -> PreparedSave:
+        """`files` must be this document's own (`paths.owning_document`): a draft changes one document."""
+        extra = dict(files or {})
+        if any(owning_document(p) != path for p in extra):
+            raise InvalidCode(f"草稿只能修改 {path} 及其附件")
         writer = ObjectWriter(str(self.repo.path / "objects"))
-        trees = self.repo._read_trees(tree_at, set(parent_dirs(path)))
+        trees = self.repo._read_trees(tree_at, {d for p in [path, *extra] for d in parent_dirs(p)})
         blob = None if text is None else writer.blob(text)
         absent = blob is None and _entry_sha(trees, path) is None  # nothing to remove: a new document not yet saved
-        tree = writer.apply(trees, {} if absent else {path: blob})
+        changes = {p: None if data is None else writer.store(b"blob", data) for p, data in extra.items()}
+        tree = writer.apply(trees, changes if absent else {path: blob, **changes})
         commit = writer.commit(tree=tree, parent=parent, author=(author.name, author.email), message=_clean_message(message), date=None)
         return PreparedSave(commit=commit, blob=blob)
 
@@ -282,9 +314,13 @@ class DraftStore:
     def _update_ref(self, name: str, new: str, old: str | None) -> bool:
         if _REF.fullmatch(name) is None:
             raise StorageError(f"不允许的引用：{name!r}")
+        if self.repo.remote is not None:  # compare-and-swap on the central ref, then the mirror follows
+            return self.repo.remote.publish(name, new=new, old=old)
         return self.repo._run(["update-ref", "-m", "zhengai-docs draft", name, new, old or ZERO], check=False).returncode == 0
 
     def _delete_ref(self, name: str, old: str) -> bool:
         if _REF.fullmatch(name) is None:
             raise StorageError(f"不允许的引用：{name!r}")
+        if self.repo.remote is not None:
+            return self.repo.remote.publish(name, new=None, old=old)
         return self.repo._run(["update-ref", "-m", "zhengai-docs draft", "-d", name, old], check=False).returncode == 0

@@ -24,16 +24,27 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import git
 
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
 from zhengai_docs.storage import faults
 from zhengai_docs.storage.objects import ObjectWriter, Tree, parent_dirs, parse_tree
-from zhengai_docs.storage.paths import FRAMEWORKS_DIR, content_path, is_content_path, revision_id
+from zhengai_docs.storage.paths import (
+    FRAMEWORKS_DIR,
+    content_path,
+    files_folder,
+    is_content_path,
+    managed_path,
+    owning_document,
+    revision_id,
+)
 from zhengai_docs.storage.text import MAX_CONTENT_BYTES, decode_content, missing_object, oversized
 from zhengai_docs.textdiff import TextDiff, diff_texts
+
+if TYPE_CHECKING:
+    from zhengai_docs.storage.remote import Remote
 
 ZERO = "0" * 40
 _MAX_ATTEMPTS = 50
@@ -137,12 +148,13 @@ class _Object:
 class ContentRepository:
     """Plumbing-level access to one bare repository and one branch."""
 
-    def __init__(self, path: Path | str, *, branch: str = "main") -> None:
+    def __init__(self, path: Path | str, *, branch: str = "main", remote: Remote | None = None) -> None:
         if re.fullmatch(r"[a-z][a-z0-9-]{0,40}", branch) is None:
             raise StorageError(f"无效的分支名：{branch!r}")
         self.path = Path(path)
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
+        self.remote = remote  # CONTENT_REMOTE: this repository is a mirror; ref updates publish there first
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -221,7 +233,7 @@ class ContentRepository:
 
     def blob_ids(self, revision: str | None, paths: Iterable[str]) -> dict[str, str | None]:
         """The blob of each path at a commit (None where the path is absent)."""
-        paths = [content_path(p) for p in paths]
+        paths = [managed_path(p) for p in paths]
         if revision is None:
             return dict.fromkeys(paths)
         out = self._git("cat-file", "--batch-check", input="".join(f"{revision}:{p}\n" for p in paths).encode())
@@ -286,11 +298,12 @@ class ContentRepository:
         result = self._run(["merge-base", "--is-ancestor", revision_id(ancestor), revision_id(descendant)], check=False)
         return result.returncode == 0
 
-    def changes_between(self, old: str, new: str) -> list[Change]:
-        """Managed files that differ between two commits."""
+    def changes_between(self, old: str, new: str, *, files: bool = False) -> list[Change]:
+        """Managed files that differ between two commits; with `files`, documents' own files too
+        (attachments and pictures, which the search index reads for their document)."""
         out = self._git("diff-tree", "-r", "--no-renames", "-z", revision_id(old), revision_id(new))
         tokens = out.decode("utf-8", "surrogateescape").split("\0")
-        return _raw_changes(tokens)
+        return _raw_changes(tokens, files=files)
 
     def log(self, *, since: str | None = None, until: str | None = None) -> Iterator[CommitChanges]:
         """Commits on the branch's first-parent line after `since`, oldest first, with changes."""
@@ -349,31 +362,38 @@ class ContentRepository:
 
     def commit(
         self,
-        changes: Mapping[str, str | None],
+        changes: Mapping[str, str | bytes | None],
         *,
         author: Author,
         message: str,
         base: str | None,
         date: dt.datetime | None = None,
+        unchanged_folders: Iterable[str] = (),
     ) -> WriteResult:
         """Commit several files at once (None deletes); refuse if any changed since `base`.
 
+        Text (str) is checked as content; bytes are a document's own files (attachments,
+        pictures: `paths.owning_document`), stored as they are. `unchanged_folders`: folders
+        (a document's files folder) whose whole contents must be as at `base`, e.g. so that
+        two people adding "the next 附件 number" at once cannot both get 附件3.
         `date` sets the author date, for migrated documents that keep their historical dates.
         """
         if not changes:
             raise StorageError("没有要提交的更改")
         message = _clean_message(message)
-        paths = [content_path(p) for p in changes]
+        paths = [managed_path(p) for p in changes]
+        guarded = sorted({files_folder(f + ".md") for f in unchanged_folders})
         writer = ObjectWriter(str(self.path / "objects"))
-        new_blobs = {p: (None if changes[p] is None else writer.blob(changes[p] or "", path=p)) for p in paths}
+        new_blobs = {p: _store_blob(writer, p, changes[p]) for p in paths}
         if base is not None and (len(base) != 40 or base != self.head()):
             base = self.resolve(base)
             base_blobs: dict[str, str | None] | None = self.blob_ids(base, paths)
         else:
             base_blobs = None if base is not None else dict.fromkeys(paths)  # None: same as head
+        base_folders = {} if base is None or not guarded else {d: self._read_trees(base, {d}).get(d) for d in guarded}
         for _attempt in range(_MAX_ATTEMPTS):
             head = self.head()
-            trees = self._read_trees(head, {d for p in paths for d in parent_dirs(p)})
+            trees = self._read_trees(head, {d for p in paths for d in parent_dirs(p)} | set(guarded))
             head_blobs = {p: _entry_sha(trees, p) for p in paths}
             if head is not None and head_blobs == new_blobs:  # e.g. a double-submitted form
                 return WriteResult(commit=head, changed=False)
@@ -382,6 +402,9 @@ class ContentRepository:
             for path in paths:
                 if head_blobs[path] != base_blobs[path]:
                     raise Conflict(path=path, base=base, head=head or ZERO)
+            for folder in guarded:
+                if trees.get(folder) != base_folders.get(folder, trees.get(folder) if base == head else None):
+                    raise Conflict(path=folder, base=base, head=head or ZERO)
             tree = writer.apply(trees, new_blobs)
             commit = writer.commit(tree=tree, parent=head, author=(author.name, author.email), message=message, date=date)
             if self._update_ref(commit, head):
@@ -438,6 +461,8 @@ class ContentRepository:
         return trees
 
     def _update_ref(self, new: str, old: str | None) -> bool:
+        if self.remote is not None:  # compare-and-swap on the central ref, then the mirror follows
+            return self.remote.publish(self.ref, new=new, old=old)
         result = self._run(["update-ref", "-m", "zhengai-docs", self.ref, new, old or ZERO], check=False)
         return result.returncode == 0
 
@@ -553,17 +578,29 @@ def _commit_date(dates: str) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+def _store_blob(writer: ObjectWriter, path: str, value: str | bytes | None) -> str | None:
+    """A changed file's new blob (None: deleted): text is checked as content, and only a
+    document's own files (attachments, pictures) may be bytes."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        if owning_document(path) is None:
+            raise StorageError(f"{path} 只能保存文本")
+        return writer.store(b"blob", value)
+    return writer.blob(value or "", path=path)
+
+
 def _entry_sha(trees: Mapping[str, Tree], path: str) -> str | None:
     directory, _, name = path.rpartition("/")
     entry = trees.get(directory, {}).get(name)
     return None if entry is None else entry.sha
 
 
-def _raw_changes(tokens: list[str]) -> list[Change]:
+def _raw_changes(tokens: list[str], *, files: bool = False) -> list[Change]:
     """`--raw -z` entries (info, path, info, path …) of managed files, as Changes."""
     changes = []
     for info, path in zip(tokens[0::2], tokens[1::2], strict=False):
-        if is_content_path(path):
+        if is_content_path(path) or (files and owning_document(path) is not None):
             change = _raw_change(info, path)
             if change is not None:
                 changes.append(change)

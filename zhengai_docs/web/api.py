@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, url_for
 from zhengai_docs.catalogue.document import Document
 from zhengai_docs.db import queries
 from zhengai_docs.render.html import render_markdown
+from zhengai_docs.web import attachments as attachment_views
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import may_read
 from zhengai_docs.web.lookups import document_code_or_404, load_or_404, requested_revision
@@ -90,7 +91,10 @@ def _slot(slot: queries.Slot) -> dict[str, object]:
 def document(code: str) -> Response:
     doc_code = document_code_or_404(code)
     loaded = load_or_404(doc_code, revision=requested_revision(description="版本号无效"))
-    rendered = render_markdown(loaded.document.body)
+    # pictures as site-absolute paths pinned to this commit (/documents/A101Z/images/…?rev=…): the
+    # sanitiser admits no scheme in an address, and a pinned address stays right after later edits
+    pictures = attachment_views.image_url(doc_code, revision=loaded.version.commit)
+    rendered = render_markdown(loaded.document.body, image_url=pictures)
     return _json(
         {
             **_metadata(loaded.document),

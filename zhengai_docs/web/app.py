@@ -33,6 +33,13 @@ def library_state() -> View:
     return g.library_state
 
 
+def request_limit(settings: Mapping[str, Any]) -> int:
+    """The largest request body: MAX_UPLOAD_MB, or an ATTACHMENT_MAX_BYTES file plus room for the
+    form around it (the editor's text travels with an upload), whichever is larger. Anything
+    larger is a 413 page before a byte is written."""
+    return max(int(settings["MAX_UPLOAD_MB"]) * 1024 * 1024, int(settings["ATTACHMENT_MAX_BYTES"]) + 2 * 1024 * 1024)
+
+
 def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) -> Flask:
     instance = instance_path_from(instance_path)
     app = Flask("zhengai_docs", instance_path=str(instance), template_folder="web/templates", static_folder="web/static")
@@ -41,7 +48,7 @@ def build_app(config: Mapping[str, Any] | None, *, instance_path: str | None) ->
     app.extensions["zhengai"] = svc
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"] or instance_secret(instance),
-        MAX_CONTENT_LENGTH=int(settings["MAX_UPLOAD_MB"]) * 1024 * 1024,
+        MAX_CONTENT_LENGTH=request_limit(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(settings["SESSION_COOKIE_SECURE"]),
@@ -110,6 +117,11 @@ def _register(app: Flask) -> None:
     app.register_blueprint(audit.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(indicator_views.bp)
+    from zhengai_docs.web import attachments as attachment_views
+    from zhengai_docs.web import editor_pictures
+
+    app.register_blueprint(attachment_views.bp)  # issue 19: 附件 and pictures
+    app.register_blueprint(editor_pictures.bp)  # issue 19: 插入图片 in the editors
     app.jinja_env.globals["can_edit"] = auth.can_edit
     app.jinja_env.globals["approval_record"] = approval_record
     app.jinja_env.globals["message_subject"] = subject

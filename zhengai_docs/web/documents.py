@@ -16,6 +16,7 @@ from zhengai_docs.indicators.declaration import changes_between
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.repository import ContentRepository
 from zhengai_docs.trailers import has_line_break
+from zhengai_docs.web import attachments as attachment_views
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, must_draft, read_required, review_required
 from zhengai_docs.web.lookups import active_framework_or_none, document_code_or_404, download, load_or_404, requested_revision
@@ -31,7 +32,7 @@ def view(code: str) -> str:
     revision = requested_revision()
     loaded = load_or_404(doc_code, revision=revision)
     item = queries.item_view(services().db, doc_code.item)
-    rendered = render_markdown(loaded.document.body)
+    rendered = render_markdown(loaded.document.body, image_url=attachment_views.image_url(doc_code, revision=revision))
     if rendered.has_mermaid:
         allow_mermaid_styles()
     framework = active_framework_or_none()

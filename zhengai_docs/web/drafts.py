@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from zhengai_docs import acknowledgements, inbox
+from zhengai_docs.attachments.refusal import UploadRefused
 from zhengai_docs.catalogue.codes import DocumentCode, document_code
 from zhengai_docs.catalogue.comparison import compare_documents
 from zhengai_docs.catalogue.document import Document
@@ -30,7 +31,8 @@ from zhengai_docs.permissions import may_audit
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.repository import WriteResult
 from zhengai_docs.textdiff import diff_texts
-from zhengai_docs.web import editing
+from zhengai_docs.web import attachments as attachment_views
+from zhengai_docs.web import editing, editor_pictures
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor
 from zhengai_docs.web.errors import storage_message
@@ -150,7 +152,7 @@ def _render_view(draft: DraftView, *, approval_form: ApprovalForm | None = None)
         context = {"message": draft.attention, "draft": draft, "code": draft.code, "may_discard": may_discard}
         return render_template("drafts/handled.html", note_form=NoteForm(formdata=None), **context)
     in_force = workflow().in_force(draft)
-    rendered = render_markdown(text.body)
+    rendered = render_markdown(text.body, image_url=attachment_views.image_url(document_code(draft.code), draft=draft))
     if rendered.has_mermaid:
         allow_mermaid_styles()
     may_author, may_review = workflow().may_author(me, draft), workflow().may_review_draft(me, draft)
@@ -199,12 +201,25 @@ def edit(draft_id: int) -> str | Response | tuple[str, int]:
     else:
         editing.keep_publication_fields(form, current)  # set at publication from the approval, not here
     editing.department_choices(form, current.meta.departments)
+    typed = attachment_views.editor_message(form)  # an 附件 button needs no 修订说明: the change names itself
     if request.method == "POST" and form.validate() and editing.check_departments(form):
         document = editing.document_from(form, code, current)
         try:
+            edit = attachment_views.requested_edit(request.form, request.files)
+            if edit is not None:  # an 附件 button of the editor: the typed text is saved with the change
+                saved = services().attachments.change_in_draft(
+                    draft.id, edit, actor=current_actor(), expected=form.base.data or draft.tip, document=document, message=typed
+                )
+                flash("附件已保存，正文也已一并保存到草稿。", "success")
+                return redirect(url_for("drafts.edit", draft_id=draft.id))
+            expected = form.base.data or draft.tip
+            removed = editor_pictures.removed_pictures(code, document.body, base=expected)  # pictures the text no longer shows
             saved = workflow().save(
-                draft.id, document, actor=current_actor(), message=form.message.data.strip(), expected=form.base.data or draft.tip
+                draft.id, document, actor=current_actor(), message=form.message.data.strip(), expected=expected, files=removed or None
             )
+        except UploadRefused as exc:  # nothing was written: the editor comes back with the text
+            flash(exc.message, "error")
+            return _render_draft_editor(form, draft, code), exc.status
         except Conflict:
             return _draft_conflict(form, draft, mine=document)
         except NotAllowed:

@@ -34,6 +34,8 @@ from zhengai_docs.render.html import render_markdown
 from zhengai_docs.render.worker import render_preview
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.trailers import require_one_line
+from zhengai_docs.web import attachments as attachment_views
+from zhengai_docs.web import editor_pictures
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, must_draft, review_required
 from zhengai_docs.web.errors import storage_message
@@ -259,8 +261,11 @@ def edit(code: str) -> str | Response | tuple[str, int]:
     if request.method == "GET":
         form = filled_form(loaded.document, base=loaded.version.commit, message="")
     department_choices(form, loaded.document.meta.departments)
+    typed = attachment_views.editor_message(form)  # an 附件 button needs no 修订说明: the change names itself
     if request.method == "POST" and form.validate() and check_departments(form):
-        saved = _save(form, doc_code, previous=loaded.document)
+        saved = attachment_views.save_from_editor(form, doc_code, previous=loaded.document, message=typed)
+        if saved is None:
+            saved = _save(form, doc_code, previous=loaded.document)
         if saved is not None:
             return saved
     found = queries.item_view(services().db, doc_code.item)
@@ -299,8 +304,10 @@ def _save(form: DocumentForm, code: DocumentCode, *, previous: Document | None) 
     library = services().library
     document = document_from(form, code, previous)
     base = form.base.data or None
+    removed = editor_pictures.removed_pictures(code, document.body, base=base) if previous is not None else {}  # pictures no longer shown
     try:
-        result = library.save(document, actor=current_actor(), message=form.message.data.strip(), base=base)  # NotAllowed: 403
+        message = form.message.data.strip()
+        result = library.save(document, actor=current_actor(), message=message, base=base, files=removed or None)  # NotAllowed: 403
     except Conflict:
         return _conflict(form, code, mine=document, base=base)
     except Refused as exc:
@@ -408,11 +415,30 @@ def preview() -> Response:
         abort(400)
     if len(payload["body"]) > MAX_BODY_CHARS:
         abort(413)
-    rendered = render_preview(payload["body"])
+    rendered = render_preview(payload["body"], image_url=_preview_pictures(payload))
     if rendered is None:
         abort(429, description="预览正忙，请稍后再试（不影响保存）。")
     problem = None if rendered.problem is None else rendered.problem.describe()
     return jsonify(html=rendered.html, has_mermaid=rendered.has_mermaid, problem=problem)
+
+
+def _preview_pictures(payload: dict[str, Any]) -> Callable[[str], str | None] | None:
+    """Where the preview shows the body's pictures: the document's (`code`, at the head) or the
+    draft's (`draft`, its authors and reviewers only); without either, alt text only."""
+    draft_id, code = payload.get("draft"), payload.get("code")
+    if isinstance(draft_id, int) and not isinstance(draft_id, bool):
+        workflow = services().workflow
+        try:
+            draft = workflow.get(draft_id)
+        except NotFound:
+            return None
+        return attachment_views.image_url(document_code(draft.code), draft=draft) if workflow.may_see(current_actor(), draft) else None
+    if isinstance(code, str):
+        try:
+            return attachment_views.image_url(document_code(code))
+        except InvalidCode:
+            return None
+    return None
 
 
 _CLAUSE_ACTIONS = ("outline", "renumber", "insert_clause", "insert_chapter")

@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from zhengai_docs.attachments.store import AttachmentChange, attachments_of, compare_attachments
 from zhengai_docs.catalogue.comparison import Comparison, compare_documents
 from zhengai_docs.catalogue.document import Document
 from zhengai_docs.errors import InvalidCode, NotFound
+from zhengai_docs.storage.files import document_files
 from zhengai_docs.workflow import DraftView, EventView, Workflow
 
 TIP_EVENTS = frozenset({"open", "save", "update"})
@@ -30,6 +32,11 @@ class SinceReview:
     request: EventView
     reviewed_commit: str
     comparison: Comparison | None
+    attachments: tuple[AttachmentChange, ...] = ()  # 附件 added, replaced, renamed or removed since
+
+    @property
+    def changed(self) -> bool:
+        return self.comparison is not None or bool(self.attachments)
 
 
 def last_request(events: Sequence[EventView]) -> EventView | None:
@@ -67,4 +74,7 @@ def since_last_review(*, workflow: Workflow, draft: DraftView, events: Sequence[
     if then is None:
         return None
     comparison = compare_documents(then, current)
-    return SinceReview(request=request, reviewed_commit=commit, comparison=comparison if comparison.changed else None)
+    repo, path = workflow.library.repo, current.meta.code.path
+    files = compare_attachments(attachments_of(document_files(repo, path, commit)), attachments_of(document_files(repo, path, draft.tip)))
+    changed = comparison if comparison.changed else None
+    return SinceReview(request=request, reviewed_commit=commit, comparison=changed, attachments=tuple(files))

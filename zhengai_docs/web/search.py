@@ -185,6 +185,7 @@ def _hit(hit: SearchHit) -> dict[str, Any]:
         "doc_number": hit.doc_number,
         "score": hit.score,
         "title_match": hit.title_match,
+        "attachment": hit.attachment,
     }
 
 

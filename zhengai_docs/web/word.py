@@ -9,6 +9,8 @@ new version). Files that cannot be read are refused with the reason, before anyt
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 from dataclasses import replace
@@ -23,6 +25,8 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from zhengai_docs.attachments.body_pictures import picture_name
+from zhengai_docs.attachments.inspect import UploadRefused, inspect_image
 from zhengai_docs.catalogue.codes import DocType, DocumentCode, level1_code
 from zhengai_docs.catalogue.document import Document, DocumentMeta, Status, new_document
 from zhengai_docs.cycles.rules import SHANGHAI
@@ -31,12 +35,14 @@ from zhengai_docs.errors import Conflict, InvalidCode, NotAllowed, NotFound, Ref
 from zhengai_docs.publishing import flowchart_renderer, imports, selfdiag, word_template
 from zhengai_docs.publishing import handbook as handbook_service
 from zhengai_docs.render.docx_export import export_markdown
+from zhengai_docs.render.docx_import import ImportedImage
 from zhengai_docs.render.docx_package import Limits, WordImportError, megabytes
 from zhengai_docs.render.flowcharts import FlowchartRenderer, FlowchartUnavailable, flowchart_sources
 from zhengai_docs.render.html import render_markdown
 from zhengai_docs.storage.paths import revision_id
 from zhengai_docs.textdiff import diff_texts
 from zhengai_docs.users import Role
+from zhengai_docs.web import attachments as attachment_views
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import can_edit, current_actor, current_author, must_draft, read_required, role_required
 from zhengai_docs.web.editing import MAX_BODY_CHARS, single_line
@@ -113,7 +119,27 @@ def import_document(code: str) -> str | WerkzeugResponse | tuple[str, int]:
     confirm.body.data = prepared.document.body
     confirm.base.data = prepared.base or ""
     confirm.source.data = filename
-    return _preview(confirm, doc_code, current=prepared.current.body if prepared.current else None, warnings=prepared.warnings)
+    current = prepared.current.body if prepared.current else None
+    return _preview(confirm, doc_code, current=current, warnings=prepared.warnings, images=prepared.images)
+
+
+def _carried_images() -> tuple[ImportedImage, ...]:
+    """The Word file's pictures as the preview page carried them (hidden `picture` fields, base64):
+    checked again like any upload and named by their content, never by what the form says."""
+    images = {}
+    max_bytes = int(services().settings["ATTACHMENT_MAX_BYTES"])
+    for number, encoded in enumerate(request.form.getlist("picture"), start=1):
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            abort(400, description="导入表单中的图片已损坏，导入没有保存。请重新上传文件。")
+        try:
+            inspected = inspect_image(data, max_bytes=max_bytes, filename=f"图片{number}")
+        except UploadRefused as exc:
+            abort(exc.status, description=f"{exc.message} 导入没有保存，请重新上传文件。")
+        name = picture_name(inspected.data, suffix=inspected.suffix)
+        images[name] = ImportedImage(name=name, data=inspected.data, media_type=inspected.media_type)
+    return tuple(images.values())
 
 
 @bp.route("/documents/<code>/import/confirm", methods=["POST"])
@@ -123,8 +149,9 @@ def confirm_import(code: str) -> str | WerkzeugResponse | tuple[str, int]:
     form = ConfirmForm()
     library = services().library
     current = _current(doc_code)
+    images = _carried_images()
     if not form.validate():
-        return _preview(form, doc_code, current=current.body if current else None, warnings=()), 400
+        return _preview(form, doc_code, current=current.body if current else None, warnings=(), images=images), 400
     body = (form.body.data or "").replace("\r\n", "\n")
     body = body if body.endswith("\n") else body + "\n"
     base = form.base.data or None
@@ -138,20 +165,25 @@ def confirm_import(code: str) -> str | WerkzeugResponse | tuple[str, int]:
         meta = DocumentMeta(code=doc_code, title=form.title.data.strip(), departments=mine, status=Status.DRAFT)
         document = new_document(meta, body)
     if must_draft():
-        return _import_into_draft(document, departments, message=form.message.data.strip(), existing=previous is not None)
+        return _import_into_draft(document, departments, message=form.message.data.strip(), existing=previous is not None, images=images)
     try:
-        result = library.save(document, actor=current_actor(), message=form.message.data.strip(), base=base)  # NotAllowed: 403
-    except Conflict:
+        files = imports.picture_changes(library, document, images=images, base=base)  # the pictures, in the same commit
+        result = library.save(document, actor=current_actor(), message=form.message.data.strip(), base=base, files=files or None)
+    except Conflict:  # NotAllowed: 403
         latest = library.load(doc_code)
         form.base.data = latest.version.commit
         message = "您预览期间该文档已被他人修改，导入没有保存，也没有覆盖他人的修改。下面已按最新版本重新比较，请核对后再次确认。"
-        return _preview(form, doc_code, current=latest.document.body, warnings=(), conflict=message), 409
+        return _preview(form, doc_code, current=latest.document.body, warnings=(), conflict=message, images=images), 409
     flash("已从 Word 导入并保存。" if result.changed else "导入的内容与现行版本相同，未产生新版本。", "success")
     return redirect(url_for("documents.view", code=str(doc_code)))
 
 
-def _import_into_draft(document: Document, item_departments: tuple[str, ...], *, message: str, existing: bool) -> WerkzeugResponse:
+def _import_into_draft(
+    document: Document, item_departments: tuple[str, ...], *, message: str, existing: bool, images: tuple[ImportedImage, ...] = ()
+) -> WerkzeugResponse:
     """With review on, an imported Word file becomes a new draft; the version in force stays.
+    Its pictures are saved in the draft commit that carries the text (for a new document, the
+    draft's first save after opening it).
 
     An open draft is never overwritten by an import it has not seen: the user is sent to it.
     """
@@ -165,9 +197,12 @@ def _import_into_draft(document: Document, item_departments: tuple[str, ...], *,
     try:
         if existing:
             draft = workflow.open(code=code, kind="revise", reason=message, actor=actor)
-            draft = workflow.save(draft.id, document, actor=actor, message=f"从 Word 导入：{message}", expected=draft.tip)
         else:
             draft = workflow.open_new(document, item_departments=item_departments, reason=message, actor=actor)
+        files = imports.picture_changes(services().library, document, images=images, base=draft.tip)
+        if existing or files:
+            note = f"从 Word 导入：{message}"
+            draft = workflow.save(draft.id, document, actor=actor, message=note, expected=draft.tip, files=files or None)
     except NotAllowed:
         abort(403)
     except Refused as exc:
@@ -194,9 +229,18 @@ def _current(code: DocumentCode, *, revision: str | None = None) -> Document | N
 
 
 def _preview(
-    form: ConfirmForm, code: DocumentCode, *, current: str | None, warnings: tuple[str, ...], conflict: str | None = None
+    form: ConfirmForm,
+    code: DocumentCode,
+    *,
+    current: str | None,
+    warnings: tuple[str, ...],
+    conflict: str | None = None,
+    images: tuple[ImportedImage, ...] = (),
 ) -> str:
+    """The preview: the body's pictures are shown beside it from the form itself (data: URLs of
+    the cleaned pictures; nothing is stored before the confirmation) and carried in it."""
     body = form.body.data or ""
+    pictures = [(image.name, image.media_type, base64.b64encode(image.data).decode("ascii")) for image in images]
     return render_template(
         "word/preview.html",
         form=form,
@@ -206,6 +250,7 @@ def _preview(
         is_new=current is None,
         warnings=warnings,
         conflict=conflict,
+        pictures=pictures,
     )
 
 
@@ -228,7 +273,11 @@ def export_document(code: str) -> Response:
     loaded = load_or_404(doc_code, revision=revision)
     meta = loaded.document.meta
     subtitle = handbook_service.subtitle(meta)
-    data = export_markdown(loaded.document.body, template=_template_path(), title=meta.title, subtitle=subtitle, flowcharts=_flowcharts())
+    commit = loaded.version.commit
+    body = attachment_views.export_body(doc_code, loaded.document.body, revision=commit)  # ends with its 附件 list
+    pictures = attachment_views.read_image(doc_code, revision=commit)
+    template, flowcharts = _template_path(), _flowcharts()
+    data = export_markdown(body, template=template, title=meta.title, subtitle=subtitle, flowcharts=flowcharts, read_image=pictures)
     suffix = f"-{loaded.version.commit[:10]}" if revision else ""
     return download(data, filename=f"{doc_code} {meta.title}{suffix}.docx", mimetype=DOCX_MIMETYPE)
 
@@ -312,6 +361,7 @@ def handbook_docx() -> Response:
         college=svc.settings["COLLEGE_NAME"],
         today=dt.datetime.now(SHANGHAI).date(),
         flowcharts=_flowcharts(),
+        attachment_texts=request.args.get("texts") == "1",  # each document's Word 附件 in full after it
     )
     names = handbook_service.level_names(svc.db)
     return download(data, filename=f"{svc.settings['COLLEGE_NAME']}制度汇编（{selection.describe(names)}）.docx", mimetype=DOCX_MIMETYPE)

@@ -359,6 +359,12 @@
     /* A pause in typing: would the server refuse this body (rendering limits)? Say so now, with
        the line, rather than on saving. One check at a time; the server answers 429 when busy. */
     var problem = document.getElementById("body-problem"), timer = null, asked = 0;
+    function previewPayload() {  /* the document or draft whose pictures the body shows */
+      var payload = { body: value() };
+      if (form.dataset.previewDraft) { payload.draft = parseInt(form.dataset.previewDraft, 10); }
+      if (form.dataset.previewCode) { payload.code = form.dataset.previewCode; }
+      return payload;
+    }
     function checkLater() {
       window.clearTimeout(timer);
       timer = window.setTimeout(function () {
@@ -367,13 +373,57 @@
           method: "POST",
           credentials: "same-origin",
           headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-          body: JSON.stringify({ body: value() })
+          body: JSON.stringify(previewPayload())
         }).then(function (response) { return response.ok ? response.json() : null; }).then(function (data) {
           if (!data || mine !== asked) { return; }
           problem.textContent = data.problem ? "保存时将被拒绝：" + data.problem : "";
           problem.hidden = !data.problem;
         }).catch(function () { /* checked again on saving */ });
       }, 1500);
+    }
+
+    /* 插入图片 (button, paste, drop): each picture is checked and committed by the server at once
+       (editor_pictures.py), which answers its Markdown reference and the new commit the form's
+       `base` must name from now on; the typed text stays here until the user saves it. */
+    var pictureProblem = document.getElementById("picture-problem");
+    var baseField = form.querySelector("input[name=base]");
+    function showPictureProblem(text) {
+      pictureProblem.textContent = text || "";
+      pictureProblem.hidden = !text;
+    }
+    function uploadPicture(file) {
+      var data = new FormData();
+      data.append("picture", file, file.name || "粘贴的图片.png");
+      data.append("base", baseField ? baseField.value : "");
+      return fetch(form.dataset.picturesUrl, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": token }, body: data
+      }).then(function (response) {
+        return response.json().catch(function () { return { error: "图片未插入（服务器返回 " + response.status + "），请稍后重试。" }; });
+      });
+    }
+    function insertPictures(files) {
+      showPictureProblem("");
+      var chain = Promise.resolve(null);
+      Array.prototype.forEach.call(files, function (file) {
+        chain = chain.then(function (failed) {
+          if (failed) { return failed; }
+          return uploadPicture(file).then(function (answer) {
+            if (!answer || answer.error || !answer.reference) { return (answer && answer.error) || "图片未插入，请稍后重试。"; }
+            if (baseField) { baseField.value = answer.base; }
+            state.editor.insertValue("\n![图片](" + answer.reference + ")\n");
+            changed();
+            return null;
+          });
+        });
+      });
+      return chain.then(function (failed) {
+        if (failed) { showPictureProblem(failed); }
+        return failed;  /* Vditor shows a returned message as its own tip too */
+      }, function () {
+        var text = "网络错误，图片未插入；您输入的正文仍在编辑器中。";
+        showPictureProblem(text);
+        return text;
+      });
     }
 
     function custom(name, label, tip, click) {
@@ -386,7 +436,9 @@
         paste(state.editor, "text/plain", TABLE);
         changed();
       }),
-      "link", "|",
+      "link",
+    ].concat(form.dataset.picturesUrl ? [{ name: "upload", tip: "插入图片（PNG 或 JPG；也可直接粘贴或拖入图片）", tipPosition: "s" }] : []).concat([
+      "|",
       custom("clause", "插入条", "插入一条（第N条），其后各条自动顺延", function () { clauseTools.open("clause"); }),
       custom("chapter", "插入章", "插入一章（第N章），其后各章自动顺延", function () { clauseTools.open("chapter"); }),
       custom("renumber", "重排序号", "把全文的第N条、第N章重新连续编号", function () { clauseTools.open("renumber"); }),
@@ -397,7 +449,7 @@
         });
       }),
       "|", "undo", "redo", "|", "edit-mode", "fullscreen"
-    ];
+    ]);
 
     function start() {
       host.hidden = false;
@@ -423,8 +475,15 @@
         preview: {
           theme: { current: "", path: "" },
           hljs: { enable: false },
-          markdown: { autoSpace: false, fixTermTypo: false, gfmAutoLink: false, footnotes: false, toc: false, mark: false, sanitize: true, codeBlockPreview: true, mathBlockPreview: false }
+          markdown: {
+            autoSpace: false, fixTermTypo: false, gfmAutoLink: false, footnotes: false, toc: false, mark: false, sanitize: true,
+            codeBlockPreview: true, mathBlockPreview: false,
+            linkBase: form.dataset.linkBase || ""  /* A101Z/images/… shown from the picture route; trimmed again on saving */
+          }
         },
+        upload: form.dataset.picturesUrl ? {
+          accept: "image/png,image/jpeg", multiple: true, handler: insertPictures
+        } : {},
         input: function () {
           changed();
           checkLater();
