@@ -81,6 +81,21 @@ def test_a_hit_found_only_in_an_attachment_names_it(backend: SearchBackend) -> N
     assert _hits(backend, "专业设置")["A101Z"].attachment is None  # in the body too: the body's snippet
 
 
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_occurrences_in_attachments_do_not_outrank_the_text(kind: str, tmp_path: Path) -> None:
+    """Ranking counts a word in the title, issuing number and body: a form repeating it ranks after
+    a regulation that rules on it, and a document found in its attachments alone comes last."""
+    documents = (
+        _document("A101Z", "第一条 校企合作。", ("附件1 协议.docx", "校企合作 " * 50)),
+        _document("A102Z", "第一条 校企合作。第二条 校企合作。第三条 校企合作。"),
+        _document("A103Z", "第一条 总则。", ("附件1 协议.docx", "校企合作 " * 80)),
+    )
+    with open_backend(kind, tmp_path) as opened:
+        with opened.rebuild(list(documents), commit=None, total=len(documents), timeout=5):
+            pass
+        assert [h.code for h in opened.search(SearchRequest(text="校企合作")).hits] == ["A102Z", "A101Z", "A103Z"]
+
+
 def test_an_update_replaces_the_attachments(backend: SearchBackend) -> None:
     changed = _document("A101Z", "第一条 本办法规定专业设置程序。", ("附件2 评分细则.xlsx", "新版评分表 满分120分"))
     with backend.writer(timeout=5) as writer:

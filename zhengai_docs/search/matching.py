@@ -310,17 +310,22 @@ def page(matches: Matches, *, sort: Sort, start: int, stop: int) -> list[Match]:
 
 
 def _keys(group: list[Found], matches: Matches) -> list[float]:
-    """-(tier + BM25 weight of every term's occurrences) per match: the full rank, negated."""
+    """-(tier + BM25 weight of every term's occurrences) per match: the full rank, negated.
+
+    Occurrences are counted in the title, issuing number and body, not in attachments: a form
+    that repeats a word does not outrank the regulation that rules on it (a document found in its
+    attachments alone comes after those whose text has the words), and long attachments cost
+    ranking nothing."""
     if len(matches.terms) == 1:  # one comprehension, no call per match: thousands of them
         term, factor = matches.terms[0], matches.factors[0]
-        return [m[0] - factor * c / (c + _BASE + m[3] * len(t)) for m in group for t in (m[2].text,) for c in (t.count(term),)]
+        return [m[0] - factor * c / (c + _BASE + m[3] * e) for m in group for e in (m[2].body_end,) for c in (m[2].text.count(term, 0, e),)]
     keys = []
     for m in group:
-        text = m[2].text
-        norm = _BASE + m[3] * len(text)
+        text, end = m[2].text, m[2].body_end
+        norm = _BASE + m[3] * end
         weight = 0.0
         for term, factor in zip(matches.terms, matches.factors, strict=True):
-            count = text.count(term)
+            count = text.count(term, 0, end)
             weight += factor * count / (count + norm)
         keys.append(m[0] - weight)
     return keys

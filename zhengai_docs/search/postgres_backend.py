@@ -511,10 +511,11 @@ def _page_query(
         tiers.append(
             "CASE WHEN " + " AND ".join(f"strpos(folded_title, :t{n}) > 0" for n in range(len(terms))) + f" THEN {TITLE} ELSE 0 END"
         )
-    norm = f"({_K1 * (1 - _B)} + {_K1 * _B} * length / :average_length)"
+    # occurrences in the title, issuing number and body, not in attachments (`matching._keys`)
+    norm = f"({_K1 * (1 - _B)} + {_K1 * _B} * body_end / :average_length)"
     for n, term in enumerate(terms):
         params[f"t{n}"] = term
-        count = f"((length - char_length(replace(folded, :t{n}, ''))) / {len(term)})"
+        count = f"((body_end - char_length(replace(left(folded, body_end), :t{n}, ''))) / {len(term)})"
         frequency.append(f"{count}::float8 / ({count} + {norm})")
         if whole[n] is not None:
             params[f"whole{n}"] = whole[n]
