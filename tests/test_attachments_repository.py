@@ -5,7 +5,6 @@ administrator's report of the largest files; the handbook and the Word export li
 
 from __future__ import annotations
 
-import functools
 import io
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from tests.actors import AS_EDITOR
 from tests.conftest import Runner, client_for, make_app
 from tests.databases import instance_database_url
 from tests.draft_scenarios import A101Z, actor, migrated, opened
+from tests.test_attachments import word_file
 from zhengai_docs.attachments.store import AttachmentEdit, Attachments, Limits, Upload
 from zhengai_docs.config import SETTINGS
 from zhengai_docs.db.doctor import unusable_files
@@ -29,16 +29,6 @@ from zhengai_docs.workflow import Workflow, reconcile_drafts
 ROOT = Path(__file__).resolve().parent.parent
 LIMITS = Limits.from_settings({s.name: s.default for s in SETTINGS})
 FORM_NAME = "专业设置申报表.docx"
-
-
-@functools.cache
-def word_file(*paragraphs: str) -> bytes:
-    document = WordDocument()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def docx_paragraphs(data: bytes) -> list[str]:
