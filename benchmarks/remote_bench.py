@@ -14,16 +14,14 @@ search index — and p50/p95/p99 are printed side by side. Target: node p95 ≤ 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,6 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from benchmarks.corpus import build, sentence
 from benchmarks.measure import percentile, timed
+from tests.remote_daemon import git_daemon
 from zhengai_docs.catalogue.codes import DocumentCode
 from zhengai_docs.db.sync import rebuild
 from zhengai_docs.permissions import Actor
@@ -43,31 +42,6 @@ from zhengai_docs.storage.remote import Remote, init_central
 
 WRITER = Actor.system(name="教务处 王老师", email="jiaowu@example.edu.cn")
 TARGET_MS = 250.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def git_daemon(base: Path) -> Iterator[str]:
-    port = free_port()
-    command = ["git", "daemon", "--reuseaddr", "--listen=127.0.0.1", f"--port={port}", f"--base-path={base}", "--export-all"]
-    process = subprocess.Popen([*command, "--enable=receive-pack", str(base)], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("git daemon did not start")
-            time.sleep(0.05)
-        yield f"git://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def database_url(root: Path, name: str, admin: str | None) -> str:
