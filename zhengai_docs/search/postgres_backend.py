@@ -461,8 +461,12 @@ def _where(terms: Sequence[str], filters: SearchFilters) -> tuple[str, dict[str,
     clauses: list[str] = []
     params: dict[str, Any] = {}
     for n, term in enumerate(terms):
-        clauses.append(f"folded LIKE :p{n}")
-        params[f"p{n}"] = _like(term)
+        if len(term) >= 3:  # the trigram index selects candidates; LIKE rechecks them
+            clauses.append(f"folded LIKE :p{n}")
+            params[f"p{n}"] = _like(term)
+        else:  # no trigram to look up: a scan, where strpos is twice as fast as LIKE
+            clauses.append(f"strpos(folded, :p{n}) > 0")
+            params[f"p{n}"] = term
     if filters.doc_types:
         clauses.append("doc_type = ANY(:doc_types)")
         params["doc_types"] = list(filters.doc_types)
@@ -503,7 +507,12 @@ def _page_query(
     per_page: int,
 ) -> tuple[Any, dict[str, Any]]:
     """One statement: the matches ranked as `matching` ranks them, the total, and one page.
-    `whole` names, per term, the documents where it is a whole word (None: it has no words)."""
+    `whole` names, per term, the documents where it is a whole word (None: it has no words).
+
+    As in `matching`, occurrences are counted only where they can change the page: the tier
+    (and for date order the date) of every match is known without reading its text, so the
+    matches ranked at or above the page's last one on those keys are the only ones whose text
+    is read again for the counts."""
     where, params = _where(terms, filters)
     tiers = ["0"]
     frequency = ["0"]
@@ -512,10 +521,10 @@ def _page_query(
             "CASE WHEN " + " AND ".join(f"strpos(folded_title, :t{n}) > 0" for n in range(len(terms))) + f" THEN {TITLE} ELSE 0 END"
         )
     # occurrences in the title, issuing number and body, not in attachments (`matching._keys`)
-    norm = f"({_K1 * (1 - _B)} + {_K1 * _B} * body_end / :average_length)"
+    norm = f"({_K1 * (1 - _B)} + {_K1 * _B} * d.body_end / :average_length)"
     for n, term in enumerate(terms):
         params[f"t{n}"] = term
-        count = f"((body_end - char_length(replace(left(folded, body_end), :t{n}, ''))) / {len(term)})"
+        count = f"((d.body_end - char_length(replace(left(d.folded, d.body_end), :t{n}, ''))) / {len(term)})"
         frequency.append(f"{count}::float8 / ({count} + {norm})")
         if whole[n] is not None:
             params[f"whole{n}"] = whole[n]
@@ -523,19 +532,27 @@ def _page_query(
     params["average_length"] = max(1.0, state.total_length / max(1, state.documents))
     params["limit"] = per_page
     params["offset"] = (page - 1) * per_page
-    order = "tiers DESC, frequency DESC, sort_order"
-    if sort is Sort.DATE:
-        order = "issued DESC NULLS LAST, " + order
+    params["last"] = page * per_page - 1
+    if sort is Sort.DATE:  # issued DESC NULLS LAST, as a key that compares as a row
+        prefix, prefix_order = "coalesce(issued, '-infinity'::date), tiers", "issued DESC NULLS LAST, tiers DESC"
+    else:
+        prefix, prefix_order = "tiers", "tiers DESC"
+    order = f"{prefix_order}, frequency DESC, sort_order"
+    reaches = f"({prefix.replace('issued', 'm.issued').replace('tiers', 'm.tiers')}) >= (SELECT * FROM boundary)"  # noqa: S608
     shown_order = order.replace("issued", "shown.issued").replace("sort_order", "shown.sort_order")
     statement = f"""
         WITH matches AS MATERIALIZED (
-            SELECT code, issued, sort_order, ({" + ".join(tiers)})::float8 AS tiers, ({" + ".join(frequency)})::float8 AS frequency
-            FROM search_documents WHERE {where}
+            SELECT code, issued, sort_order, ({" + ".join(tiers)})::float8 AS tiers FROM search_documents WHERE {where}
+        ), boundary AS (
+            SELECT {prefix} FROM matches ORDER BY {prefix_order} OFFSET :last LIMIT 1
         ), shown AS (
-            SELECT *, count(*) OVER () AS total FROM matches ORDER BY {order} LIMIT :limit OFFSET :offset
+            SELECT m.code, m.issued, m.sort_order, m.tiers, ({" + ".join(frequency)})::float8 AS frequency
+            FROM matches AS m JOIN search_documents AS d USING (code)
+            WHERE NOT EXISTS (SELECT FROM boundary) OR {reaches}
+            ORDER BY {order} LIMIT :limit OFFSET :offset
         )
-        SELECT shown.total, shown.tiers, shown.frequency, d.code, d.title, d.doc_number, d.body, d.folded,
-               d.title_end, d.body_end, d.doc_type, d.status, d.departments, d.points, d.issued
+        SELECT (SELECT count(*) FROM matches) AS total, shown.tiers, shown.frequency, d.code, d.title, d.doc_number, d.body,
+               d.folded, d.title_end, d.body_end, d.doc_type, d.status, d.departments, d.points, d.issued
         FROM shown JOIN search_documents AS d USING (code) ORDER BY {shown_order}
     """  # noqa: S608 - names are constants, values bound
     return text(statement), params
