@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from tests.conftest import client_for, make_app
 from tests.databases import DATABASES
@@ -274,3 +275,33 @@ def test_a_shared_search_index_never_moves_back_to_a_node_whose_mirror_is_behind
         assert shared.search(SearchRequest(text="校企合作专项")).total == 1
     finally:
         shared.close()
+
+
+def test_healthz_on_a_node_reports_the_central_repository_and_503_while_it_cannot_be_reached(instance: Path, tmp_path: Path) -> None:
+    """A node publishes every save to the central repository first: when it cannot reach it, it
+    cannot save, and the load balancer's check says so (and says when it is back)."""
+    central = init_central(tmp_path / "central.git")
+    app = make_app(instance, CONTENT_REMOTE=f"file://{central}", REMOTE_TIMEOUT_SECONDS=5)
+    try:
+        client = app.test_client()
+        healthy = client.get("/healthz")
+        assert healthy.status_code == 200
+        report = healthy.get_json()
+        assert report["central"] == {
+            "ok": True, "reachable": True, "problem": None, "head": central_ref(central, "refs/heads/main"), "mirror_current": True,
+        }  # fmt: skip
+        central.rename(tmp_path / "central-away.git")
+        down = client.get("/healthz")
+        assert down.status_code == 503
+        report = down.get_json()
+        assert report["accepts_writes"] is False and report["status"] == "unavailable"
+        assert report["central"]["problem"] == "无法连接" and report["central"]["head"] is None
+        assert str(tmp_path) not in down.get_data(as_text=True)  # causes, never paths
+        (tmp_path / "central-away.git").rename(central)
+        assert client.get("/healthz").status_code == 200
+    finally:
+        app.extensions["zhengai"].close()
+
+
+def test_healthz_on_a_single_machine_has_no_central_repository(app: Flask) -> None:
+    assert app.test_client().get("/healthz").get_json()["central"] is None

@@ -4,7 +4,9 @@ and what `doctor` finds about the search index (`index_drift`).
 Cheap enough to be polled every few seconds: no scan of documents or history. A probe file is
 written and removed in each folder a save writes to (the objects, the branch's refs, the search
 index), the head is one ref-file read, the cache's commit one row, the index's commit its state
-entry, the database `SELECT 1`; only a lag is counted, with one `git rev-list --count`.
+entry, the database `SELECT 1`; only a lag is counted, with one `git rev-list --count`. A node
+with a central repository (`CONTENT_REMOTE`) also asks it for its branch (`git ls-remote`, within
+the remote's timeout): a save is published there first, so a node that cannot reach it cannot save.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from zhengai_docs.db.sync import cached_commit
+from zhengai_docs.errors import StorageUnavailable
 from zhengai_docs.library import Library
 from zhengai_docs.storage import faults
 from zhengai_docs.storage.repository import ContentRepository
@@ -45,11 +48,13 @@ class Health:
     index_exists: bool
     cache: Lag | None  # None when the database could not be read
     index: Lag | None  # None when there is no index
+    central: Central | None = None  # None: no central repository (a single machine)
 
     @property
     def accepts_writes(self) -> bool:
-        """A save would be written whole: to git, the database and the index."""
-        return self.repository is None and self.database is None and self.search_index is None
+        """A save would be written whole: to git (and the central repository), the database and the index."""
+        central_ok = self.central is None or self.central.problem is None
+        return self.repository is None and self.database is None and self.search_index is None and central_ok
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +65,21 @@ class Health:
             "database": _part(self.database, writable=False),
             "search_index": {**_part(self.search_index, writable=True), "exists": self.index_exists, **_lag(self.index)},
             "cache": _lag(self.cache),
+            "central": None if self.central is None else self.central.as_json(self.head),
         }
+
+
+@dataclass(frozen=True)
+class Central:
+    """The central repository as this node reaches it: its branch head, or why it cannot be reached."""
+
+    head: str | None
+    problem: str | None
+
+    def as_json(self, mirror_head: str | None) -> dict[str, Any]:
+        # the mirror lags until the next request's fetch; only a problem makes the node refuse saves
+        mirrored = None if self.problem else self.head == mirror_head
+        return {**_part(self.problem, writable=False), "head": self.head, "mirror_current": mirrored}
 
 
 def check(library: Library) -> Health:
@@ -90,6 +109,7 @@ def check(library: Library) -> Health:
         index_exists=index_exists,
         cache=None if database else lag_of(repo, cached, head),
         index=index,
+        central=_central(repo),
     )
 
 
@@ -159,6 +179,16 @@ def _repository_fault(repo: ContentRepository) -> str | None:
         if cause is not None:
             return cause
     return None
+
+
+def _central(repo: ContentRepository) -> Central | None:
+    if repo.remote is None:
+        return None
+    try:
+        return Central(head=repo.remote.list_central_ref(repo.ref), problem=None)
+    except StorageUnavailable:
+        log.warning("central repository unreachable", exc_info=True)
+        return Central(head=None, problem="无法连接")
 
 
 def _database(library: Library) -> tuple[str | None, str | None]:
