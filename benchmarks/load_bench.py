@@ -6,8 +6,9 @@ frameworks, the SQL cache, the search index) and creates the accounts: two admin
 quality-office user, two editors per department, readers. Then it starts
 `zhengai-docs --instance DIR serve --workers W` (gunicorn when W > 1, waitress otherwise) and
 drives it from 1, 4 and 16 concurrent clients, each level for a bounded time. A client behaves
-like a browser: cookie jars, signed in through /login, every POST carrying its form's CSRF
-token, redirects followed. Each client repeats operations drawn at random (`--mix`):
+like a browser: its own cookies and kept-alive connection per session, signed in through /login,
+every POST carrying its form's CSRF token, redirects followed. Each client repeats operations
+drawn at random (`--mix`):
 
 - page, search (~80 % of the requests): a document page; a search for a Chinese word of the corpus;
 - save: the editor page's form read with lxml and posted back with a body carrying a unique
@@ -23,8 +24,13 @@ administrators' 直接修改（勘误）. So by default save and pair are admini
 (two administrator accounts), and editors write drafts. `--no-review` turns REVIEW_REQUIRED off:
 saves and pairs are then the department editors' own direct saves.
 
-Printed per client level: requests/s, p50/p95/p99 per request kind, the 5xx count (must be 0)
-and every unexpected answer (request, status, excerpt, server log lines). Then it checks that
+Printed per client level: requests/s (answered within the level's time: operations under way at
+its end are finished but not counted, `Window`), p50/p95/p99 per request kind, the 5xx count (must be 0),
+every unexpected answer (request, status, excerpt, server log lines), and the CPU the server and
+the load generator used (per request, and in cores) with the machine's busy share: the generator
+runs on the same cores, so it must stay light (http.client on kept-alive connections: ~0.6 ms of
+CPU a request, against 50–75 ms for the server), and a level whose server used less than the
+cores left to it was waiting (locks), not computing. Then it checks that
 nothing acknowledged was lost — every marker of a save answered 302 and of a publication is in
 git at head and found by a search; the SQL cache's blob equals git's for every document; the
 409 side of a pair wrote nothing — and prints the verdicts of `git fsck` and
@@ -45,7 +51,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.cookiejar
+import http.client
 import itertools
 import os
 import random
@@ -60,7 +66,6 @@ import tempfile
 import threading
 import time
 import tomllib
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter, defaultdict
@@ -122,6 +127,7 @@ class Sample:
     kind: str
     ms: float
     status: int
+    done: float  # time.monotonic() when the answer was read
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,7 @@ class Recorder:
 
     def sample(self, kind: str, ms: float, status: int) -> None:
         with self._lock:
-            self.samples.append(Sample(self.level, kind, ms, status))
+            self.samples.append(Sample(self.level, kind, ms, status, time.monotonic()))
 
     def problem(self, kind: str, request: str, status: int, excerpt: str) -> None:
         with self._lock:
@@ -175,14 +181,7 @@ class Recorder:
             self.refused.append(marked)
 
 
-# -- a browser over urllib -------------------------------------------------------------------------
-
-
-class _KeepRedirects(urllib.request.HTTPRedirectHandler):
-    """Hand redirects back to the caller (who times and follows them), as the raw answer."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+# -- a browser over http.client -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -193,31 +192,73 @@ class Answer:
 
 
 class Browser:
-    """One signed-in session: its own cookie jar; a new connection per request."""
+    """One signed-in session: its own cookies, one kept-alive connection (as a browser keeps one).
+
+    The load generator shares the machine with the server, so each request costs it as little as
+    possible: `http.client` on a persistent connection (urllib's opener, cookie jar and a new
+    connection per request cost the generator several times more CPU per request), the body
+    decoded but parsed only where a form is read or an answer is unexpected."""
 
     def __init__(self, base_url: str, recorder: Recorder) -> None:
+        parts = urllib.parse.urlsplit(base_url)
         self.base_url = base_url
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.recorder = recorder
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _KeepRedirects())
+        self.cookies: dict[str, str] = {}
+        self._connection: http.client.HTTPConnection | None = None
 
     def request(self, kind: str, path: str, *, fields: list[tuple[str, str]] | None = None, expect: tuple[int, ...] = (200,)) -> Answer:
-        data = None if fields is None else urllib.parse.urlencode(fields).encode()
+        body = None if fields is None else urllib.parse.urlencode(fields).encode()
         start = time.perf_counter()
         try:
-            request = urllib.request.Request(self.base_url + path, data=data)  # noqa: S310 - http://127.0.0.1 only
-            with self._opener.open(request, timeout=WORKER_TIMEOUT) as response:
-                answer = Answer(response.status, "", response.read().decode("utf-8", "replace"))
-        except urllib.error.HTTPError as error:  # 3xx (not followed), 4xx, 5xx
-            target = urllib.parse.urlsplit(error.headers.get("Location") or "")
-            location = target.path + (f"?{target.query}" if target.query else "")
-            answer = Answer(error.code, location, error.read().decode("utf-8", "replace"))
-        except OSError as error:  # refused, reset, timed out: status 0
+            answer = self._exchange(path, body)
+        except (OSError, http.client.HTTPException) as error:  # refused, reset, timed out: status 0
+            self.close()
             answer = Answer(0, "", f"{type(error).__name__}: {error}")
         self.recorder.sample(kind, (time.perf_counter() - start) * 1000, answer.status)
         if answer.status not in expect:
             method = "POST" if fields is not None else "GET"
             self.recorder.problem(kind, f"{method} {path}", answer.status, excerpt(answer.text))
         return answer
+
+    def _exchange(self, path: str, body: bytes | None) -> Answer:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (1, 2):
+            reused = self._connection is not None
+            connection = self._connection or http.client.HTTPConnection(self.host, self.port, timeout=WORKER_TIMEOUT)
+            self._connection = connection
+            try:
+                connection.request("GET" if body is None else "POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if reused and attempt == 1:
+                    continue  # the server closed the idle kept-alive connection first: send again on a new one
+                raise
+            self._keep_cookies(response.headers.get_all("Set-Cookie") or [])
+            if response.will_close:
+                self.close()
+            target = urllib.parse.urlsplit(response.headers.get("Location") or "")
+            location = target.path + (f"?{target.query}" if target.query else "")
+            return Answer(response.status, location, data.decode("utf-8", "replace"))
+        raise AssertionError("unreachable")
+
+    def _keep_cookies(self, headers: list[str]) -> None:
+        for header in headers:
+            pair, _, attributes = header.partition(";")
+            name, _, value = pair.strip().partition("=")
+            if value and "max-age=0" not in attributes.lower().replace(" ", ""):
+                self.cookies[name] = value
+            else:  # cleared (sign-out, session ended)
+                self.cookies.pop(name, None)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def sign_in(self, username: str) -> None:
         page = self.request("GET login", "/login")
@@ -643,6 +684,42 @@ def wait_until_ready(server: Server, timeout: float = 180) -> None:
     raise SystemExit(f"the server did not answer /login within {timeout:.0f} s; log: {server.log}")
 
 
+@dataclass(frozen=True)
+class CpuTimes:
+    """CPU seconds: of the load generator (this process), of the server (its processes, and
+    workers already recycled), and of the whole machine (busy, and all: elapsed x cores)."""
+
+    generator: float
+    server: float
+    machine_busy: float
+    machine_all: float
+
+    def __sub__(self, other: CpuTimes) -> CpuTimes:
+        return CpuTimes(
+            self.generator - other.generator,
+            self.server - other.server,
+            self.machine_busy - other.machine_busy,
+            self.machine_all - other.machine_all,
+        )
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_times(server: Server) -> CpuTimes:
+    def process(pid: int, *, children: bool) -> float:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            return sum(int(v) for v in fields[11 : 15 if children else 13]) / _TICK  # utime stime (cutime cstime)
+        return 0.0
+
+    workers = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True, check=False).stdout.split()
+    used = process(server.process.pid, children=True) + sum(process(int(w), children=False) for w in workers)
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return CpuTimes(time.process_time(), used, (sum(ticks) - idle) / _TICK, sum(ticks) / _TICK)
+
+
 def process_memory(pid: int) -> tuple[float, float]:
     """Peak (VmHWM) and current (VmRSS) resident memory of a process, MiB."""
     values = {}
@@ -691,7 +768,19 @@ def warm_up(clients: list[Client]) -> None:
             search(client)
 
 
-def run_level(clients: list[Client], *, level: int, seconds: float, mix: dict[str, float], recorder: Recorder) -> float:
+@dataclass(frozen=True)
+class Window:
+    """A level's measuring window: `seconds` up to `deadline`; operations under way at the
+    deadline are finished (`elapsed` includes them) but their requests after it are not counted
+    in the throughput. Counting them over the longer time made a level whose last saves waited
+    seconds for the index lock look slower than it was: most clients had stopped meanwhile."""
+
+    seconds: float
+    deadline: float
+    elapsed: float
+
+
+def run_level(clients: list[Client], *, level: int, seconds: float, mix: dict[str, float], recorder: Recorder) -> Window:
     recorder.level = level
     deadline = time.monotonic() + seconds
     operations, weights = list(mix), list(mix.values())
@@ -703,16 +792,20 @@ def run_level(clients: list[Client], *, level: int, seconds: float, mix: dict[st
         thread.start()
     for thread in threads:
         thread.join()
-    return time.perf_counter() - start
+    return Window(seconds=seconds, deadline=deadline, elapsed=time.perf_counter() - start)
 
 
-def report_level(recorder: Recorder, *, level: int, elapsed: float) -> dict[str, float]:
+def report_level(recorder: Recorder, *, level: int, window: Window, cpu: CpuTimes) -> dict[str, float]:
     samples = [s for s in recorder.samples if s.level == level]
+    counted = [s for s in samples if s.done <= window.deadline]
+    rps = len(counted) / window.seconds
+    elapsed = window.elapsed
     reads = sum(s.kind in READ_KINDS for s in samples)
     errors = sum(s.status >= 500 for s in samples)
     failed = sum(s.status == 0 for s in samples)
     print(
-        f"\n— {level} client{'s' if level > 1 else ''}, {elapsed:.1f} s: {len(samples)} requests, {len(samples) / elapsed:.1f} req/s, "
+        f"\n— {level} client{'s' if level > 1 else ''}, {window.seconds:.1f} s (+{max(0.0, elapsed - window.seconds):.1f} s finishing "
+        f"operations under way): {len(counted)} requests in the window, {rps:.1f} req/s; {len(samples)} in all, "
         f"reads {100 * reads / max(1, len(samples)):.0f} %, 5xx {errors}, no answer {failed}, "
         f"unexpected answers {sum(p.level == level for p in recorder.problems)}"
     )
@@ -720,17 +813,24 @@ def report_level(recorder: Recorder, *, level: int, elapsed: float) -> dict[str,
     by_kind: dict[str, list[float]] = defaultdict(list)
     for s in samples:
         by_kind[s.kind].append(s.ms)
+    in_window = Counter(s.kind for s in counted)
     for kind in [k for k in KINDS if k in by_kind] + sorted(set(by_kind) - set(KINDS)):
         ms = by_kind[kind]
         print(
-            f"  {kind:<28} {len(ms):>6} {len(ms) / elapsed:>7.1f} {statistics.median(ms):>8.1f} "
+            f"  {kind:<28} {len(ms):>6} {in_window[kind] / window.seconds:>7.1f} {statistics.median(ms):>8.1f} "
             f"{percentile(ms, 0.95):>8.1f} {percentile(ms, 0.99):>8.1f}"
         )
+    cores = cpu.machine_all / elapsed
+    print(
+        f"  CPU: server {cpu.server / elapsed:.2f} cores ({1000 * cpu.server / max(1, len(samples)):.1f} ms a request), "
+        f"load generator {cpu.generator / elapsed:.2f} cores ({1000 * cpu.generator / max(1, len(samples)):.1f} ms a request); "
+        f"machine busy {100 * cpu.machine_busy / max(cpu.machine_all, 1e-9):.0f} % of {cores:.0f} cores (other work included)"
+    )
     outcomes = sorted((name, n) for (lvl, name), n in recorder.outcomes.items() if lvl == level)
     print("  outcomes: " + ("; ".join(f"{name} {n}" for name, n in outcomes) or "none"))
     writes = by_kind.get("POST save", [])
     return {
-        "rps": len(samples) / elapsed,
+        "rps": rps,
         "5xx": errors,
         "save_p95": percentile(writes, 0.95) if writes else float("nan"),
         "search_p95": percentile(by_kind["GET search"], 0.95) if by_kind.get("GET search") else float("nan"),
@@ -927,8 +1027,9 @@ def benchmark(root: Path, *, args: argparse.Namespace, levels: list[int]) -> boo
         warm_up(clients)
         figures = {}
         for level in levels:
-            elapsed = run_level(clients, level=level, seconds=args.seconds, mix=args.mix, recorder=recorder)
-            figures[level] = report_level(recorder, level=level, elapsed=elapsed)
+            before = cpu_times(server)
+            window = run_level(clients, level=level, seconds=args.seconds, mix=args.mix, recorder=recorder)
+            figures[level] = report_level(recorder, level=level, window=window, cpu=cpu_times(server) - before)
         intact = verify(root=root, database_url=database_url, recorder=recorder, reader=clients[0].reader)
         memory = server_memory(server)
     intact = verify_index(root, recorder.saved) and intact

@@ -89,11 +89,18 @@ def sync_index(
     attachments: AttachmentsOf | None = None,
 ) -> IndexSyncResult:
     """Bring the index to the branch head incrementally (IndexMissing when there is none); with
-    `max_documents`, more changed documents than that are left to the background follower."""
+    `max_documents`, more changed documents than that are left to the background follower.
+
+    After this process's own write the index cannot be at the new head yet (unless another
+    process indexed it meanwhile, which the writer finds out under its lock): the writer is
+    opened straight away, without first refreshing a reader to ask where the index is."""
+    head = repo.head()
+    if max_documents is None and head is not None and repo.recent.commit(head) is not None:
+        with backend.writer(timeout=timeout) as writer:  # IndexMissing when there is no index
+            return catch_up(writer, repo, attachments=attachments)
     state = backend.state()
     if not state.exists:
         raise IndexMissing("搜索索引尚未建立，请管理员运行 zhengai-docs reindex")
-    head = repo.head()
     if state.commit == head:
         return IndexSyncResult(old=state.commit, new=state.commit, mode="unchanged")
     if max_documents is not None and head is not None and _changed_documents(repo, state.commit, head) > max_documents:

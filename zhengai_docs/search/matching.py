@@ -7,10 +7,12 @@ are therefore exact — no false positive, no miss. The ranking is
 
     all terms in the title  >  number of terms found as whole words  >  BM25 weight of the counts
 
-The first two are the *tier*, cheap to know for every match; counting every occurrence of a very
-common word in every match was most of a search at 20,000 documents. So `find` confirms and
-tiers every match, and `page` counts occurrences only in the tiers that reach the page asked
-for: the same order as ranking everything, for a fraction of the counting.
+The first two are the *tier*. A segment never changes (only its deletions do), so where a term
+occurs in it — which documents, whether in the title, whether as a whole word, how often — is
+worked out once per process (`TermInSegment`) and remembered with the segment's records; a
+query then only combines these, leaves out deleted, repealed and filtered documents, and ranks.
+`page` computes the BM25 weight only in the tiers that reach the page asked for. With saves
+adding a small segment each until a merge, a query no longer reads postings from every segment.
 
 Whoosh's own query objects are not used for the text: a phrase over pair positions is exact too,
 but decoding positions in pure Python made a 5,000-document search take 30–460 ms.
@@ -21,10 +23,12 @@ from __future__ import annotations
 import heapq
 import math
 import threading
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from itertools import accumulate
-from operator import itemgetter
+from dataclasses import dataclass, field
+from itertools import accumulate, compress, repeat
+from operator import and_, itemgetter, not_
 from typing import Any, NamedTuple
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -38,10 +42,56 @@ _MAX_PAIRS = 3  # candidates from the three rarest pairs of a term; the text che
 _K1, _B = 1.2, 0.75
 
 
+_SMALL_SEGMENT = 64  # documents: a segment a save left, checked record by record without pair postings
+_MEMO_ENTRIES = 1024  # filter look-ups remembered per small segment (cleared when full)
+_MEMO_TERMS = 256  # terms remembered per segment: ~9 bytes per matching document each
+
+
+class TermInSegment(NamedTuple):
+    """Where one term occurs in one segment: as immutable as the segment, so worked out once."""
+
+    rarest: int | None  # documents holding its rarest character pair (None: a single character)
+    docnums: array[int]  # documents whose match text contains it, deleted ones included
+    flags: bytes  # per document: 1 in the title, 2 found as a whole word
+    counts: array[int]  # per document: occurrences in the title, issuing number and body
+
+
 @dataclass(frozen=True)
 class SegmentRecords:
+    """A segment's match records and what never changes with it: the documents it holds as
+    repealed, its terms' occurrences, look-ups already made (deletions are not kept here)."""
+
     records: tuple[MatchRecord | None, ...]
     average_length: float
+    repealed: frozenset[int] = frozenset()
+    terms: dict[str, TermInSegment] = field(default_factory=dict, compare=False)
+    memo: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict, compare=False)
+
+    @property
+    def small(self) -> bool:
+        return len(self.records) <= _SMALL_SEGMENT
+
+    def term(self, leaf: Any, term: str) -> TermInSegment:
+        found = self.terms.get(term)
+        if found is None:
+            found = _scan(leaf, self, term)
+            if len(self.terms) >= _MEMO_TERMS:
+                self.terms.clear()  # threads share it: a plain dict's single operations are atomic
+            self.terms[term] = found
+        return found
+
+    def ids(self, leaf: Any, fieldname: str, text: str) -> Iterable[int]:
+        """`posting_ids`, remembered for a small segment (filters look up every segment)."""
+        if not self.small:
+            return posting_ids(leaf, fieldname, text)
+        key = (fieldname, text)
+        found = self.memo.get(key)
+        if found is None:
+            found = frozenset(posting_ids(leaf, fieldname, text))
+            if len(self.memo) >= _MEMO_ENTRIES:
+                self.memo.clear()
+            self.memo[key] = found
+        return found
 
 
 class RecordCache:
@@ -64,7 +114,11 @@ class RecordCache:
             records = tuple(MatchRecord.decode(column[n]) for n in range(leaf.doc_count_all()))
             _release_column(leaf, "record")
             lengths = [len(r.text) for r in records if r is not None]
-            found = SegmentRecords(records=records, average_length=sum(lengths) / len(lengths) if lengths else 1.0)
+            found = SegmentRecords(
+                records=records,
+                average_length=sum(lengths) / len(lengths) if lengths else 1.0,
+                repealed=frozenset(posting_ids(leaf, "status", REPEALED)),
+            )
             with self._lock:
                 self._segments[segment_id] = found
         return found
@@ -89,7 +143,9 @@ def _release_column(leaf: Any, fieldname: str) -> None:
 
 TITLE, WHOLE_WORD = 1e6, 1e4  # rank tiers; the BM25 weight stays far below 1e4
 _BASE = _K1 * (1 - _B)
-Found = tuple[float, int, MatchRecord, float]  # (-tier, docnum, record, BM25 length slope of its segment)
+# (-tier, docnum, record, BM25 length slope of its segment, occurrences: of the term, or per term)
+Found = tuple[float, int, MatchRecord, float, int | tuple[int, ...]]
+_NEGATED_TIERS = (-0.0, -TITLE, -WHOLE_WORD, -(TITLE + WHOLE_WORD))  # by TermInSegment flag
 
 
 @dataclass(frozen=True)
@@ -145,32 +201,22 @@ def posting_ids(leaf: Any, fieldname: str, text: str | bytes) -> list[int]:
 def find(reader: Any, cache: RecordCache, *, terms: Sequence[str], filters: SearchFilters) -> Matches:
     """Every live document that contains all `terms` and passes `filters` (unordered)."""
     leaves = reader.leaf_readers()
-    frequencies = [[_pair_frequencies(leaf, t) for t in terms] for leaf, _ in leaves]
-    idf = _idf([leaf.doc_count() for leaf, _ in leaves], frequencies, len(terms))
-    words = [query_words(t) for t in terms]
+    segments = [cache.records(leaf) for leaf, _ in leaves]
+    occurrences = [[segment.term(leaf, t) for t in terms] for (leaf, _), segment in zip(leaves, segments, strict=True)]
+    idf = _idf([leaf.doc_count() for leaf, _ in leaves], occurrences, len(terms))
     matches: list[Found] = []
-    for (leaf, offset), grams in zip(leaves, frequencies, strict=True):
-        pools = [_candidates(leaf, g) for g in grams]
-        matches += _find_in_segment(leaf, offset, cache.records(leaf), terms=terms, pools=pools, words=words, filters=filters)
+    for (leaf, offset), segment, entries in zip(leaves, segments, occurrences, strict=True):
+        matches += _find_in_segment(leaf, offset, segment, entries=entries, filters=filters)
     return Matches(found=matches, terms=tuple(terms), factors=tuple(w * (_K1 + 1) for w in idf))
 
 
 def _find_in_segment(
-    leaf: Any,
-    offset: int,
-    segment: SegmentRecords,
-    *,
-    terms: Sequence[str],
-    pools: Sequence[set[int] | None],
-    words: Sequence[list[str]],
-    filters: SearchFilters,
+    leaf: Any, offset: int, segment: SegmentRecords, *, entries: Sequence[TermInSegment], filters: SearchFilters
 ) -> list[Found]:
-    narrowing = [p for p in (_allowed(leaf, filters), *pools) if p is not None]
-    pool: Iterable[int] = set.intersection(*narrowing) if narrowing else range(len(segment.records))
+    allowed = _allowed(leaf, segment, filters)
     excluded = set(leaf.segment().deleted_docs())
     if not filters.statuses:
-        excluded.update(posting_ids(leaf, "status", REPEALED))
-    word_ids = [_word_ids(leaf, w) for w in words]
+        excluded.update(segment.repealed)
     first = filters.issued_from.isoformat() if filters.issued_from else ""
     last = filters.issued_to.isoformat() if filters.issued_to else "9999"
     dated = filters.issued_from is not None or filters.issued_to is not None
@@ -178,39 +224,73 @@ def _find_in_segment(
     slope = _K1 * _B / segment.average_length
     found: list[Found] = []
     append = found.append
-    if len(terms) == 1:  # the common case, without the loops over terms
-        term, ids = terms[0], word_ids[0]
-        for docnum in pool:
+    if len(entries) == 1:  # the common case, thousands of documents per query: no Python loop
+        docnums = entries[0].docnums
+        rows: Iterable[Found] = zip(
+            map(_NEGATED_TIERS.__getitem__, entries[0].flags),
+            map(offset.__add__, docnums),
+            map(records.__getitem__, docnums),  # type: ignore[arg-type]  # a term's documents have records
+            repeat(slope),
+            entries[0].counts,
+        )
+        wanted: Iterable[bool] = map(not_, map(excluded.__contains__, docnums))
+        if allowed is not None:
+            wanted = map(and_, wanted, map(allowed.__contains__, docnums))
+        found = list(compress(rows, wanted))
+        if dated:
+            found = [f for f in found if f[2].issued and first <= f[2].issued <= last]
+        return found
+    if not entries:  # filters alone
+        for docnum in allowed if allowed is not None else range(len(records)):
             record = records[docnum]
             if record is None or docnum in excluded or (dated and not (record.issued and first <= record.issued <= last)):
                 continue
-            text = record.text
-            if term in text:
-                tier = TITLE if text.find(term, 0, record.title_end) >= 0 else 0.0
-                if docnum in ids:
-                    tier += WHOLE_WORD
-                append((-tier, offset + docnum, record, slope))
+            append((-0.0, offset + docnum, record, slope, ()))
         return found
-    for docnum in pool:  # the hot loop: thousands of documents per query, keep it lean
+    # several terms: documents holding every one (the rarest first), with each term's flags and count
+    ordered = sorted(range(len(entries)), key=lambda i: len(entries[i].docnums))
+    at = [dict(zip(entries[i].docnums, range(len(entries[i].docnums)), strict=True)) for i in range(len(entries))]
+    for docnum in entries[ordered[0]].docnums:
+        if docnum in excluded or (allowed is not None and docnum not in allowed):
+            continue
+        positions = [index.get(docnum) for index in at]
+        if None in positions:
+            continue
         record = records[docnum]
-        if record is None or docnum in excluded or (dated and not (record.issued and first <= record.issued <= last)):
+        if dated and not (record and record.issued and first <= record.issued <= last):
+            continue
+        flags = [e.flags[p] for e, p in zip(entries, positions, strict=True)]  # type: ignore[index]
+        tier = TITLE if all(f & 1 for f in flags) else 0.0
+        for flag in flags:
+            if flag & 2:
+                tier += WHOLE_WORD
+        counts = tuple(e.counts[p] for e, p in zip(entries, positions, strict=True))  # type: ignore[index]
+        append((-tier, offset + docnum, record, slope, counts))  # type: ignore[arg-type]
+    return found
+
+
+def _scan(leaf: Any, segment: SegmentRecords, term: str) -> TermInSegment:
+    """Every document of the segment whose text contains `term`: candidates from its rarest
+    pairs' postings (a small segment: all), confirmed by a substring test in the match record."""
+    grams = _pair_frequencies(leaf, term)
+    records = segment.records
+    pool = None if segment.small else _candidates(leaf, grams)
+    ids = _word_ids(leaf, segment, query_words(term))
+    size = len(term)
+    docnums, flags, counts = array("i"), bytearray(), array("I")
+    for docnum in sorted(pool) if pool is not None else range(len(records)):
+        record = records[docnum]
+        if record is None:
             continue
         text = record.text
-        for term in terms:
-            if term not in text:
-                break
-        else:
-            end = record.title_end
-            tier = TITLE if terms else 0.0
-            for term in terms:
-                if text.find(term, 0, end) < 0:
-                    tier = 0.0
-                    break
-            for ids in word_ids:
-                if docnum in ids:
-                    tier += WHOLE_WORD
-            append((-tier, offset + docnum, record, slope))
-    return found
+        position = text.find(term)
+        if position < 0:
+            continue
+        docnums.append(docnum)
+        # the first occurrence is in the title if any is: the title is where the text starts
+        flags.append((1 if position + size <= record.title_end else 0) | (2 if docnum in ids else 0))
+        counts.append(text.count(term, 0, record.body_end))
+    return TermInSegment(rarest=grams[0][0] if grams else None, docnums=docnums, flags=bytes(flags), counts=counts)
 
 
 def _pair_frequencies(leaf: Any, term: str) -> list[tuple[int, str]]:
@@ -232,23 +312,23 @@ def _candidates(leaf: Any, grams: list[tuple[int, str]]) -> set[int] | None:
     return ids
 
 
-def _word_ids(leaf: Any, words: list[str]) -> set[int]:
+def _word_ids(leaf: Any, segment: SegmentRecords, words: list[str]) -> set[int] | frozenset[int]:
     """Documents indexed under every word of a term (empty when the term has none)."""
-    ids: set[int] | None = None
+    ids: set[int] | frozenset[int] | None = None
     for word in words:
-        found = set(posting_ids(leaf, "words", word))
-        ids = found if ids is None else ids & found
+        found = segment.ids(leaf, "words", word)
+        ids = (found if isinstance(found, frozenset) else set(found)) if ids is None else ids.intersection(found)
     return ids or set()
 
 
-def _allowed(leaf: Any, filters: SearchFilters) -> set[int] | None:
+def _allowed(leaf: Any, segment: SegmentRecords, filters: SearchFilters) -> set[int] | None:
     """Documents the filters allow in this segment (None: no filter on indexed fields)."""
     clauses: list[set[int]] = []
 
-    def any_of(fieldname: str, values: Iterable[str | bytes]) -> None:
+    def any_of(fieldname: str, values: Iterable[str]) -> None:
         found: set[int] = set()
         for value in values:
-            found.update(posting_ids(leaf, fieldname, value))
+            found.update(segment.ids(leaf, fieldname, value))
         clauses.append(found)
 
     if filters.doc_types:
@@ -265,13 +345,14 @@ def _allowed(leaf: Any, filters: SearchFilters) -> set[int] | None:
     return set.intersection(*clauses) if clauses else None
 
 
-def _idf(counts: Sequence[int], frequencies: Sequence[Sequence[list[tuple[int, str]]]], terms: int) -> list[float]:
+def _idf(counts: Sequence[int], occurrences: Sequence[Sequence[TermInSegment]], terms: int) -> list[float]:
     """Inverse document frequency of each term; its frequency is bounded by its rarest pair's
     in each segment (a single character: by the segment's document count)."""
     documents = max(sum(counts), 1)
     weights = []
     for index in range(terms):
-        bound = sum(grams[index][0][0] if grams[index] else count for grams, count in zip(frequencies, counts, strict=True))
+        rarest = [entries[index].rarest for entries in occurrences]
+        bound = sum(count if pair is None else pair for pair, count in zip(rarest, counts, strict=True))
         weights.append(math.log(1 + (max(documents - bound, 0) + 0.5) / (bound + 0.5)))
     return weights
 
@@ -290,12 +371,15 @@ def page(matches: Matches, *, sort: Sort, start: int, stop: int) -> list[Match]:
     stop = min(stop, len(found))
     if start >= stop:
         return []
-    key = _tier if sort is Sort.RELEVANCE else _date_and_tier
-    low, high = start, stop
-    while low > 0 and key(found[low - 1]) == key(found[start]):
-        low -= 1
-    while high < len(found) and key(found[high]) == key(found[stop - 1]):
-        high += 1
+    if sort is Sort.RELEVANCE:  # ascending tiers: the runs' ends by bisection
+        tiers = list(map(itemgetter(0), found))
+        low, high = bisect_left(tiers, tiers[start], hi=start), bisect_right(tiers, tiers[stop - 1], lo=stop - 1)
+    else:
+        low, high = start, stop
+        while low > 0 and _date_and_tier(found[low - 1]) == _date_and_tier(found[start]):
+            low -= 1
+        while high < len(found) and _date_and_tier(found[high]) == _date_and_tier(found[stop - 1]):
+            high += 1
     group = found[low:high]
     keys = _keys(group, matches)
     if sort is Sort.RELEVANCE and stop - low < len(group) // 4:  # the first pages: select, do not sort
@@ -317,22 +401,16 @@ def _keys(group: list[Found], matches: Matches) -> list[float]:
     attachments alone comes after those whose text has the words), and long attachments cost
     ranking nothing."""
     if len(matches.terms) == 1:  # one comprehension, no call per match: thousands of them
-        term, factor = matches.terms[0], matches.factors[0]
-        return [m[0] - factor * c / (c + _BASE + m[3] * e) for m in group for e in (m[2].body_end,) for c in (m[2].text.count(term, 0, e),)]
+        factor = matches.factors[0]
+        return [m[0] - factor * c / (c + _BASE + m[3] * m[2].body_end) for m in group for c in (m[4],)]  # type: ignore[operator]
     keys = []
     for m in group:
-        text, end = m[2].text, m[2].body_end
-        norm = _BASE + m[3] * end
+        norm = _BASE + m[3] * m[2].body_end
         weight = 0.0
-        for term, factor in zip(matches.terms, matches.factors, strict=True):
-            count = text.count(term, 0, end)
+        for count, factor in zip(m[4], matches.factors, strict=True):  # type: ignore[arg-type]
             weight += factor * count / (count + norm)
         keys.append(m[0] - weight)
     return keys
-
-
-def _tier(found: Found) -> float:
-    return found[0]
 
 
 def _issued(found: Found) -> str:

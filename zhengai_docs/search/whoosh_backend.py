@@ -6,8 +6,8 @@ Several processes share one index folder:
   the same Whoosh commit as the documents, so an update is applied exactly once, never undone;
 - readers share a small pool of searchers (each used by one thread at a time: memory no longer
   grows with the server's threads), reopen one before a query when the index has a newer
-  generation, and again when a merge or a rebuild removed a file under it (Whoosh raises
-  FileNotFoundError then, or ReaderClosed);
+  generation (keeping the readers of its unchanged segments), and again when a merge or a
+  rebuild removed a file under it (Whoosh raises FileNotFoundError then, or ReaderClosed);
 - segments are written as separate files, not Whoosh's compound files: a compound segment's
   files are read as in-memory copies in every process that searches, which made each server
   process hold the index's columns twice.
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from whoosh.index import LockError
-from whoosh.reading import ReaderClosed, TermNotFound
+from whoosh.reading import EmptyReader, MultiReader, ReaderClosed, SegmentReader, TermNotFound
+from whoosh.searching import Searcher
 
 from zhengai_docs.search.analysis import analysis_fingerprint
 from zhengai_docs.search.backend import (
@@ -68,8 +69,9 @@ class _Session(IndexWriter):
     update cut short is simply applied again (replacing a document is idempotent).
     """
 
-    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str) -> None:
+    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str, store: IndexStore) -> None:
         self._ix = ix
+        self._store = store  # keeps the deletion searcher's segment readers between updates
         self._chunk_size = chunk_size
         self._limitmb = limitmb
         self._fingerprint = fingerprint
@@ -122,7 +124,7 @@ class _Session(IndexWriter):
         except LockError as exc:  # only if a process writes without our lock (an older version)
             raise IndexBusy("搜索索引正被其他进程更新，请稍后重试") from exc
         try:
-            searcher = self._writer.searcher()
+            searcher = self._store.writer_searcher(self._ix, self._writer)
         except BaseException:
             self._writer.cancel()
             raise
@@ -169,19 +171,14 @@ class WhooshBackend(SearchBackend):
         if held is not None and held[0] == name and ix.latest_generation() == held[1].reader().generation():
             searcher = held[1]
         else:
-            # Not `Searcher.refresh()`: Whoosh 2.7.4 looks its reusable segment readers up by
-            # generation instead of segment id, so it reuses none and closes only one of the
-            # old ones; the others would keep their files open until garbage collection.
-            searcher = ix.searcher()
+            searcher = _reopened(ix, held[1] if held is not None and held[0] == name else None)
             try:
                 self._pin(searcher)
             except BaseException:
-                with contextlib.suppress(Exception):
-                    searcher.close()
+                _close_leaves(searcher, keep=_leaves(held[1]) if held is not None else [])
                 raise
             if held is not None:
-                with contextlib.suppress(Exception):
-                    held[1].close()
+                _close_leaves(held[1], keep=_leaves(searcher))
         if held is None or searcher is not held[1]:
             self.cache.retain(leaf.segment().segment_id() for leaf, _ in searcher.reader().leaf_readers())
         return name, searcher
@@ -242,6 +239,7 @@ class WhooshBackend(SearchBackend):
         raise SearchUnavailable("搜索索引暂时无法读取，请稍后重试")
 
     def close(self) -> None:
+        self.store.close_writer_readers()
         with self._pool:
             idle, self._idle = self._idle, []
             self._open -= len(idle)
@@ -309,7 +307,7 @@ class WhooshBackend(SearchBackend):
 
     @contextlib.contextmanager
     def _session(self, ix: Any) -> Iterator[_Session]:
-        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint)
+        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint, store=self.store)
         try:
             yield session
         except BaseException:
@@ -362,6 +360,53 @@ class WhooshBackend(SearchBackend):
         writer.commit(merge=False)
         if progress is not None:
             progress(done, max(total, done))
+
+
+def _reopened(ix: Any, old: Any | None) -> Any:
+    """A searcher of the index's latest generation that keeps `old`'s reader of every segment
+    that has not changed (same segment, same deletions).
+
+    A save adds one small segment and deletes in one other: reopening every segment (its files
+    opened, their headers read) in each pooled searcher of each process after every save was a
+    storm of work under a stream of saves. Not Whoosh's `reader(reuse=…)` or
+    `Searcher.refresh()`: Whoosh 2.7.4 looks reusable readers up by generation instead of
+    segment id, so it reuses none; and a reused reader must not carry stale deletions."""
+    try:
+        toc = ix._read_toc()
+    except OSError as exc:  # the table of contents replaced under us: `_reading` opens again
+        raise FileNotFoundError(str(exc)) from exc
+    reusable = {leaf.segment().segment_id(): leaf for leaf in _leaves(old) if isinstance(leaf, SegmentReader)} if old is not None else {}
+    readers: list[Any] = []
+    try:
+        for segment in toc.segments:
+            leaf = reusable.get(segment.segment_id())
+            if leaf is None or not _same_deletions(leaf.segment(), segment):
+                leaf = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+            readers.append(leaf)
+    except BaseException:
+        for leaf in readers:
+            if all(leaf is not kept for kept in reusable.values()):
+                with contextlib.suppress(Exception):
+                    leaf.close()
+        raise
+    reader = MultiReader(readers, generation=toc.generation) if readers else EmptyReader(toc.schema)
+    return Searcher(reader, fromindex=ix)
+
+
+def _same_deletions(a: Any, b: Any) -> bool:
+    return bool(a.deleted_count() == b.deleted_count() and set(a.deleted_docs()) == set(b.deleted_docs()))
+
+
+def _leaves(searcher: Any) -> list[Any]:
+    return [leaf for leaf, _ in searcher.reader().leaf_readers()]
+
+
+def _close_leaves(searcher: Any, *, keep: list[Any]) -> None:
+    """Close a searcher's segment readers except those another searcher now uses."""
+    for leaf in _leaves(searcher):
+        if all(leaf is not kept for kept in keep) and not leaf.is_closed:
+            with contextlib.suppress(Exception):
+                leaf.close()
 
 
 def _recorded(reader: Any) -> tuple[str | None, int | None, str | None]:

@@ -53,8 +53,8 @@ def files_of_documents(repo: ContentRepository, revision: str, document_paths: C
     """The allowed files of several documents at a commit, in one `git ls-tree` (the whole tree
     when there are many: a reindex asks once, not once per document)."""
     folders = sorted(files_folder(p) + "/" for p in document_paths)
-    if not folders:
-        return {}
+    if all(repo.known_without(revision, *files_folder(p).rpartition("/")[::2]) for p in document_paths):
+        return {}  # none has a files folder at a commit this process wrote (a save's own commit)
     scope = folders if len(folders) <= _FOLDERS_PER_CALL else ["regulations/", "standards/"]
     out = repo._git("ls-tree", "-r", "-z", "--long", "--full-tree", revision_id(revision), "--", *scope)
     wanted = set(document_paths)

@@ -8,6 +8,9 @@ its base gets `Conflict`; a writer beaten only by changes to other files retries
 Each operation runs short-lived `git` subprocesses with a fixed argument list (no shell); every
 path and revision has passed the allow-list in `paths` first. GitPython is used only to create a
 repository: its long-lived `cat-file` helpers leak processes in servers and are not thread-safe.
+Questions about objects this process wrote or read a moment ago (a save's own commit, as the
+cache and the index catch up with it) are answered from `recent` without a process: objects
+never change, so those answers cannot go stale.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import git
 
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
 from zhengai_docs.storage import faults
-from zhengai_docs.storage.objects import ObjectWriter, Tree, parent_dirs, parse_tree
+from zhengai_docs.storage.objects import BLOB_MODE, TREE_MODE, ObjectWriter, Tree, parent_dirs, parse_tree
 from zhengai_docs.storage.paths import (
     FRAMEWORKS_DIR,
     content_path,
@@ -40,7 +43,8 @@ from zhengai_docs.storage.paths import (
     owning_document,
     revision_id,
 )
-from zhengai_docs.storage.text import MAX_CONTENT_BYTES, decode_content, missing_object, oversized
+from zhengai_docs.storage.recent import Recent, WrittenCommit
+from zhengai_docs.storage.text import MAX_CONTENT_BYTES, decode_content, encode_text, missing_object, oversized
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
 if TYPE_CHECKING:
@@ -155,6 +159,7 @@ class ContentRepository:
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
         self.remote = remote  # CONTENT_REMOTE: this repository is a mirror; ref updates publish there first
+        self.recent = Recent()  # commits this process wrote, files it read: answered without git
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -210,10 +215,15 @@ class ContentRepository:
     def _read_at(self, path: str, commit: str, *, peel: bool = False) -> FileVersion:
         """`peel`: `commit` is a full id not yet known to name a commit; `^{commit}` makes git
         answer "missing" for a tree, a blob or an unknown id, exactly as `resolve` would refuse."""
+        known = self.recent.read(commit, path)
+        if known is not None:
+            return known
         [found] = self._cat_objects([f"{commit}^{{commit}}:{path}" if peel else f"{commit}:{path}"])
         if found.kind != "blob" or found.sha is None:
             raise NotFound(f"{path} 在版本 {commit[:12]} 中不存在")
-        return FileVersion(path=path, commit=commit, blob=found.sha, text=_content(found))
+        version = FileVersion(path=path, commit=commit, blob=found.sha, text=_content(found))
+        self.recent.remember_read(version)
+        return version
 
     def resolve(self, revision: str) -> str:
         """Expand an abbreviated, allow-listed commit id; NotFound if it is not a commit."""
@@ -279,9 +289,13 @@ class ContentRepository:
         UTF-8 text comes back as an UnusableText (storage.text), which the parsers refuse.
         """
         ids = [revision_id(b) for b in blobs]
-        if not ids:
+        known = {b: data for b in ids if (data := self.recent.blob(b)) is not None}
+        for blob, data in known.items():
+            yield blob, _content(_Object(kind="blob", sha=blob, size=len(data), data=data))
+        asked = [b for b in ids if b not in known]
+        if not asked:
             return
-        for blob, found in zip(ids, self._cat_objects(ids), strict=True):
+        for blob, found in zip(asked, self._cat_objects(asked), strict=True):
             yield blob, _content(found)
 
     def position(self, revision: str) -> int:
@@ -295,12 +309,18 @@ class ContentRepository:
         return int(self._git("rev-list", "--count", span, "--").decode())
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        result = self._run(["merge-base", "--is-ancestor", revision_id(ancestor), revision_id(descendant)], check=False)
+        ancestor, descendant = revision_id(ancestor), revision_id(descendant)
+        if ancestor != descendant and self.recent.chain(ancestor, descendant) is not None:
+            return True  # this process wrote the commits in between, one upon the other
+        result = self._run(["merge-base", "--is-ancestor", ancestor, descendant], check=False)
         return result.returncode == 0
 
     def changes_between(self, old: str, new: str, *, files: bool = False) -> list[Change]:
         """Managed files that differ between two commits; with `files`, documents' own files too
         (attachments and pictures, which the search index reads for their document)."""
+        written = self.recent.commit(revision_id(new))
+        if written is not None and written.parent == revision_id(old):
+            return _raw_changes(list(written.raw), files=files)
         out = self._git("diff-tree", "-r", "--no-renames", "-z", revision_id(old), revision_id(new))
         tokens = out.decode("utf-8", "surrogateescape").split("\0")
         return _raw_changes(tokens, files=files)
@@ -308,6 +328,10 @@ class ContentRepository:
     def log(self, *, since: str | None = None, until: str | None = None) -> Iterator[CommitChanges]:
         """Commits on the branch's first-parent line after `since`, oldest first, with changes."""
         until = self.require_head() if until is None else revision_id(until)
+        written = None if since is None else self.recent.chain(revision_id(since), until)
+        if written is not None:  # this process wrote them: what `git log` would print
+            yield from (CommitChanges(revision=w.revision, changes=tuple(_raw_changes(list(w.raw)))) for w in written)
+            return
         span = until if since is None else f"{revision_id(since)}..{until}"
         yield from self._parse_log(
             self._git(
@@ -325,6 +349,13 @@ class ContentRepository:
             ),
             nonce=nonce,
         )
+
+    def known_without(self, revision: str, directory: str, name: str) -> bool:
+        """True when this process wrote `revision` and knows `directory` has no entry `name`
+        there (a document without a files folder); False: unknown, ask git."""
+        written = self.recent.commit(revision)
+        names = None if written is None else written.names.get(directory)
+        return names is not None and name not in names
 
     def history(self, path: str, *, limit: int | None = None) -> list[Revision]:
         """Commits that changed one file, newest first."""
@@ -384,7 +415,8 @@ class ContentRepository:
         paths = [managed_path(p) for p in changes]
         guarded = sorted({files_folder(f + ".md") for f in unchanged_folders})
         writer = ObjectWriter(str(self.path / "objects"))
-        new_blobs = {p: _store_blob(writer, p, changes[p]) for p in paths}
+        texts = {p: encode_text(v or "", path=p) for p in paths if isinstance(v := changes[p], str)}  # refused before any write
+        new_blobs = {p: _store_blob(writer, p, texts.get(p, changes[p]), text=p in texts) for p in paths}
         if base is not None and (len(base) != 40 or base != self.head()):
             base = self.resolve(base)
             base_blobs: dict[str, str | None] | None = self.blob_ids(base, paths)
@@ -406,11 +438,69 @@ class ContentRepository:
                 if trees.get(folder) != base_folders.get(folder, trees.get(folder) if base == head else None):
                     raise Conflict(path=folder, base=base, head=head or ZERO)
             tree = writer.apply(trees, new_blobs)
-            commit = writer.commit(tree=tree, parent=head, author=(author.name, author.email), message=message, date=date)
+            when = date or dt.datetime.now().astimezone()
+            commit = writer.commit(tree=tree, parent=head, author=(author.name, author.email), message=message, date=when)
             if self._update_ref(commit, head):
+                if head is not None:
+                    self._remember(commit, head, trees, new_blobs, author=author, message=message, when=when, texts=texts)
                 return WriteResult(commit=commit, changed=True)
             time.sleep(0.005)
         raise StorageError("仓库写入冲突过多，请稍后重试")
+
+    def _remember(
+        self,
+        commit: str,
+        parent: str,
+        trees: Mapping[str, Tree],
+        blobs: Mapping[str, str | None],
+        *,
+        author: Author,
+        message: str,
+        when: dt.datetime,
+        texts: Mapping[str, bytes],
+    ) -> None:
+        """Keep what `log --raw`, `diff-tree` and `cat-file` would say about a commit just made
+        on `parent` (`trees`: the parent's directories on the changed paths), so the cache and
+        the index follow it without asking git. A path that was a directory at the parent would
+        show in a diff as the files under it: such a commit is left for git to describe."""
+        raw: list[tuple[str, str]] = []
+        names = {d: set(trees.get(d, {})) for p in blobs for d in parent_dirs(p)}
+        for path, blob in blobs.items():
+            directory, _, name = path.rpartition("/")
+            old = trees.get(directory, {}).get(name)
+            if old is not None and old.mode == TREE_MODE:
+                return
+            if blob is None:
+                names[directory].discard(name)
+            else:
+                names[directory].add(name)
+            old_mode, old_sha = (old.mode.decode("ascii").zfill(6), old.sha) if old is not None else ("000000", ZERO)
+            new_mode, new_sha = (BLOB_MODE.decode("ascii"), blob) if blob is not None else ("000000", ZERO)
+            if (old_mode, old_sha) == (new_mode, new_sha):
+                continue
+            status = "A" if old is None else "D" if blob is None else "M"
+            raw.append((f":{old_mode} {new_mode} {old_sha} {new_sha} {status}", path))
+        raw.sort(key=lambda entry: entry[1].encode("utf-8", "surrogateescape"))  # git's order of a recursive diff
+        for directory in sorted(names, key=lambda d: -d.count("/") - (d != "")):  # deepest first, as `ObjectWriter.apply`
+            if directory:
+                above, _, name = directory.rpartition("/")
+                (names[above].add if names[directory] else names[above].discard)(name)  # git has no empty directories
+        offset = when.utcoffset() or dt.timedelta(0)
+        revision = Revision(
+            commit=commit,
+            author_name=_identity(author.name),
+            author_email=_identity(author.email),
+            date=dt.datetime.fromtimestamp(int(when.timestamp()), dt.timezone(dt.timedelta(minutes=int(offset.total_seconds()) // 60))),
+            message=_MESSAGE_FORBIDDEN.sub("", _printable(message)).strip(),
+        )
+        written = WrittenCommit(
+            commit=commit,
+            parent=parent,
+            revision=revision,
+            raw=tuple(token for entry in raw for token in entry),
+            names={d: frozenset(n) for d, n in names.items()},
+        )
+        self.recent.wrote(written, {sha: texts[p] for p, sha in blobs.items() if sha is not None and p in texts})
 
     # -- maintenance -----------------------------------------------------------------------
 
@@ -578,16 +668,14 @@ def _commit_date(dates: str) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _store_blob(writer: ObjectWriter, path: str, value: str | bytes | None) -> str | None:
-    """A changed file's new blob (None: deleted): text is checked as content, and only a
-    document's own files (attachments, pictures) may be bytes."""
+def _store_blob(writer: ObjectWriter, path: str, value: str | bytes | None, *, text: bool) -> str | None:
+    """A changed file's new blob (None: deleted). `text`: `value` is text already checked as
+    content and encoded; other bytes may only be a document's own files (attachments, pictures)."""
     if value is None:
         return None
-    if isinstance(value, bytes):
-        if owning_document(path) is None:
-            raise StorageError(f"{path} 只能保存文本")
-        return writer.store(b"blob", value)
-    return writer.blob(value or "", path=path)
+    if isinstance(value, str) or (not text and owning_document(path) is None):
+        raise StorageError(f"{path} 只能保存文本")
+    return writer.store(b"blob", value)
 
 
 def _entry_sha(trees: Mapping[str, Tree], path: str) -> str | None:
