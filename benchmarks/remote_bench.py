@@ -9,6 +9,7 @@ search index — and p50/p95/p99 are printed side by side. Target: node p95 ≤ 
 
     python benchmarks/remote_bench.py --documents 1000 --runs 100
     python benchmarks/remote_bench.py --postgres-admin postgresql+psycopg://postgres@127.0.0.1:55432/postgres
+    python benchmarks/remote_bench.py --postgres-admin … --search-backend postgresql   # as several nodes run
 """
 
 from __future__ import annotations
@@ -48,11 +49,20 @@ def database_url(root: Path, name: str, admin: str | None) -> str:
     if not admin:
         return f"sqlite:///{root / name / 'zhengai.db'}"
     database = f"remote_bench_{name}_{uuid.uuid4().hex[:8]}"
+    _admin_sql(admin, f"CREATE DATABASE {database} ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0")
+    return make_url(admin).set(database=database).render_as_string(hide_password=False)
+
+
+def drop_database(url: str, admin: str | None) -> None:
+    if admin:
+        _admin_sql(admin, f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+
+
+def _admin_sql(admin: str, statement: str) -> None:
     engine = create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with engine.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {database} ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0"))
+        connection.execute(text(statement))
     engine.dispose()
-    return make_url(admin).set(database=database).render_as_string(hide_password=False)
 
 
 def prepared(instance: Path, settings: dict[str, object]) -> Services:
@@ -110,7 +120,10 @@ def main() -> None:
     parser.add_argument("--revisions", type=int, default=3)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--postgres-admin", help="PostgreSQL admin URL: each instance gets a database of its own (default: SQLite)")
+    parser.add_argument("--search-backend", choices=["whoosh", "postgresql"], default="whoosh", help="SEARCH_BACKEND of both instances")
     args = parser.parse_args()
+    if args.search_backend == "postgresql" and not args.postgres_admin:
+        parser.error("--search-backend postgresql needs --postgres-admin")
     with tempfile.TemporaryDirectory() as work:
         root = Path(work)
         start = time.perf_counter()
@@ -122,14 +135,14 @@ def main() -> None:
         subprocess.run(["git", f"--git-dir={central}", "repack", "-adq"], check=True)
         with git_daemon(root / "served") as prefix:
             (root / "node").mkdir()
-            embedded = prepared(root / "embedded", {"DATABASE_URL": database_url(root, "embedded", args.postgres_admin)})
-            node_settings: dict[str, object] = {
-                "DATABASE_URL": database_url(root, "node", args.postgres_admin),
-                "CONTENT_REMOTE": f"{prefix}/central.git",
-            }
+            search = {"SEARCH_BACKEND": args.search_backend}
+            urls = {name: database_url(root, name, args.postgres_admin) for name in ("embedded", "node")}
+            embedded = prepared(root / "embedded", {"DATABASE_URL": urls["embedded"], **search})
+            node_settings: dict[str, object] = {"DATABASE_URL": urls["node"], "CONTENT_REMOTE": f"{prefix}/central.git", **search}
             node = prepared(root / "node", node_settings)
             engine = "PostgreSQL" if args.postgres_admin else "SQLite"
-            print(f"database: {engine}; central repository: {prefix}/central.git (git daemon on 127.0.0.1)", flush=True)
+            served = f"{prefix}/central.git (git daemon on 127.0.0.1)"
+            print(f"database: {engine}; search: {args.search_backend}; central repository: {served}", flush=True)
             try:
                 # the two run in turns, so both meet the same load on the machine
                 saves = {name: saver(services, corpus.codes, seed=11) for name, services in (("embedded", embedded), ("node", node))}
@@ -149,6 +162,8 @@ def main() -> None:
             finally:
                 embedded.close()
                 node.close()
+                for url in urls.values():
+                    drop_database(url, args.postgres_admin)
 
 
 if __name__ == "__main__":
