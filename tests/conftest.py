@@ -23,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.databases import DATABASES, clone_instance, instance_database_url, prepare_instance
+from tests.xdist_solo import _solo_or_shared, pytest_configure  # noqa: F401  (the suite runs on xdist workers)
 from zhengai_docs import create_app
 from zhengai_docs.bootstrap import DEMO_PASSWORD, initialise
 from zhengai_docs.cli import cli

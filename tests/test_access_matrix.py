@@ -24,6 +24,8 @@ from zhengai_docs.db.models import DraftEvent, DraftRow, User
 from zhengai_docs.users import Role
 from zhengai_docs.workflow import Actor
 
+pytestmark = pytest.mark.xdist_group("access_matrix")  # --dist loadgroup: the signed-in clients of every role are made once per worker
+
 ANONYMOUS = "anonymous"
 ROLES = (ANONYMOUS, "duzhe", "jiaowu", "renshi", "zhiliang", "admin")
 SIGNED_IN = frozenset(ROLES) - {ANONYMOUS}

@@ -44,6 +44,8 @@ from zhengai_docs.render.sandbox import LimitExceeded, run_limited
 from zhengai_docs.storage.drafts import DraftStore, draft_ref
 from zhengai_docs.storage.repository import ContentRepository
 
+pytestmark = pytest.mark.xdist_group("import_hostile")  # --dist loadgroup: the million-row workbook is written once per worker
+
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 A101Z = document_code("A101Z")
 MB = 1024 * 1024

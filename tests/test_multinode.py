@@ -33,6 +33,7 @@ from zhengai_docs.storage.remote import init_central
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not DATABASES.postgresql, reason="several nodes share one PostgreSQL database; SQLite serves one machine"),
+    pytest.mark.xdist_group("multinode"),  # --dist loadgroup: the seeded cluster is made once per worker that runs these tests
 ]
 
 CLI = [sys.executable, "-c", "from zhengai_docs.cli import main; main()"]
@@ -57,10 +58,16 @@ class Node:
         return result
 
     def start(self) -> None:
+        self.launch()
+        self.wait_until_serving()
+
+    def launch(self) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         command = [*CLI, "--instance", str(self.instance), "serve", "--port", str(port)]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_until_serving(self) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -110,19 +117,28 @@ class Cluster:
 
 
 def write_config(instance: Path, *, database_url: str, remote: str, secret: str) -> None:
-    instance.mkdir(parents=True)
+    instance.mkdir(parents=True, exist_ok=True)
     text = f'DATABASE_URL = "{database_url}"\nCONTENT_REMOTE = "{remote}"\nSECRET_KEY = "{secret}"\n'
     (instance / "config.toml").write_text(text, encoding="utf-8")
 
 
+NODES = ("a", "b")
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A central repository and a database filled once by a first node's `init --demo` (copied per test)."""
+    """A central repository filled once by a first node's `init --demo`, then nodes a and b joined to
+    it by `init` over `git daemon` (a clone into each mirror, an index each), and the database they
+    share: all copied per test (two `init` processes per test were a third of this module's time)."""
     root = tmp_path_factory.mktemp("multinode-seed")
     central = init_central(root / "central.git")
     database_url = DATABASES.fresh(root / "unused.db")
     write_config(root / "first", database_url=database_url, remote=f"file://{central}", secret="seed")
     Node(name="first", instance=root / "first").command("init", "--demo")  # fills the empty central repository
+    with git_daemon(root) as prefix:
+        for name in NODES:
+            write_config(root / name, database_url=database_url, remote=f"{prefix}/central.git", secret="seed")
+            Node(name=name, instance=root / name).command("init")  # clones the central repository into its mirror, builds its index
     return central, database_url
 
 
@@ -134,15 +150,16 @@ def cluster(tmp_path: Path, seeded: tuple[Path, str]) -> Iterator[Cluster]:
     database_url = DATABASES.fresh(tmp_path / "unused.db", template=seeded[1])
     with git_daemon(served) as prefix:
         nodes = []
-        for name in ("a", "b"):
-            instance = tmp_path / name
+        for name in NODES:
+            instance = shutil.copytree(seeded[0].parent / name, tmp_path / name, symlinks=True)
+            # a new daemon port: the node points its mirror at it when it starts (Remote.attach)
             write_config(instance, database_url=database_url, remote=f"{prefix}/central.git", secret=f"shared-{tmp_path.name}")
-            node = Node(name=name, instance=instance)
-            node.command("init")  # clones the central repository into its mirror, builds its index
-            nodes.append(node)
+            nodes.append(Node(name=name, instance=instance))
         a, b = nodes
-        a.start()
-        b.start()
+        a.launch()  # both start at once, as the machines of a cluster do
+        b.launch()
+        a.wait_until_serving()
+        b.wait_until_serving()
         cluster = Cluster(central=central, database_url=database_url, a=a, b=b)
         try:
             yield cluster

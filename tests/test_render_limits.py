@@ -303,6 +303,7 @@ def test_a_render_stopped_by_its_limits_shows_the_text_and_the_next_one_renders(
 
 
 @pytest.mark.slow
+@pytest.mark.solo  # a second xdist worker on the other core is not what this bound is about
 def test_pages_answer_within_a_second_while_eight_editors_send_the_worst_previews(app: Flask) -> None:
     """The acceptance check: a real waitress server. The eight attacking clients run in this test's
     own process and compete with the server for its interpreter lock, so the bound here leaves

@@ -27,6 +27,8 @@ from zhengai_docs.signon import cas
 from zhengai_docs.signon.mapping import RuleKind, add_rule
 from zhengai_docs.users import Role
 
+pytestmark = pytest.mark.xdist_group("signon_cas")  # --dist loadgroup: one slapd and one CAS server per worker that runs these tests
+
 CALLBACK = "/signon/cas/callback"
 
 

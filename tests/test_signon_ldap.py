@@ -25,6 +25,8 @@ from zhengai_docs.signon.mapping import RuleKind, add_rule
 from zhengai_docs.signon.switch import set_local_passwords
 from zhengai_docs.users import Role
 
+pytestmark = pytest.mark.xdist_group("signon_ldap")  # --dist loadgroup: one slapd per worker that runs these tests
+
 INJECTION = "*)(uid=*"
 
 

@@ -31,6 +31,8 @@ from zhengai_docs.render.docx_import import import_docx
 from zhengai_docs.render.docx_tables import column_widths, text_em
 from zhengai_docs.render.flowcharts import FlowchartRenderer, flowchart_sources
 
+pytestmark = pytest.mark.xdist_group("word_official")  # --dist loadgroup: LibreOffice lays out the handbook once
+
 TEMPLATE = bundled("templates") / "reference.docx"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 WP = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}"
