@@ -105,10 +105,16 @@ _Query = TypeVar("_Query", bound=Select)
 
 
 def load_snapshot(
-    db: Database, *, cycle_states: Mapping[str, str] | None = None, item: str | None = None, codes: Collection[str] | None = None
+    db: Database,
+    *,
+    cycle_states: Mapping[str, str] | None = None,
+    item: str | None = None,
+    codes: Collection[str] | None = None,
+    catalogue: bool = True,
 ) -> Snapshot:
     """The documents at the cached head (or of one item, or the given codes), with what the
-    audits need. With `codes`, every item is still loaded (the catalogue may have changed)."""
+    audits need. With `codes`, every item is still loaded (the catalogue may have changed),
+    unless `catalogue` is False: then `items` stays empty (one document's `flags` need none)."""
     states = cycle_states or {}
 
     def only_item(query: _Query, column: Any) -> _Query:
@@ -167,6 +173,8 @@ def load_snapshot(
             )
         )
         content = _last_content_seq(session, only_item)
+        if not catalogue:
+            return Snapshot(documents=documents, last_content_seq=content, items={})
         item_departments: dict[str, list[str]] = defaultdict(list)
         for code, department in session.execute(
             only_item(

@@ -85,8 +85,11 @@ class LibraryState:
     def at(self) -> View:
         """The values at the commit the cache is at now (one database question), as of today."""
         commit, position = cached_state(self.db)
-        today = (self.clock or rules.today)()
-        return View(state=self, position=CachePosition(commit=commit, position=position), today=today)
+        return View(state=self, position=CachePosition(commit=commit, position=position), today=self.today())
+
+    def today(self) -> dt.date:
+        """Today as these values see it (tests replace `clock`), without asking the database."""
+        return (self.clock or rules.today)()
 
     def _closed_follower(self, years: int) -> Follower[dict[str, rules.Punctuality]]:
         with self._lock:

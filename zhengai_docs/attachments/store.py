@@ -302,6 +302,11 @@ class Attachments:
         """The attachments readers see: at the head of the branch, or at a commit on it."""
         return self._at(code, self._published(revision))
 
+    def at_commit(self, code: DocumentCode, commit: str) -> list[Attachment]:
+        """The attachments at a commit the caller already resolved on the branch (the document
+        page's `LoadedDocument.version.commit`): unlike `in_force(revision=…)`, no `rev-parse`."""
+        return self._at(code, commit)
+
     def in_draft(self, draft: DraftView, *, commit: str | None = None) -> list[Attachment]:
         """A draft's attachments at its tip (or one of its own commits); the caller checked `may_see`."""
         return self._at(_code(draft), self._draft_commit(draft, commit))

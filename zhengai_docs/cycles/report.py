@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Date, String, and_, func, select, type_coerce
 
@@ -100,22 +100,35 @@ def document_cycles(db: Database, *, policy: Policy, today: dt.date, codes: Coll
         for code, department in session.execute(dept_query):
             owners[code].append(department)
     result = []
-    for code, title, doc_type, status, start, source, years, reason in rows:
-        kind = _TYPES[doc_type]
-        clock = evaluate(
-            doc_type=kind,
-            status=status,
-            start=_date(start),
-            source=_SOURCES.get(source or ""),
-            override_years=years,
-            override_reason=reason,
-            policy=policy,
-            today=today,
-        )
+    for row in rows:
+        clock = _clock(row, policy=policy, today=today)
         if clock is not None:
-            result.append(DocumentCycle(code, title, kind, tuple(owners.get(code, ())), clock))
+            code, title, doc_type = row[:3]
+            result.append(DocumentCycle(code, title, _TYPES[doc_type], tuple(owners.get(code, ())), clock))
     result.sort(key=_catalogue_order)
     return result
+
+
+def document_clock(db: Database, code: str, *, policy: Policy, today: dt.date) -> Clock | None:
+    """One document's clock alone, in one query: the chip on its page needs no departments."""
+    with db.session() as session:
+        row = session.execute(select(*_COLUMNS).where(DocumentRow.code == code, DocumentRow.status.is_not(None))).first()
+    return None if row is None else _clock(row, policy=policy, today=today)
+
+
+def _clock(row: Sequence[Any], *, policy: Policy, today: dt.date) -> Clock | None:
+    """The clock of one row of `_COLUMNS`."""
+    _code, _title, doc_type, status, start, source, years, reason = row
+    return evaluate(
+        doc_type=_TYPES[doc_type],
+        status=status,
+        start=_date(start),
+        source=_SOURCES.get(source or ""),
+        override_years=years,
+        override_reason=reason,
+        policy=policy,
+        today=today,
+    )
 
 
 def refresh_cycles(
@@ -300,4 +313,3 @@ def punctuality_by_department(
             result[department] = result.get(department, Punctuality()) + value
     overall = sum(per_document.values(), Punctuality())
     return PunctualityReport(departments=[(name, value) for name, value in result.items() if value.total], overall=overall)
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +215,21 @@ def item_view(db: Database, code: str) -> tuple[ItemView, str, str] | None:
         slots = tuple(Slot(doc_type=t, code=code + t.value, document=documents.get(code + t.value)) for t in DocType)
         view = ItemView(code=code, name=item.name, departments=tuple(item.department_names), slots=slots)
     return view, names.get(code[0], code[0]), names.get(code[:2], code[:2])
+
+
+def item_name(db: Database, code: str) -> str | None:
+    """An item's name alone (one primary-key query), for a breadcrumb; None when it is not in the catalogue."""
+    with db.session() as session:
+        return session.scalar(select(ItemRow.name).where(ItemRow.code == code))
+
+
+def document_titles(db: Database, codes: Collection[str]) -> dict[str, str]:
+    """The titles of those of `codes` in the cache, in one query (a page's list of related documents)."""
+    if not codes:
+        return {}
+    with db.session() as session:
+        rows = session.execute(select(DocumentRow.code, DocumentRow.title).where(DocumentRow.code.in_(list(codes))))
+        return {code: title for code, title in rows}
 
 
 def departments(db: Database) -> list[str]:

@@ -113,8 +113,8 @@ def cycle_helpers() -> dict[str, object]:
     """`cycle_clock(code)` for chips wherever a document appears; `may_review(departments)` for the form."""
 
     def cycle_clock(code: object) -> rules.Clock | None:
-        found = report.document_cycle(services().db, str(code), policy=_policy(), today=_today())
-        return found.clock if found else None
+        """One query: a chip needs neither the document's departments nor where the cache is."""
+        return report.document_clock(services().db, str(code), policy=_policy(), today=services().state.today())
 
     def may_review(departments: tuple[str, ...] | list[str]) -> bool:
         if not current_user.is_authenticated:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
@@ -31,7 +33,6 @@ def view(code: str) -> str:
     doc_code = document_code_or_404(code)
     revision = requested_revision()
     loaded = load_or_404(doc_code, revision=revision)
-    item = queries.item_view(services().db, doc_code.item)
     rendered = render_markdown(loaded.document.body, image_url=attachment_views.image_url(doc_code, revision=revision))
     if rendered.has_mermaid:
         allow_mermaid_styles()
@@ -42,13 +43,20 @@ def view(code: str) -> str:
         document=loaded.document,
         version=loaded.version,
         rendered=rendered,
-        item=item[0] if item else None,
+        item_name=queries.item_name(services().db, doc_code.item),
+        files=attachment_views.attachments().at_commit(doc_code, loaded.version.commit),  # resolved already: no rev-parse
         revision=revision,
-        related=[(str(r), queries.document_summary(services().db, str(r))) for r in loaded.document.meta.related],
+        related=_related(loaded.document.meta.related),
         points=[(p, framework.point(p) if framework else None) for p in loaded.document.meta.points],
         flags=_flags(doc_code, framework) if framework and revision is None else [],
         **_workflow_context(doc_code),
     )
+
+
+def _related(codes: Sequence[DocumentCode]) -> list[tuple[str, str | None]]:
+    """Each related document's code and title (None when it is not in the cache), in one query."""
+    titles = queries.document_titles(services().db, [str(c) for c in codes])
+    return [(str(c), titles.get(str(c))) for c in codes]
 
 
 def _workflow_context(code: DocumentCode) -> dict[str, object]:
@@ -68,8 +76,8 @@ def _workflow_context(code: DocumentCode) -> dict[str, object]:
 
 
 def _flags(code: DocumentCode, framework: Framework) -> list[coverage.Flag]:
-    """ "Needs review" and integrity flags of this document (only its item's rows are read)."""
-    snapshot = coverage.load_snapshot(services().db, item=code.item)
+    """ "Needs review" and integrity flags of this document: only its own rows and its item's 制度's are read."""
+    snapshot = coverage.load_snapshot(services().db, codes={str(code), code.item + DocType.Z.value}, catalogue=False)
     changes = services().library.frameworks.point_changes(framework.id)
     return coverage.flags(framework, snapshot, point_changes=changes, codes={str(code)})
 
