@@ -5,10 +5,8 @@ attachments, flags) — document pages are most of a reader's requests."""
 from __future__ import annotations
 
 import io
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import openpyxl
 import pytest
@@ -17,27 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from tests.conftest import client_for
+from tests.git_processes import GitProcesses
 from tests.html_reader import visible_text
 
 # the session user (2), the item's name, the flags (6), the related titles, the open draft,
 # the read confirmation, the unread count, the revision-cycle chip
 QUESTIONS_PER_PAGE = 14
-
-
-class _GitProcesses:
-    """Every `git` process started while installed (through subprocess.Popen)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.started: list[list[str]] = []
-        original, started = subprocess.Popen, self.started
-
-        class Counting(original):  # type: ignore[misc, valid-type]
-            def __init__(self, args: Any, *rest: Any, **options: Any) -> None:
-                if isinstance(args, list) and args and args[0] == "git":
-                    started.append([str(a) for a in args])
-                super().__init__(args, *rest, **options)
-
-        monkeypatch.setattr(subprocess, "Popen", Counting)
 
 
 @contextmanager
@@ -92,7 +75,7 @@ def test_a_document_page_seen_again_starts_no_git_process(app: Flask, monkeypatc
     _with_attachment(app, client)
     _page(client, "/documents/A101Z")  # shows "附件已保存。" once
     first = _page(client, "/documents/A101Z")
-    git = _GitProcesses(monkeypatch)
+    git = GitProcesses(monkeypatch)
     again = _page(client, "/documents/A101Z")
     assert git.started == []
     assert "报名登记表" in visible_text(again)

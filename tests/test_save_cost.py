@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import subprocess
-from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from tests.actors import AS_EDITOR
+from tests.git_processes import GitProcesses
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.models import DocumentRow, RevisionRow
 from zhengai_docs.library import Library
@@ -25,26 +24,6 @@ A102Z = "regulations/A/A1/A102Z.md"
 B201B = "standards/B/B2/B201B.md"
 ALICE = Author("教务处 王老师", "wang@example.edu.cn")
 BOB = Author("组织人事处 李老师", "li@example.edu.cn")
-
-
-class _GitProcesses:
-    """Every `git` process started while installed (through subprocess.Popen), by its argv."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.started: list[list[str]] = []
-        original = subprocess.Popen
-        started = self.started
-
-        class Counting(original):  # type: ignore[misc, valid-type]
-            def __init__(self, args: Any, *rest: Any, **options: Any) -> None:
-                if isinstance(args, list) and args and args[0] == "git":
-                    started.append([str(a) for a in args])
-                super().__init__(args, *rest, **options)
-
-        monkeypatch.setattr(subprocess, "Popen", Counting)
-
-    def commands(self) -> list[str]:
-        return [next(a for a in argv[1:] if not a.startswith("-") and "=" not in a) for argv in self.started]
 
 
 def test_own_commits_are_described_exactly_as_git_describes_them(repo: ContentRepository) -> None:
@@ -85,7 +64,7 @@ def test_a_direct_save_starts_three_git_processes_and_is_searchable(indexed_app:
     loaded = library.load(code)
     changed = loaded.document.with_changes(body=loaded.document.body + "\n子丑寅卯辰\n")
     with pytest.MonkeyPatch.context() as patch:
-        processes = _GitProcesses(patch)
+        processes = GitProcesses(patch)
         result = library.save(changed, actor=AS_EDITOR, message="补充", base=loaded.version.commit)
     assert result.changed
     assert processes.commands() == ["cat-file", "update-ref"], processes.started  # the base was read by `load`
