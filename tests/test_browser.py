@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import re
 import shutil
@@ -564,6 +565,41 @@ def test_a_clause_document_is_edited_in_the_wysiwyg_editor(sized_page: Page, liv
     shot(page, f"53-document-after-editor-{name}")
 
 
+def test_a_late_numbering_answer_does_not_move_the_chosen_position(browser: object, live_server: str) -> None:
+    """插入条: the clerk picks 第三条之后 while the answer for the default position (the end) is still
+    on its way. That late answer neither replaces the preview nor decides where 应用 inserts."""
+    held: list[object] = []
+
+    def hold_the_first_insert(route: object) -> None:
+        payload = json.loads(route.request.post_data or "{}")  # type: ignore[attr-defined]
+        if payload.get("action") == "insert_clause" and not held:
+            held.append(route)
+        else:
+            route.continue_()  # type: ignore[attr-defined]
+
+    for page in _tab(browser, VIEWPORTS["desktop"]):
+        sign_in(page, live_server, "jiaowu")
+        page.route("**/editor/clauses", hold_the_first_insert)
+        page.goto(f"{live_server}/documents/A101Z/edit")
+        wysiwyg(page)
+        page.locator(".vditor-toolbar [data-type=clause]").click()
+        dialog = page.locator("#clause-dialog")
+        apply = dialog.get_by_role("button", name="应用")
+        expect(dialog.locator("select[name=position] option")).not_to_have_count(0)
+        expect(apply).to_be_disabled()  # nothing computed yet: 应用 cannot silently do nothing
+        assert len(held) == 1
+        dialog.locator("select[name=position]").select_option("3")
+        expect(dialog.locator(".clause-change").first).to_contain_text("（新增） → 第四条")
+        expect(apply).to_be_enabled()
+        with page.expect_response(lambda response: response.url.endswith("/editor/clauses")):
+            held[0].continue_()  # type: ignore[attr-defined]  # the answer for the end arrives last
+        page.evaluate("() => new Promise((settled) => setTimeout(settled, 300))")  # its .then() has run
+        expect(dialog.locator(".clause-change").first).to_contain_text("（新增） → 第四条")
+        apply.click()
+        text = editor_markdown(page)
+        assert "**第四条** 【请填写条文内容】" in text and "**第五条** 专业建设指导委员会负责" in text
+
+
 def test_opening_and_saving_without_a_change_makes_no_commit(sized_page: Page, live_server: str) -> None:
     page = sized_page
     sign_in(page, live_server, "jiaowu")
@@ -877,6 +913,14 @@ def test_a_clerk_attaches_a_form_the_reviewer_sees_it_and_a_reader_downloads_it(
     shot(reader, f"92-reader-attachment-{size}")
 
 
+def loaded_width(page: Page, picture: object) -> int:
+    """The natural width of a picture once the browser has finished loading it (0 when broken):
+    the element appears before its bytes arrive."""
+    handle = picture.element_handle()  # type: ignore[attr-defined]
+    page.wait_for_function("(img) => img.complete", arg=handle)
+    return int(page.evaluate("(img) => img.naturalWidth", handle))
+
+
 def test_a_picture_uploaded_in_the_editor_is_saved_with_the_text(browser: object, live_server: str, tmp_path: Path) -> None:
     """插入图片 at 1366×768: the picture is checked and stored at once, shown in the editor from the
     picture route, and the text typed before it is saved with its reference."""
@@ -897,7 +941,7 @@ def test_a_picture_uploaded_in_the_editor_is_saved_with_the_text(browser: object
         page.locator(".vditor-toolbar input[type=file]").set_input_files(str(png))
         shown = wysiwyg(page).locator("img[src*='/documents/A101Z/images/image-']")  # type: ignore[attr-defined]
         expect(shown).to_have_count(1)
-        assert page.evaluate("(img) => img.complete && img.naturalWidth", shown.element_handle()) == 320
+        assert loaded_width(page, shown) == 320
         markdown = editor_markdown(page)
         assert "第九条 学院组织架构见下图。" in markdown and re.search(r"!\[图片\]\(A101Z/images/image-[0-9a-f]{12}\.png\)", markdown)
         page.locator("#message").fill("增加组织架构图")
@@ -907,5 +951,5 @@ def test_a_picture_uploaded_in_the_editor_is_saved_with_the_text(browser: object
         expect(article).to_contain_text("第九条 学院组织架构见下图。")
         saved = article.locator("img[src^='/documents/A101Z/images/image-']")
         expect(saved).to_have_count(1)
-        assert page.evaluate("(img) => img.complete && img.naturalWidth", saved.element_handle()) == 320
+        assert loaded_width(page, saved) == 320
         shot(page, "editor-picture-saved")

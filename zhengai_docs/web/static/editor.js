@@ -241,6 +241,7 @@
     this.result = null;
     var self = this;
     this.select = this.dialog.querySelector("select[name=position]");
+    this.applyButton = this.dialog.querySelector("button[value=apply]");
     this.select.addEventListener("change", function () { self.ask(); });
     this.dialog.addEventListener("close", function () {
       if (self.dialog.returnValue === "apply" && self.result) { self.apply(self.result.body); }
@@ -267,6 +268,7 @@
     this.dialog.querySelector("h2").textContent = titles[action];
     this.dialog.querySelector(".clause-changes").textContent = "";
     this.dialog.querySelector(".clause-summary").textContent = "正在计算……";
+    this.applyButton.disabled = true;
     var position = this.dialog.querySelector(".clause-position");
     position.hidden = action === "renumber";
     this.dialog.querySelector(".clause-position-label").textContent = action === "chapter" ? "新章从哪里开始" : "插入位置";
@@ -293,10 +295,17 @@
 
   ClauseTools.prototype.ask = function () {
     var self = this, action = this.action === "clause" ? "insert_clause" : this.action === "chapter" ? "insert_chapter" : "renumber";
+    // Only the answer to the latest question counts: an earlier one arriving late would otherwise
+    // show, and 应用 would insert at, a position the user has since changed.
+    var asked = this.asked = (this.asked || 0) + 1;
+    this.result = null;
+    this.applyButton.disabled = true;
     this.post({ action: action, body: this.body, position: parseInt(this.select.value || "0", 10) }).then(function (result) {
+      if (asked !== self.asked) { return; }
       self.result = result;
+      self.applyButton.disabled = false;
       self.show(result);
-    }).catch(function () { self.failed(); });
+    }).catch(function () { if (asked === self.asked) { self.failed(); } });
   };
 
   ClauseTools.prototype.show = function (result) {
