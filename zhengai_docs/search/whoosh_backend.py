@@ -69,9 +69,8 @@ class _Session(IndexWriter):
     update cut short is simply applied again (replacing a document is idempotent).
     """
 
-    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str, store: IndexStore) -> None:
+    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str) -> None:
         self._ix = ix
-        self._store = store  # keeps the deletion searcher's segment readers between updates
         self._chunk_size = chunk_size
         self._limitmb = limitmb
         self._fingerprint = fingerprint
@@ -124,7 +123,7 @@ class _Session(IndexWriter):
         except LockError as exc:  # only if a process writes without our lock (an older version)
             raise IndexBusy("搜索索引正被其他进程更新，请稍后重试") from exc
         try:
-            searcher = self._store.writer_searcher(self._ix, self._writer)
+            searcher = self._writer.searcher()
         except BaseException:
             self._writer.cancel()
             raise
@@ -239,7 +238,6 @@ class WhooshBackend(SearchBackend):
         raise SearchUnavailable("搜索索引暂时无法读取，请稍后重试")
 
     def close(self) -> None:
-        self.store.close_writer_readers()
         with self._pool:
             idle, self._idle = self._idle, []
             self._open -= len(idle)
@@ -307,7 +305,7 @@ class WhooshBackend(SearchBackend):
 
     @contextlib.contextmanager
     def _session(self, ix: Any) -> Iterator[_Session]:
-        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint, store=self.store)
+        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint)
         try:
             yield session
         except BaseException:

@@ -9,10 +9,6 @@ A rebuild writes a new generation beside the live one, so searches and increment
 on during a reindex; it then catches up and swaps `CURRENT` under the writer lock. Locks are
 `flock`/`msvcrt` file locks: the operating system releases them when a process dies, so a
 crashed worker never leaves the index locked.
-
-An update deletes a document's old entry through a searcher of every segment; the segment
-readers it opens are kept for this process's next update (`writer_searcher`), so a save opens
-only the segments written since, not every segment again.
 """
 
 from __future__ import annotations
@@ -23,13 +19,11 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.reading import EmptyReader, MultiReader, SegmentReader
-from whoosh.searching import Searcher
 from whoosh.util.filelock import FileLock
 
 from zhengai_docs.search.backend import IndexBusy, IndexMissing
@@ -44,8 +38,6 @@ class IndexStore:
         self.root = root
         self._indexes: dict[str, Any] = {}
         self._open_lock = threading.Lock()
-        self._kept: tuple[Any, dict[str, Any]] = (None, {})  # (index, segment id -> reader) of the last update
-        self._kept_lock = threading.Lock()
 
     # -- generations ------------------------------------------------------------------------
 
@@ -103,42 +95,6 @@ class IndexStore:
     def size_bytes(self, name: str) -> int:
         return sum(f.stat().st_size for f in (self.root / name).iterdir() if f.is_file())
 
-    # -- the writer's segment readers -------------------------------------------------------
-
-    def writer_searcher(self, ix: Any, writer: Any) -> Any:
-        """A searcher over the segments `writer` (a Whoosh writer of `ix`, under the writer lock)
-        starts from, for its deletions: readers of segments the last update saw are reused.
-
-        Segments never change once written, but their deletions do; a kept reader may not know
-        of a later deletion and so name a document that is already deleted, which the writer
-        deletes again (a no-op). Closing the searcher leaves the readers open for the next
-        update; those of segments gone since (merged away) are closed now."""
-        with self._kept_lock:
-            kept_ix, kept = self._kept
-            if kept_ix is not ix:
-                _close_all(kept.values())
-                kept = {}
-            readers: dict[str, Any] = {}
-            try:
-                for segment in writer.segments:
-                    sid = segment.segment_id()
-                    reader = kept.pop(sid, None)
-                    readers[sid] = reader or SegmentReader(writer.storage, writer.schema, segment, generation=writer.generation)
-            except BaseException:
-                _close_all([*readers.values(), *kept.values()])
-                self._kept = (None, {})
-                raise
-            _close_all(kept.values())
-            self._kept = (ix, readers)
-        leaves = list(readers.values())
-        reader = MultiReader(leaves, generation=writer.generation) if leaves else EmptyReader(writer.schema)
-        return Searcher(reader, fromindex=ix, closereader=False)
-
-    def close_writer_readers(self) -> None:
-        with self._kept_lock:
-            _close_all(self._kept[1].values())
-            self._kept = (None, {})
-
     # -- locks ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -164,9 +120,3 @@ class IndexStore:
             yield
         finally:
             lock.release()
-
-
-def _close_all(readers: Iterable[Any]) -> None:
-    for reader in list(readers):
-        with contextlib.suppress(Exception):
-            reader.close()
