@@ -53,7 +53,9 @@ from zhengai_docs.search.whoosh_store import IndexStore
 from zhengai_docs.storage.faults import probe
 
 _READ_ATTEMPTS = 6
-_MERGE_AFTER_SEGMENTS = 8  # saves add one segment each; the follower merges past this many
+_MERGE_AFTER_SEGMENTS = 8  # saves add one small segment each; the follower folds past this many
+_SETTLED_DOCUMENTS = 500  # a segment with this many live documents is left alone by a merge...
+_SETTLED_DELETED = 0.25  # ...unless more than this share of its documents has been replaced since
 _UPDATE_CHUNK = 500  # documents per commit of a large update: ~200 MB at the peak of a 5,000-document push
 T = TypeVar("T")
 
@@ -314,13 +316,13 @@ class WhooshBackend(SearchBackend):
         session.close()
 
     def merge_segments(self, *, timeout: float) -> bool:
-        """Merge small segments (Whoosh's MERGE_SMALL policy) once there are more than a few."""
+        """Fold the small and the mostly replaced segments into one, once there are more than a few."""
         with self.store.writer_lock(timeout=timeout):
             _, ix = self.store.current()
-            if len(ix._segments()) <= _MERGE_AFTER_SEGMENTS:
+            if len(_unsettled(ix._segments())) <= _MERGE_AFTER_SEGMENTS:
                 return False
             writer = ix.writer(timeout=5.0, delay=0.05, limitmb=64, compound=False)
-            writer.commit(merge=True)
+            writer.commit(mergetype=_fold_unsettled)
             return True
 
     @contextlib.contextmanager
@@ -358,6 +360,30 @@ class WhooshBackend(SearchBackend):
         writer.commit(merge=False)
         if progress is not None:
             progress(done, max(total, done))
+
+
+def _unsettled(segments: Sequence[Any]) -> list[Any]:
+    """The segments a merge folds: small ones (a save writes one of a few documents) and ones
+    whose documents have mostly been replaced since (every search still reads those)."""
+    return [
+        segment
+        for segment in segments
+        if segment.doc_count() < _SETTLED_DOCUMENTS or segment.deleted_count() > _SETTLED_DELETED * segment.doc_count_all()
+    ]
+
+
+def _fold_unsettled(writer: Any, segments: Sequence[Any]) -> list[Any]:
+    """A Whoosh merge policy: every unsettled segment's live documents are copied into the new
+    segment and the rest kept. Whoosh's MERGE_SMALL folds only the five smallest per merge, so
+    under a stream of saves segments (mostly of replaced documents) piled up by the hundred."""
+    folded = _unsettled(segments)
+    for segment in folded:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        try:
+            writer.add_reader(reader)
+        finally:
+            reader.close()
+    return [segment for segment in segments if segment not in folded]
 
 
 def _reopened(ix: Any, old: Any | None) -> Any:
