@@ -164,26 +164,3 @@ def test_segments_merged_away_by_another_process_stay_readable(indexed_instance:
     writer_side.close()
     library.db.dispose()
 
-
-def test_a_merge_folds_every_small_and_mostly_replaced_segment(indexed_instance: Path) -> None:
-    """Forty saves of sixteen documents, then the follower's merge: one segment is left, holding
-    each document once. Whoosh's own policy folded only the five smallest segments per merge, and
-    under a stream of saves segments of replaced documents piled up by the hundred (load_bench)."""
-    library, backend = _library(indexed_instance)
-    assert isinstance(backend, WhooshBackend)
-    for n in range(40):
-        loaded = library.load(document_code(CODES[n % len(CODES)]))
-        document = loaded.document.with_changes(body=loaded.document.body + f"\n第{n}次保存标记{n:02d}\n")
-        library.save(document, actor=Actor.system(), message="保存", base=loaded.version.commit)
-    ix = backend.store.current()[1]
-    before = backend.state().documents
-    assert len(ix._segments()) > 40
-    assert backend.merge_segments(timeout=5)
-    segments = ix._segments()
-    assert len(segments) == 1 and segments[0].deleted_count() == 0  # a demo library is small: one segment
-    assert backend.state().documents == before
-    assert backend.search(SearchRequest(text="标记39")).total == 1
-    assert backend.search(SearchRequest(text="标记07")).total == 1
-    assert not backend.merge_segments(timeout=5)  # nothing left to fold
-    backend.close()
-    library.db.dispose()

@@ -118,8 +118,8 @@ class BackgroundFollower:
 
     def _merge_when_quiet(self, search: SearchIndex) -> None:
         """Merge the index's small segments once saves pause for a round (or after `MERGE_EVERY`
-        index moves under a steady stream of saves): a merge holds the writer lock, and a save
-        that waits for it is a slow save."""
+        index moves under a steady stream of saves): saves never wait for a merge, but copying
+        segments takes the CPU that requests want."""
         indexed = search.indexed
         if indexed != self._merge_seen:
             self._merge_seen = indexed

@@ -49,13 +49,11 @@ from zhengai_docs.search.matching import Match, RecordCache, find, page
 from zhengai_docs.search.query import parse_query
 from zhengai_docs.search.schema import SCHEMA_VERSION, STATE_ID, decode_attachments, document_fields, state_fields
 from zhengai_docs.search.suggest import suggestions
+from zhengai_docs.search.whoosh_merge import fold, install
 from zhengai_docs.search.whoosh_store import IndexStore
 from zhengai_docs.storage.faults import probe
 
 _READ_ATTEMPTS = 6
-_MERGE_AFTER_SEGMENTS = 8  # saves add one small segment each; the follower folds past this many
-_SETTLED_DOCUMENTS = 500  # a segment with this many live documents is left alone by a merge...
-_SETTLED_DELETED = 0.25  # ...unless more than this share of its documents has been replaced since
 _UPDATE_CHUNK = 500  # documents per commit of a large update: ~200 MB at the peak of a 5,000-document push
 T = TypeVar("T")
 
@@ -316,14 +314,17 @@ class WhooshBackend(SearchBackend):
         session.close()
 
     def merge_segments(self, *, timeout: float) -> bool:
-        """Fold the small and the mostly replaced segments into one, once there are more than a few."""
-        with self.store.writer_lock(timeout=timeout):
-            _, ix = self.store.current()
-            if len(_unsettled(ix._segments())) <= _MERGE_AFTER_SEGMENTS:
+        """Fold the due segments beside the live index, then swap them in under the writer lock
+        for milliseconds (`whoosh_merge`): saves go on while the segments are copied."""
+        with self.store.merge_lock():
+            work = fold(self.store)
+            if work is None:
                 return False
-            writer = ix.writer(timeout=5.0, delay=0.05, limitmb=64, compound=False)
-            writer.commit(mergetype=_fold_unsettled)
-            return True
+            try:
+                with self.store.writer_lock(timeout=timeout):
+                    return install(self.store, work)
+            finally:
+                shutil.rmtree(work.scratch, ignore_errors=True)
 
     @contextlib.contextmanager
     def rebuild(
@@ -360,30 +361,6 @@ class WhooshBackend(SearchBackend):
         writer.commit(merge=False)
         if progress is not None:
             progress(done, max(total, done))
-
-
-def _unsettled(segments: Sequence[Any]) -> list[Any]:
-    """The segments a merge folds: small ones (a save writes one of a few documents) and ones
-    whose documents have mostly been replaced since (every search still reads those)."""
-    return [
-        segment
-        for segment in segments
-        if segment.doc_count() < _SETTLED_DOCUMENTS or segment.deleted_count() > _SETTLED_DELETED * segment.doc_count_all()
-    ]
-
-
-def _fold_unsettled(writer: Any, segments: Sequence[Any]) -> list[Any]:
-    """A Whoosh merge policy: every unsettled segment's live documents are copied into the new
-    segment and the rest kept. Whoosh's MERGE_SMALL folds only the five smallest per merge, so
-    under a stream of saves segments (mostly of replaced documents) piled up by the hundred."""
-    folded = _unsettled(segments)
-    for segment in folded:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
-        try:
-            writer.add_reader(reader)
-        finally:
-            reader.close()
-    return [segment for segment in segments if segment not in folded]
 
 
 def _reopened(ix: Any, old: Any | None) -> Any:

@@ -4,6 +4,8 @@
     <root>/g<ns>-<pid>/   one complete Whoosh index per generation
     <root>/WRITELOCK      held by the one process that changes the live index
     <root>/REBUILDLOCK    held by the one process that builds a new generation
+    <root>/MERGELOCK      held by the one process that merges segments (`whoosh_merge`)
+    <root>/merging-<pid>/ a merged segment being written, outside the writer lock
 
 A rebuild writes a new generation beside the live one, so searches and incremental updates go
 on during a reindex; it then catches up and swaps `CURRENT` under the writer lock. Locks are
@@ -100,6 +102,11 @@ class IndexStore:
     @contextlib.contextmanager
     def writer_lock(self, *, timeout: float) -> Iterator[None]:
         with self._lock("WRITELOCK", timeout=timeout, busy="搜索索引正被其他进程更新，请稍后重试"):
+            yield
+
+    @contextlib.contextmanager
+    def merge_lock(self) -> Iterator[None]:
+        with self._lock("MERGELOCK", timeout=0, busy="另一个进程正在合并搜索索引"):
             yield
 
     @contextlib.contextmanager

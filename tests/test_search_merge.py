@@ -1,0 +1,167 @@
+"""Merging the Whoosh index's small segments beside the live index (`search/whoosh_merge.py`):
+saves go on while segments are copied, what they delete meanwhile stays deleted, and a merge
+killed half way loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.test_search_concurrency import CODES, _library
+from zhengai_docs.catalogue.codes import document_code
+from zhengai_docs.library import Library
+from zhengai_docs.permissions import Actor
+from zhengai_docs.search.backend import SearchRequest
+from zhengai_docs.search.whoosh_backend import WhooshBackend
+from zhengai_docs.search.whoosh_merge import MERGE_FACTOR, SCRATCH_PREFIX, due, fold, install
+
+
+def _save(library: Library, code: str, line: str) -> None:
+    loaded = library.load(document_code(code))
+    document = loaded.document.with_changes(body=loaded.document.body + f"\n{line}\n")
+    library.save(document, actor=Actor.system(), message="保存", base=loaded.version.commit)
+
+
+def _whoosh(instance: Path) -> tuple[Library, WhooshBackend]:
+    library, backend = _library(instance)
+    assert isinstance(backend, WhooshBackend)
+    return library, backend
+
+
+def _found(backend: WhooshBackend, text: str) -> list[str]:
+    return [hit.code for hit in backend.search(SearchRequest(text=text)).hits]
+
+
+def test_saves_fold_tier_by_tier_and_replaced_segments_are_dropped(indexed_instance: Path) -> None:
+    """Forty saves of sixteen documents: each save writes a one-document segment. The merge folds
+    the sixteen still live into one segment and drops the twenty-four whose document was saved
+    again. Whoosh's own policy folded only the five smallest segments per merge: under a stream
+    of saves, segments of replaced documents piled up by the hundred (load_bench)."""
+    library, backend = _whoosh(indexed_instance)
+    for n in range(40):
+        _save(library, CODES[n % len(CODES)], f"第{n}次保存标记{n:02d}")
+    ix = backend.store.current()[1]
+    before, documents = ix._segments(), backend.state().documents
+    assert len(before) == 41
+    assert backend.merge_segments(timeout=5)
+    after = ix._segments()
+    assert len(after) == 2, [(s.doc_count_all(), s.deleted_count()) for s in after]  # the demo's own, the saves'
+    assert all(segment.doc_count() > 0 for segment in after)
+    assert sorted(segment.doc_count() for segment in after)[-1] >= len(CODES)
+    assert backend.state().documents == documents
+    assert _found(backend, "标记39") == [CODES[39 % len(CODES)]] and _found(backend, "标记07") == [CODES[7]]
+    assert _found(backend, "标记06") == [CODES[6]]  # saved at n=6, 22 and 38: found once
+    assert not backend.merge_segments(timeout=5)  # nothing due any more
+    backend.close()
+    library.db.dispose()
+
+
+def test_a_tier_is_folded_only_once_it_is_full(indexed_instance: Path) -> None:
+    """Nine saves of nine documents leave nine one-document segments (each save's state entry
+    replaces the previous one): nothing is due. The tenth fills the tier."""
+    library, backend = _whoosh(indexed_instance)
+    for n in range(MERGE_FACTOR - 1):
+        _save(library, CODES[n], f"分层{n}")
+    assert due(backend.store.current()[1]._segments()) == []
+    assert not backend.merge_segments(timeout=5)
+    _save(library, CODES[MERGE_FACTOR - 1], "分层满")
+    assert len(due(backend.store.current()[1]._segments())) == MERGE_FACTOR
+    assert backend.merge_segments(timeout=5)
+    assert sorted(s.doc_count() for s in backend.store.current()[1]._segments())[0] >= MERGE_FACTOR
+    backend.close()
+    library.db.dispose()
+
+
+def test_saves_go_on_while_a_merge_copies_and_their_deletions_are_kept(indexed_instance: Path) -> None:
+    """The copy runs without the writer lock (a save holds it here throughout); saves made
+    between the copy and the swap replace documents the merged segment holds: the swap deletes
+    them there too, so nothing is found twice or at an old text."""
+    library, backend = _whoosh(indexed_instance)
+    for n in range(MERGE_FACTOR):
+        _save(library, CODES[n], f"合并前文本{n}")
+    store = backend.store
+    with store.merge_lock(), store.writer_lock(timeout=1):  # held as a save would hold it
+        work = fold(store)
+    assert work is not None and work.merged is not None
+    assert work.merged.doc_count() == MERGE_FACTOR + 1  # and the state entry, which each save replaces
+    documents = backend.state().documents
+    for n in (0, 3, 7):
+        _save(library, CODES[n], f"合并中文本{n}")
+    with store.writer_lock(timeout=1):
+        assert install(store, work)
+    segments = store.current()[1]._segments()
+    assert not any(segment.segment_id() in {f.segment_id() for f in work.folded} for segment in segments)
+    for n in range(MERGE_FACTOR):  # a body keeps its earlier lines: found once, never twice
+        assert _found(backend, f"合并前文本{n}") == [CODES[n]], n
+    for n in (0, 3, 7):
+        assert _found(backend, f"合并中文本{n}") == [CODES[n]]
+    assert backend.state().documents == documents
+    assert backend.state().commit == library.repo.head()  # the state entry, replaced meanwhile, too
+    backend.close()
+    library.db.dispose()
+
+
+def test_a_merge_over_a_rebuilt_index_changes_nothing(indexed_instance: Path) -> None:
+    from zhengai_docs.search.indexer import rebuild_index
+
+    library, backend = _whoosh(indexed_instance)
+    for n in range(MERGE_FACTOR):
+        _save(library, CODES[n], f"重建前{n}")
+    with backend.store.merge_lock():
+        work = fold(backend.store)
+    assert work is not None
+    rebuild_index(backend, library.repo)
+    with backend.store.writer_lock(timeout=1):
+        assert not install(backend.store, work)
+    assert _found(backend, "重建前4") == [CODES[4]]
+    backend.close()
+    library.db.dispose()
+
+
+_SLOW_MERGE = """
+import sys, time
+from pathlib import Path
+from whoosh.writing import SegmentWriter
+from zhengai_docs.search.whoosh_backend import WhooshBackend
+copy = SegmentWriter.add_reader
+def slow(self, reader):
+    copy(self, reader)
+    print("copying", flush=True)
+    time.sleep(60)
+SegmentWriter.add_reader = slow
+WhooshBackend(Path(sys.argv[1])).merge_segments(timeout=5)
+"""
+
+
+def test_a_merge_killed_while_copying_loses_nothing(indexed_instance: Path) -> None:
+    """SIGKILL in the middle of the copy: the live index is untouched (searches and saves go on),
+    the scratch folder is left, and the next merge removes it and merges."""
+    library, backend = _whoosh(indexed_instance)
+    for n in range(MERGE_FACTOR):
+        _save(library, CODES[n], f"中断合并{n}")
+    root = backend.store.root
+    merger = subprocess.Popen([sys.executable, "-c", _SLOW_MERGE, str(root)], stdout=subprocess.PIPE, text=True)
+    assert merger.stdout is not None and merger.stdout.readline().strip() == "copying"
+    os.kill(merger.pid, signal.SIGKILL)
+    merger.wait()
+    merger.stdout.close()
+    assert list(root.glob(SCRATCH_PREFIX + "*"))
+    _save(library, CODES[0], "中断之后")
+    assert _found(backend, "中断之后") == [CODES[0]] and _found(backend, "中断合并5") == [CODES[5]]
+    deadline = time.monotonic() + 5
+    while True:  # the operating system releases the dead merger's lock
+        try:
+            merged = backend.merge_segments(timeout=5)
+            break
+        except Exception:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert merged and not list(root.glob(SCRATCH_PREFIX + "*"))
+    assert _found(backend, "中断之后") == [CODES[0]] and _found(backend, "中断合并0") == [CODES[0]]
+    assert _found(backend, "中断合并5") == [CODES[5]]
+    backend.close()
+    library.db.dispose()
