@@ -101,7 +101,7 @@ def install(store: IndexStore, work: Fold) -> bool:
     if any(segment.segment_id() not in now for segment in work.folded):
         return False
     if work.merged is not None:
-        _carry_deletions(work, now)
+        _carry_deletions(work.folded, work.merged, now)
         prefix = f"{work.merged.segment_id()}."  # e.g. MAIN_wumappmf38sucyk3.trm
         for path in work.scratch.iterdir():
             if path.name.startswith(prefix):
@@ -115,15 +115,15 @@ def install(store: IndexStore, work: Fold) -> bool:
     return True
 
 
-def _carry_deletions(work: Fold, now: dict[str, Any]) -> None:
+def _carry_deletions(folded: Sequence[Any], merged: Any, now: dict[str, Any]) -> None:
     """Delete in the merged segment each document a save deleted in a folded segment after the
     snapshot. The merged segment numbers the folded segments' live documents in order."""
     number = 0
-    for snapshot in work.folded:
+    for snapshot in folded:
         deleted_since = set(now[snapshot.segment_id()].deleted_docs()) - set(snapshot.deleted_docs())
         for docnum in range(snapshot.doc_count_all()):
             if snapshot.is_deleted(docnum):
                 continue
             if docnum in deleted_since:
-                work.merged.delete_document(number)
+                merged.delete_document(number)
             number += 1
