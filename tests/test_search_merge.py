@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.test_search_concurrency import CODES, _library
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.library import Library
@@ -125,14 +127,16 @@ def test_a_merge_over_a_rebuilt_index_changes_nothing(indexed_instance: Path) ->
 _SLOW_MERGE = """
 import sys, time
 from pathlib import Path
-from whoosh.writing import SegmentWriter
+
+import pytest
+from zhengai_docs.search import whoosh_merge
 from zhengai_docs.search.whoosh_backend import WhooshBackend
-copy = SegmentWriter.add_reader
-def slow(self, reader):
-    copy(self, reader)
+copy = whoosh_merge._copy
+def slow(reader, writer, *, with_pairs):
+    copy(reader, writer, with_pairs=with_pairs)
     print("copying", flush=True)
     time.sleep(60)
-SegmentWriter.add_reader = slow
+whoosh_merge._copy = slow
 WhooshBackend(Path(sys.argv[1])).merge_segments(timeout=5)
 """
 
@@ -165,3 +169,62 @@ def test_a_merge_killed_while_copying_loses_nothing(indexed_instance: Path) -> N
     assert _found(backend, "中断合并5") == [CODES[5]]
     backend.close()
     library.db.dispose()
+
+
+def test_a_save_writes_no_pairs_and_a_merge_rebuilds_documents_exactly(indexed_instance: Path) -> None:
+    """A save's one-document segment has no pair postings (it is matched record by record); a
+    merge rebuilds each document's fields from what its segment stores, pairs included, exactly
+    as the document was indexed — the state entry too."""
+    from whoosh.reading import SegmentReader
+
+    from zhengai_docs.search.indexer import indexed_document
+    from zhengai_docs.search.schema import document_fields, state_fields, stored_document_fields
+
+    library, backend = _whoosh(indexed_instance)
+    _save(library, "A101Z", "重建字段的标记")
+    ix = backend.store.current()[1]
+    newest = ix._segments()[-1]
+    reader = SegmentReader(ix.storage, ix.schema, newest)
+    try:
+        assert not list(reader.lexicon("pairs")) and list(reader.lexicon("words"))
+        assert _found(backend, "重建字段的标记") == ["A101Z"]
+        rebuilt = {}
+        for docnum, stored in reader.iter_docs():
+            record, attachments = reader.column_reader("record")[docnum], reader.column_reader("attachments")[docnum]
+            rebuilt[stored["code"]] = stored_document_fields(stored, record, attachments, with_pairs=True)
+    finally:
+        reader.close()
+    path = document_code("A101Z").path
+    assert rebuilt["A101Z"] == document_fields(indexed_document(path, library.repo.read(path).text))  # type: ignore[arg-type]
+    state = rebuilt.pop("_state")
+    assert state == state_fields(commit=library.repo.head(), fingerprint=state["fingerprint"])
+    backend.close()
+    library.db.dispose()
+
+
+def test_a_merged_segment_that_is_not_small_has_pairs(indexed_instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `SMALL_SEGMENT` at 5, ten saves fold into a segment searched through its pair
+    postings: the merge derived them from the records, so every saved text is still found."""
+    from zhengai_docs.search import matching, whoosh_merge
+
+    monkeypatch.setattr(whoosh_merge, "SMALL_SEGMENT", 5)
+    monkeypatch.setattr(matching, "SMALL_SEGMENT", 5)
+    library, backend = _whoosh(indexed_instance)
+    for n in range(MERGE_FACTOR):
+        _save(library, CODES[n], f"折叠带字对{n}号")
+    assert backend.merge_segments(timeout=5)
+    merged = backend.store.current()[1]._segments()[-1]
+    assert merged.doc_count() == MERGE_FACTOR + 1
+    for n in range(MERGE_FACTOR):
+        assert _found(backend, f"折叠带字对{n}号") == [CODES[n]]
+    copy = whoosh_merge._copy
+    monkeypatch.setattr(whoosh_merge, "_copy", lambda reader, writer, *, with_pairs: copy(reader, writer, with_pairs=False))
+    for n in range(MERGE_FACTOR):
+        _save(library, CODES[n], f"无字对{n}号")
+    assert backend.merge_segments(timeout=5)
+    backend.close()
+    backend = WhooshBackend(backend.store.root)  # a new process's view
+    assert _found(backend, "无字对3号") == []  # what the check above would catch without the pairs
+    backend.close()
+    library.db.dispose()
+

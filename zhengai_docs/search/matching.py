@@ -36,13 +36,12 @@ from whoosh.matching.wrappers import FilterMatcher
 
 from zhengai_docs.search.analysis import pairs, query_words
 from zhengai_docs.search.backend import REPEALED, SearchFilters, Sort
-from zhengai_docs.search.schema import STATE_ID, MatchRecord
+from zhengai_docs.search.schema import SMALL_SEGMENT, STATE_ID, MatchRecord
 
 _MAX_PAIRS = 3  # candidates from the three rarest pairs of a term; the text check does the rest
 _K1, _B = 1.2, 0.75
 
 
-_SMALL_SEGMENT = 64  # documents: a segment a save left, checked record by record without pair postings
 _MEMO_ENTRIES = 1024  # filter look-ups remembered per small segment (cleared when full)
 _MEMO_TERMS = 256  # terms remembered per segment: ~9 bytes per matching document each
 
@@ -69,7 +68,7 @@ class SegmentRecords:
 
     @property
     def small(self) -> bool:
-        return len(self.records) <= _SMALL_SEGMENT
+        return len(self.records) <= SMALL_SEGMENT
 
     def term(self, leaf: Any, term: str) -> TermInSegment:
         found = self.terms.get(term)
@@ -272,7 +271,7 @@ def _find_in_segment(
 def _scan(leaf: Any, segment: SegmentRecords, term: str) -> TermInSegment:
     """Every document of the segment whose text contains `term`: candidates from its rarest
     pairs' postings (a small segment: all), confirmed by a substring test in the match record."""
-    grams = _pair_frequencies(leaf, term)
+    grams = [] if segment.small else _pair_frequencies(leaf, term)  # a small segment may have no pairs
     records = segment.records
     pool = None if segment.small else _candidates(leaf, grams)
     ids = _word_ids(leaf, segment, query_words(term))
@@ -290,6 +289,8 @@ def _scan(leaf: Any, segment: SegmentRecords, term: str) -> TermInSegment:
         # the first occurrence is in the title if any is: the title is where the text starts
         flags.append((1 if position + size <= record.title_end else 0) | (2 if docnum in ids else 0))
         counts.append(text.count(term, 0, record.body_end))
+    if segment.small:  # the exact number of documents holding the term bounds its frequency
+        return TermInSegment(rarest=len(docnums) if pairs(term) else None, docnums=docnums, flags=bytes(flags), counts=counts)
     return TermInSegment(rarest=grams[0][0] if grams else None, docnums=docnums, flags=bytes(flags), counts=counts)
 
 

@@ -1,7 +1,10 @@
 """The Whoosh schema and the per-document match record.
 
 - `pairs`: every character pair of the folded search text; selects candidate documents for
-  query terms of two or more characters (a pair present is necessary, not sufficient);
+  query terms of two or more characters (a pair present is necessary, not sufficient). A
+  segment of at most `SMALL_SEGMENT` documents is matched record by record, so the small
+  segments saves write leave pairs out: two thirds of a document's terms, and of a save's
+  Whoosh commit. A merge into a larger segment derives them from the records (`whoosh_merge`);
 - `words`: rjieba words, for ranking whole-word matches first;
 - `record`: a column with the folded search text, the code, the issue date and where the title
   ends. It confirms every match exactly (a substring test) and is read once per segment;
@@ -29,6 +32,7 @@ from zhengai_docs.search.backend import AttachmentText, IndexedDocument
 from zhengai_docs.search.hits import match_text, stored_attachments
 
 SCHEMA_VERSION = 4  # an index with another version is treated as missing until `reindex`
+SMALL_SEGMENT = 64  # documents: such a segment is matched record by record and may lack pairs
 STATE_ID = "_state"  # the `code` of the entry that records the indexed commit
 _SEP = "\x1f"
 
@@ -141,6 +145,19 @@ def document_fields(document: IndexedDocument) -> dict[str, Any]:
         fields["status"] = document.status
     if document.issued is not None:
         fields["issued"] = document.issued.isoformat()
+    return fields
+
+
+def stored_document_fields(stored: dict[str, Any], record: bytes, attachments: bytes, *, with_pairs: bool) -> dict[str, Any]:
+    """A document's fields as `document_fields` wrote them, rebuilt from what its segment keeps
+    (the stored fields and columns; the term sets from the match text): a merge copies documents
+    this way, adding the pairs a small segment left out when the merged one is not small."""
+    fields = dict(stored)
+    match = MatchRecord.decode(record)
+    if match is not None:  # not the state entry (stored fields only)
+        fields.update(record=record, attachments=attachments, words=index_words(match.text))
+        if with_pairs:
+            fields["pairs"] = pairs(match.text)
     return fields
 
 

@@ -47,7 +47,7 @@ from zhengai_docs.search.backend import (
 from zhengai_docs.search.hits import MatchText, ShownDocument, build_hit
 from zhengai_docs.search.matching import Match, RecordCache, find, page
 from zhengai_docs.search.query import parse_query
-from zhengai_docs.search.schema import SCHEMA_VERSION, STATE_ID, decode_attachments, document_fields, state_fields
+from zhengai_docs.search.schema import SCHEMA_VERSION, SMALL_SEGMENT, STATE_ID, decode_attachments, document_fields, state_fields
 from zhengai_docs.search.suggest import suggestions
 from zhengai_docs.search.whoosh_merge import fold, install
 from zhengai_docs.search.whoosh_store import IndexStore
@@ -66,7 +66,9 @@ class _Session(IndexWriter):
     push) is committed every `chunk_size` documents as the rebuild is: one huge commit would
     sort all its postings through temporary files (3x slower for 5,000 documents). The state
     entry, with the commit the index now reflects, is written only by the last commit: an
-    update cut short is simply applied again (replacing a document is idempotent).
+    update cut short is simply applied again (replacing a document is idempotent). Documents
+    are added at the commit, when their number is known: a segment of at most `SMALL_SEGMENT`
+    (a save's) is written without pair postings.
     """
 
     def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str) -> None:
@@ -76,7 +78,7 @@ class _Session(IndexWriter):
         self._fingerprint = fingerprint
         self._writer: Any = None
         self._searcher: Any = None
-        self._pending = 0
+        self._pending: list[dict[str, Any]] = []  # the fields of the documents to add at the commit
         self.finished = False
         self._searcher = self._open()
         commit, version, _ = _recorded(self._searcher.reader())
@@ -91,8 +93,7 @@ class _Session(IndexWriter):
 
     def upsert(self, document: IndexedDocument) -> None:
         self._replace(document_fields(document))
-        self._pending += 1
-        if self._pending >= self._chunk_size:
+        if len(self._pending) >= self._chunk_size:
             self._commit()
             self._searcher = self._open()
 
@@ -127,16 +128,19 @@ class _Session(IndexWriter):
         except BaseException:
             self._writer.cancel()
             raise
-        self._pending = 0
+        self._pending = []
         return searcher
 
     def _commit(self) -> None:
         self._searcher.close()
+        small = len(self._pending) <= SMALL_SEGMENT
+        for fields in self._pending:
+            self._writer.add_document(**({k: v for k, v in fields.items() if k != "pairs"} if small else fields))
         self._writer.commit(merge=False)  # small segments: merging is `merge_segments`' job
 
     def _replace(self, fields: dict[str, Any]) -> None:
         self._writer.delete_by_term("code", fields["code"], searcher=self._searcher)
-        self._writer.add_document(**fields)
+        self._pending.append(fields)
 
 
 class WhooshBackend(SearchBackend):

@@ -6,7 +6,8 @@ Python), ten seconds and more on a busy one, and every save waited that long. He
 two steps:
 
 - `fold` copies the live documents of a snapshot of the segments into a new segment, written
-  in a scratch folder beside the generation, without the writer lock;
+  in a scratch folder beside the generation, without the writer lock (with pair postings when
+  the new segment is not small: saves leave them out, see `schema`);
 - `install`, under the writer lock and in milliseconds, deletes in the new segment what saves
   deleted in the folded ones since the snapshot, moves its files in and writes a new table of
   contents without the folded segments (Whoosh's `clean_files` then removes their files).
@@ -32,6 +33,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.reading import SegmentReader
 
+from zhengai_docs.search.schema import SMALL_SEGMENT, stored_document_fields
 from zhengai_docs.search.whoosh_store import IndexStore
 
 MERGE_FACTOR = 10  # segments of one tier folded together
@@ -72,13 +74,14 @@ def fold(store: IndexStore) -> Fold | None:
     scratch.mkdir()
     try:
         target = whoosh_index.create_in(str(scratch), ix.schema)
-        writer = target.writer(limitmb=64, compound=False)
+        writer = target.writer(limitmb=16, compound=False)  # spills to disk past 16 MB: workers stay small
+        with_pairs = sum(segment.doc_count() for segment in folded) > SMALL_SEGMENT
         for segment in folded:
             if segment.doc_count() == 0:
                 continue  # dropped, not copied
             reader = SegmentReader(ix.storage, ix.schema, segment)
             try:
-                writer.add_reader(reader)
+                _copy(reader, writer, with_pairs=with_pairs)
             finally:
                 reader.close()
         writer.commit(merge=False)
@@ -87,6 +90,15 @@ def fold(store: IndexStore) -> Fold | None:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return Fold(generation=generation, folded=folded, merged=merged[0] if merged else None, scratch=scratch)
+
+
+def _copy(reader: Any, writer: Any, *, with_pairs: bool) -> None:
+    """Add the segment's live documents, in order, rebuilt from what it stores: Whoosh's
+    `add_reader` would copy postings (and no pairs where a save's small segment has none)."""
+    records = reader.column_reader("record")
+    attachments = reader.column_reader("attachments")
+    for docnum, stored in reader.iter_docs():
+        writer.add_document(**stored_document_fields(stored, records[docnum], attachments[docnum], with_pairs=with_pairs))
 
 
 def install(store: IndexStore, work: Fold) -> bool:
