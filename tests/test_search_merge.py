@@ -19,7 +19,7 @@ from zhengai_docs.library import Library
 from zhengai_docs.permissions import Actor
 from zhengai_docs.search.backend import SearchRequest
 from zhengai_docs.search.whoosh_backend import WhooshBackend
-from zhengai_docs.search.whoosh_merge import MERGE_FACTOR, SCRATCH_PREFIX, due, fold, install
+from zhengai_docs.search.whoosh_merge import MERGE_FACTOR, SCRATCH_PREFIX, due, fold, install, words_by_document
 
 
 def _save(library: Library, code: str, line: str) -> None:
@@ -188,10 +188,10 @@ def test_a_save_writes_no_pairs_and_a_merge_rebuilds_documents_exactly(indexed_i
     try:
         assert not list(reader.lexicon("pairs")) and list(reader.lexicon("words"))
         assert _found(backend, "重建字段的标记") == ["A101Z"]
-        rebuilt = {}
+        rebuilt, words = {}, words_by_document(reader)
         for docnum, stored in reader.iter_docs():
             record, attachments = reader.column_reader("record")[docnum], reader.column_reader("attachments")[docnum]
-            rebuilt[stored["code"]] = stored_document_fields(stored, record, attachments, with_pairs=True)
+            rebuilt[stored["code"]] = stored_document_fields(stored, record, attachments, words=words.get(docnum, ()), with_pairs=True)
     finally:
         reader.close()
     path = document_code("A101Z").path

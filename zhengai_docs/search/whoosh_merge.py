@@ -33,6 +33,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.reading import SegmentReader
 
+from zhengai_docs.search.matching import posting_ids
 from zhengai_docs.search.schema import SMALL_SEGMENT, stored_document_fields
 from zhengai_docs.search.whoosh_store import IndexStore
 
@@ -97,8 +98,20 @@ def _copy(reader: Any, writer: Any, *, with_pairs: bool) -> None:
     `add_reader` would copy postings (and no pairs where a save's small segment has none)."""
     records = reader.column_reader("record")
     attachments = reader.column_reader("attachments")
+    words = words_by_document(reader)
     for docnum, stored in reader.iter_docs():
-        writer.add_document(**stored_document_fields(stored, records[docnum], attachments[docnum], with_pairs=with_pairs))
+        fields = stored_document_fields(stored, records[docnum], attachments[docnum], words=words.get(docnum, ()), with_pairs=with_pairs)
+        writer.add_document(**fields)
+
+
+def words_by_document(reader: Any) -> dict[int, set[str]]:
+    """Each document's indexed words, read from the segment's postings (deleted ones too)."""
+    found: dict[int, set[str]] = defaultdict(set)
+    for term in reader.lexicon("words"):
+        word = term.decode("utf-8")
+        for docnum in posting_ids(reader, "words", term):
+            found[docnum].add(word)
+    return found
 
 
 def install(store: IndexStore, work: Fold) -> bool:
