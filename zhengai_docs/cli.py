@@ -151,7 +151,7 @@ def serve(ctx: _Context, host: str | None, port: int | None, workers: int | None
     Examples:
       zhengai-docs serve
       zhengai-docs serve --host 0.0.0.0 --port 8080
-      zhengai-docs serve --host 127.0.0.1 --port 8000 --workers 4 --threads 8
+      zhengai-docs serve --host 127.0.0.1 --port 8000 --workers 4 --threads 2
     """
     from zhengai_docs.web.server import ServerOptions, run
 
