@@ -228,3 +228,56 @@ def test_a_merged_segment_that_is_not_small_has_pairs(indexed_instance: Path, mo
     backend.close()
     library.db.dispose()
 
+
+
+_KILLED_WHILE_SWAPPING = """
+import sys, time
+from pathlib import Path
+from whoosh import index as whoosh_index
+from zhengai_docs.search.whoosh_backend import WhooshBackend
+from zhengai_docs.search.whoosh_merge import fold, install
+store = WhooshBackend(Path(sys.argv[1])).store
+with store.merge_lock():
+    work = fold(store)
+    def stalled(toc, storage, indexname):  # the merged segment's files are in; no new table yet
+        print("swapping", flush=True)
+        time.sleep(60)
+    whoosh_index.TOC.write = stalled
+    with store.writer_lock(timeout=5):
+        install(store, work)
+"""
+
+
+def test_a_merge_killed_while_swapping_loses_nothing(indexed_instance: Path) -> None:
+    """SIGKILL after the merged segment's files were moved in, before the new table of contents:
+    the live index still names the folded segments, the next save's commit removes the files
+    nobody names, and the next merge merges."""
+    library, backend = _whoosh(indexed_instance)
+    for n in range(MERGE_FACTOR):
+        _save(library, CODES[n], f"交换中断{n}")
+    root = backend.store.root
+    generation = root / backend.store.current_name()  # type: ignore[operator]
+    before = {p.name for p in generation.iterdir()}
+    merger = subprocess.Popen([sys.executable, "-c", _KILLED_WHILE_SWAPPING, str(root)], stdout=subprocess.PIPE, text=True)
+    assert merger.stdout is not None and merger.stdout.readline().strip() == "swapping"
+    os.kill(merger.pid, signal.SIGKILL)
+    merger.wait()
+    merger.stdout.close()
+    orphans = {p.name for p in generation.iterdir()} - before
+    assert orphans  # the merged segment's files, named by no table of contents
+    assert _found(backend, "交换中断4") == [CODES[4]]
+    deadline = time.monotonic() + 5
+    while True:  # the operating system releases the dead merger's locks
+        try:
+            _save(library, CODES[0], "交换之后")
+            break
+        except Exception:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert not orphans & {p.name for p in generation.iterdir()}  # removed by that save's commit
+    assert backend.merge_segments(timeout=5) and not list(root.glob(SCRATCH_PREFIX + "*"))
+    for n in range(MERGE_FACTOR):
+        assert _found(backend, f"交换中断{n}") == [CODES[n]]
+    assert _found(backend, "交换之后") == [CODES[0]]
+    backend.close()
+    library.db.dispose()

@@ -66,9 +66,9 @@ class _Session(IndexWriter):
     push) is committed every `chunk_size` documents as the rebuild is: one huge commit would
     sort all its postings through temporary files (3x slower for 5,000 documents). The state
     entry, with the commit the index now reflects, is written only by the last commit: an
-    update cut short is simply applied again (replacing a document is idempotent). Documents
-    are added at the commit, when their number is known: a segment of at most `SMALL_SEGMENT`
-    (a save's) is written without pair postings.
+    update cut short is simply applied again (replacing a document is idempotent). The first
+    `SMALL_SEGMENT` documents are held back until the segment is known to stay that small (a
+    save's): then they are written without pair postings.
     """
 
     def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str) -> None:
@@ -78,7 +78,8 @@ class _Session(IndexWriter):
         self._fingerprint = fingerprint
         self._writer: Any = None
         self._searcher: Any = None
-        self._pending: list[dict[str, Any]] = []  # the fields of the documents to add at the commit
+        self._added = 0  # documents in the segment being written
+        self._held: list[dict[str, Any]] = []  # their fields while it may stay small
         self.finished = False
         self._searcher = self._open()
         commit, version, _ = _recorded(self._searcher.reader())
@@ -93,7 +94,7 @@ class _Session(IndexWriter):
 
     def upsert(self, document: IndexedDocument) -> None:
         self._replace(document_fields(document))
-        if len(self._pending) >= self._chunk_size:
+        if self._added >= self._chunk_size:
             self._commit()
             self._searcher = self._open()
 
@@ -128,19 +129,25 @@ class _Session(IndexWriter):
         except BaseException:
             self._writer.cancel()
             raise
-        self._pending = []
+        self._added, self._held = 0, []
         return searcher
 
     def _commit(self) -> None:
         self._searcher.close()
-        small = len(self._pending) <= SMALL_SEGMENT
-        for fields in self._pending:
-            self._writer.add_document(**({k: v for k, v in fields.items() if k != "pairs"} if small else fields))
+        for fields in self._held:  # the segment stayed small
+            self._writer.add_document(**{k: v for k, v in fields.items() if k != "pairs"})
         self._writer.commit(merge=False)  # small segments: merging is `merge_segments`' job
 
     def _replace(self, fields: dict[str, Any]) -> None:
         self._writer.delete_by_term("code", fields["code"], searcher=self._searcher)
-        self._pending.append(fields)
+        self._added += 1
+        if self._added <= SMALL_SEGMENT:
+            self._held.append(fields)
+            return
+        for held in self._held:  # not a small segment after all: pairs for every document
+            self._writer.add_document(**held)
+        self._held = []
+        self._writer.add_document(**fields)
 
 
 class WhooshBackend(SearchBackend):

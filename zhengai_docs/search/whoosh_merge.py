@@ -14,10 +14,11 @@ two steps:
 
 Which segments: a segment's tier is the number of digits of its live documents; once a tier
 holds `MERGE_FACTOR` segments they are folded into one of the next tier, so a document is
-copied about once per tier (log-structured merging). Segments whose documents were all replaced
-are dropped at no cost, whenever the follower merges. A process killed during `fold` leaves its scratch folder (removed by the
-next merge); one killed during `install` leaves segment files no table of contents names
-(removed by Whoosh's next commit) or, after the table of contents, nothing.
+copied about once per tier (log-structured merging). Segments whose documents were all
+replaced are dropped at no cost, whenever the follower merges. A process killed during `fold`
+leaves its scratch folder (removed by the next merge); one killed during `install` leaves
+segment files no table of contents names (removed by Whoosh's next commit) or, after the table
+of contents, nothing.
 """
 
 from __future__ import annotations
