@@ -161,6 +161,49 @@ def test_a_page_view_syncs_a_saves_worth_itself(followed_app: Flask, indexed_ins
     assert cached_commit(svc.db) == head
 
 
+def test_a_page_view_leaves_the_search_index_to_the_follower(followed_app: Flask, indexed_instance: Path, tmp_path: Path) -> None:
+    """Page views in the other workers raced each save for the index's writer, and the save
+    waited for them; they now leave the index to the saves and the follower."""
+    svc = _svc(followed_app)
+    assert svc.follower is not None and svc.library.search is not None
+    svc.follower.stop()
+    before = svc.library.search.backend.state().commit
+    clone = OutsideClone(indexed_instance / "content.git", tmp_path / "work")
+    a101z = clone.read("regulations/A/A1/A101Z.md").decode()
+    clone.write("regulations/A/A1/A101Z.md", a101z.replace("\ntitle: ", "\ntitle: 外部修订", 1).encode())
+    head = clone.push("外部修订一份文档")
+    client = followed_app.test_client()
+    login(client, "duzhe")
+    assert "外部修订" in client.get("/documents/A101Z").get_data(as_text=True)
+    assert cached_commit(svc.db) == head
+    assert svc.library.search.backend.state().commit == before  # checked: fails when page views index
+    assert svc.follower.step() is True
+    assert svc.library.search.backend.state().commit == head
+
+
+def test_a_save_follows_the_search_index_once(followed_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save brought the index forward twice (once in the cache's sync, once waiting for its
+    writer): when another worker's commit landed in between, the save opened the index writer
+    again only to find that commit indexed, or waited while it was."""
+    svc = _svc(followed_app)
+    search = svc.library.search
+    assert search is not None and svc.follower is not None
+    svc.follower.stop()
+    calls: list[bool] = []
+    follow = search.follow
+
+    def counted(*, wait: bool, max_documents: int | None = None) -> bool:
+        calls.append(wait)
+        return follow(wait=wait, max_documents=max_documents)
+
+    monkeypatch.setattr(search, "follow", counted)
+    loaded = svc.library.load(document_code("A101Z"))
+    changed = loaded.document.with_changes(body=loaded.document.body + "\n补充一条。\n")
+    result = svc.library.save(changed, actor=Actor.system(), message="补充", base=loaded.version.commit)
+    assert calls == [True]  # checked: [False, True] before
+    assert search.backend.state().commit == result.commit == cached_commit(svc.db)
+
+
 def test_exactly_one_process_follows_at_a_time(indexed_instance: Path, tmp_path: Path) -> None:
     apps = [make_app(indexed_instance) for _ in range(2)]
     lock = tmp_path / "follower.lock"

@@ -138,7 +138,7 @@ doc = parse_document(library.repo.read("regulations/A/A1/A101Z.md").text, path="
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 if mode == "before-cache":
-    library.sync = die  # killed after the git write, before any cache update
+    library.follow_write = die  # killed after the git write, before any cache update
 else:
     sync_module._add_revisions = die  # killed in the middle of the cache transaction
 writer = Actor.system(name="王", email="w@x")

@@ -76,7 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
         "BACKGROUND_SYNC",
         True,
         "Keep the SQL cache and the search index at the branch head in a background thread (one process at a time works); "
-        "page views then sync at most one document themselves and say when they show an older commit.",
+        "page views then sync at most one document of the SQL cache (the index is left to saves and the follower) "
+        "and say when they show an older commit.",
     ),
     Setting("COLLEGE_NAME", "职业技术学院", "College name shown in page titles and reports."),
     Setting("SUPPORT_CONTACT", "信息中心", "Whom users are told to call when the server's storage refuses a save (disk full, read-only)."),

@@ -62,25 +62,42 @@ class Library:
         self._lock = threading.Lock()
 
     def sync(self, *, max_documents: int | None = None) -> SyncResult | None:
-        """Cheap when nothing moved: one ref-file read, no query (remembered per process).
+        """Bring the search index and the SQL cache to the branch head. Cheap when nothing moved:
+        one ref-file read, no query (remembered per process).
 
         `max_documents` bounds the work (a page view's share): more is left to the background
-        follower and the result says "deferred". A bounded call never waits for another thread's
-        sync either (it may be the follower's bulk work), and remembers a deferral: while the
-        head and the cache stay where they were, the next page view asks git nothing.
+        follower and the result says "deferred". A bounded call leaves the search index to the
+        saves (each indexes its own commit before it returns) and the follower: page views in
+        other processes that raced a save for the index's writer made it wait. It never waits
+        for another thread's sync either (it may be the follower's bulk work), and remembers a
+        deferral: while the head and the cache stay where they were, the next page view asks
+        git nothing.
 
         With a central repository (CONTENT_REMOTE) the cache is shared by every node: this node
         first fetches when the cache is at a commit its mirror has not reached (read-your-writes
         across nodes), and the cache only ever moves forward along the central branch."""
-        remote = self.repo.remote is not None
-        if remote:
+        if self.repo.remote is not None:
+            self._catch_up_with_cache()
+        if self.search is not None and max_documents is None:
+            self.search.follow(wait=False)
+        return self._sync_cache(max_documents=max_documents)
+
+    def follow_write(self) -> None:
+        """After a write: the search index, then the SQL cache, follow the branch, so the written
+        document is searchable and cached when the write returns. The index is followed once,
+        waiting for its writer (another process may be indexing this very commit)."""
+        if self.repo.remote is not None:
             self._catch_up_with_cache()
         if self.search is not None:
-            self.search.follow(wait=False, max_documents=max_documents)
+            self.search.follow(wait=True)
+        self._sync_cache(max_documents=None)
+
+    def _sync_cache(self, *, max_documents: int | None) -> SyncResult | None:
+        remote = self.repo.remote is not None
+        bounded = max_documents is not None
         head = self.repo.head()
         if head is not None and head == self._synced_head:
             return None
-        bounded = max_documents is not None
         if bounded and self._deferred is not None and self._deferred == (head, cached_commit(self.db)):
             return SyncResult(old=self._deferred[1], new=self._deferred[1], mode="deferred")
         if not self._lock.acquire(blocking=not bounded):  # served from the cache as it is
@@ -236,9 +253,7 @@ class Library:
         files: Mapping[str, bytes | None] | None = None,
     ) -> WriteResult:
         result = self._commit(document, author=author, message=message, base=base, trailers=trailers, files=files)
-        self.sync()
-        if self.search is not None:
-            self.search.follow(wait=True)  # the saved text is searchable when save returns
+        self.follow_write()
         return result
 
     def _commit(

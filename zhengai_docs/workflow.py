@@ -886,9 +886,7 @@ class Workflow:
 
     def _follow_branch(self) -> None:
         """After a publication's transaction: the cache and the search index follow the branch."""
-        self.library.sync()
-        if self.library.search is not None:
-            self.library.search.follow(wait=True)  # the published text is searchable when publish returns
+        self.library.follow_write()  # the published text is searchable when publish returns
 
     def _mail(self, user_ids: Sequence[int], message: str, draft_id: int) -> None:
         """E-mail after the step's transaction: only the step that won sends it."""
