@@ -71,8 +71,10 @@ class _Session(IndexWriter):
     save's): then they are written without pair postings.
     """
 
-    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str) -> None:
+    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str, lender: _Lender | None = None) -> None:
         self._ix = ix
+        self._lender = lender
+        self._lent: tuple[str, Any] | None = None  # the pooled searcher whose segment readers the deletions reuse
         self._chunk_size = chunk_size
         self._limitmb = limitmb
         self._fingerprint = fingerprint
@@ -114,26 +116,46 @@ class _Session(IndexWriter):
 
     def cancel(self) -> None:
         with contextlib.suppress(Exception):
-            self._searcher.close()
+            self._close_searcher()
         with contextlib.suppress(Exception):
             self._writer.cancel()
 
     def _open(self) -> Any:
-        """A new writer, and the searcher its deletions go through (returned)."""
+        """A new writer, and the searcher its deletions go through (returned): it reuses the
+        segment readers of an idle pooled searcher where a segment and its deletions are
+        unchanged, so a save opens only the segments written since this process last searched
+        (opening every segment was a save's largest cost under load)."""
         try:
             self._writer = self._ix.writer(timeout=5.0, delay=0.05, limitmb=self._limitmb, compound=False)
         except LockError as exc:  # only if a process writes without our lock (an older version)
             raise IndexBusy("搜索索引正被其他进程更新，请稍后重试") from exc
         try:
-            searcher = self._writer.searcher()
+            self._lent = self._lender.borrow() if self._lender is not None else None
+            writer = self._writer
+            old = self._lent[1] if self._lent is not None else None
+            reader = _segments_reader(self._ix, writer.schema, writer.segments, writer.generation, old=old)
+            searcher = Searcher(reader, fromindex=self._ix)
         except BaseException:
+            self._give_back()
             self._writer.cancel()
             raise
         self._added, self._held = 0, []
         return searcher
 
+    def _close_searcher(self) -> None:
+        """Close the deletion searcher's own segment readers and give the lent ones back."""
+        try:
+            _close_leaves(self._searcher, keep=_leaves(self._lent[1]) if self._lent is not None else [])
+        finally:
+            self._give_back()
+
+    def _give_back(self) -> None:
+        lent, self._lent = self._lent, None
+        if lent is not None and self._lender is not None:
+            self._lender.give_back(lent)
+
     def _commit(self) -> None:
-        self._searcher.close()
+        self._close_searcher()
         for fields in self._held:  # the segment stayed small
             self._writer.add_document(**{k: v for k, v in fields.items() if k != "pairs"})
         self._writer.commit(merge=False)  # small segments: merging is `merge_segments`' job
@@ -310,13 +332,13 @@ class WhooshBackend(SearchBackend):
     @contextlib.contextmanager
     def writer(self, *, timeout: float) -> Iterator[IndexWriter]:
         with self.store.writer_lock(timeout=timeout):
-            _, ix = self.store.current()
-            with self._session(ix) as session:
+            name, ix = self.store.current()
+            with self._session(ix, lender=_Lender(self, name)) as session:
                 yield session
 
     @contextlib.contextmanager
-    def _session(self, ix: Any) -> Iterator[_Session]:
-        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint)
+    def _session(self, ix: Any, *, lender: _Lender | None = None) -> Iterator[_Session]:
+        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint, lender=lender)
         try:
             yield session
         except BaseException:
@@ -387,13 +409,18 @@ def _reopened(ix: Any, old: Any | None) -> Any:
         toc = ix._read_toc()
     except OSError as exc:  # the table of contents replaced under us: `_reading` opens again
         raise FileNotFoundError(str(exc)) from exc
+    return Searcher(_segments_reader(ix, toc.schema, toc.segments, toc.generation, old=old), fromindex=ix)
+
+
+def _segments_reader(ix: Any, schema: Any, segments: Sequence[Any], generation: int, *, old: Any | None) -> Any:
+    """A reader of `segments` that takes `old`'s (a searcher's) reader of each unchanged segment."""
     reusable = {leaf.segment().segment_id(): leaf for leaf in _leaves(old) if isinstance(leaf, SegmentReader)} if old is not None else {}
     readers: list[Any] = []
     try:
-        for segment in toc.segments:
+        for segment in segments:
             leaf = reusable.get(segment.segment_id())
             if leaf is None or not _same_deletions(leaf.segment(), segment):
-                leaf = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+                leaf = SegmentReader(ix.storage, schema, segment, generation=generation)
             readers.append(leaf)
     except BaseException:
         for leaf in readers:
@@ -401,8 +428,26 @@ def _reopened(ix: Any, old: Any | None) -> Any:
                 with contextlib.suppress(Exception):
                     leaf.close()
         raise
-    reader = MultiReader(readers, generation=toc.generation) if readers else EmptyReader(toc.schema)
-    return Searcher(reader, fromindex=ix)
+    return MultiReader(readers, generation=generation) if readers else EmptyReader(schema)
+
+
+class _Lender:
+    """Lends the writer an idle pooled searcher of the live index `name`, taken out of the pool
+    while the writer uses its segment readers (a Whoosh reader is not safe for two threads).
+    Never waits: with every pooled searcher in use, the writer opens its own readers."""
+
+    def __init__(self, backend: WhooshBackend, name: str) -> None:
+        self._backend = backend
+        self._name = name
+
+    def borrow(self) -> tuple[str, Any] | None:
+        with self._backend._pool:
+            idle = self._backend._idle
+            found = next((i for i, (name, _) in enumerate(idle) if name == self._name), None)
+            return idle.pop(found) if found is not None else None
+
+    def give_back(self, held: tuple[str, Any]) -> None:
+        self._backend._checkin(held)
 
 
 def _same_deletions(a: Any, b: Any) -> bool:
