@@ -78,6 +78,19 @@ def _segments(backend: WhooshBackend) -> int:
     return len(ix._segments())
 
 
+def _count_opened_segments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the segments Whoosh opens a reader of from now on (in this test)."""
+    opened: list[str] = []
+    original = SegmentReader.__init__
+
+    def counting(self: SegmentReader, storage: object, schema: object, segment: Any, *args: object, **kwargs: object) -> None:
+        opened.append(segment.segment_id())
+        original(self, storage, schema, segment, *args, **kwargs)
+
+    monkeypatch.setattr(SegmentReader, "__init__", counting)
+    return opened
+
+
 FILTERS = (SearchFilters(), SearchFilters(departments=("教务处",)), SearchFilters(issued_from=dt.date(2020, 3, 1)))
 
 
@@ -142,14 +155,7 @@ def test_after_a_save_a_searcher_opens_only_the_segments_that_changed(split: Who
     assert split.search(SearchRequest(text="双师")).total > 0
     before = split._reading(lambda searcher: [leaf for leaf, _ in searcher.reader().leaf_readers()])
     _save(split, _document(30, body="新增内容甲乙丙。"))  # document 30 was in the first segment
-    opened: list[str] = []
-    original = SegmentReader.__init__
-
-    def counting(self: SegmentReader, storage: object, schema: object, segment: Any, *args: object, **kwargs: object) -> None:
-        opened.append(segment.segment_id())
-        original(self, storage, schema, segment, *args, **kwargs)
-
-    monkeypatch.setattr(SegmentReader, "__init__", counting)
+    opened = _count_opened_segments(monkeypatch)
     assert [h.code for h in split.search(SearchRequest(text="新增内容甲乙丙")).hits] == ["A131Z"]
     assert "A131Z" not in {h.code for h in split.search(SearchRequest(text="质量年度报告编制的要求", per_page=100)).hits}
     after = split._reading(lambda searcher: [leaf for leaf, _ in searcher.reader().leaf_readers()])
@@ -166,14 +172,7 @@ def test_a_save_borrows_the_segment_readers_of_an_idle_pooled_searcher(split: Wh
     thread is never borrowed: the save then opens its own readers, without waiting."""
     assert split.search(SearchRequest(text="双师")).total > 0  # the pool holds a searcher of the live index
     pooled = split._reading(lambda searcher: [leaf for leaf, _ in searcher.reader().leaf_readers()])
-    opened: list[str] = []
-    original = SegmentReader.__init__
-
-    def counting(self: SegmentReader, storage: object, schema: object, segment: Any, *args: object, **kwargs: object) -> None:
-        opened.append(segment.segment_id())
-        original(self, storage, schema, segment, *args, **kwargs)
-
-    monkeypatch.setattr(SegmentReader, "__init__", counting)
+    opened = _count_opened_segments(monkeypatch)
     _save(split, _document(30, body="新增内容甲乙丙。"))  # document 30 is in the first segment
     assert opened == []  # checked: all 15 segments when the writer opens its own readers
     assert not any(leaf.is_closed for leaf in pooled)  # given back with its readers open

@@ -5,8 +5,8 @@ bulk work (a `git push` of 5,000 documents took a page view 200 s before).
 Every serving process starts one follower thread; an exclusive file lock in the instance folder
 lets exactly one of them work at a time. The operating system releases the lock when its process
 dies, and another process's follower takes over within a few seconds. Page views meanwhile sync
-at most a save's worth of the SQL cache themselves (`PAGE_SYNC_DOCUMENTS`; the search index is
-left to the saves and this thread) and say when they show an older commit.
+at most a save's worth of the SQL cache themselves (`PAGE_SYNC_DOCUMENTS`; on one machine the
+search index is left to the saves and this thread) and say when they show an older commit.
 """
 
 from __future__ import annotations

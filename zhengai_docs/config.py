@@ -76,7 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
         "BACKGROUND_SYNC",
         True,
         "Keep the SQL cache and the search index at the branch head in a background thread (one process at a time works); "
-        "page views then sync at most one document of the SQL cache (the index is left to saves and the follower) "
+        "page views then sync at most one document of the SQL cache (on one machine the index is left to saves and the follower) "
         "and say when they show an older commit.",
     ),
     Setting("COLLEGE_NAME", "职业技术学院", "College name shown in page titles and reports."),

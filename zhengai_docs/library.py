@@ -66,20 +66,23 @@ class Library:
         one ref-file read, no query (remembered per process).
 
         `max_documents` bounds the work (a page view's share): more is left to the background
-        follower and the result says "deferred". A bounded call leaves the search index to the
-        saves (each indexes its own commit before it returns) and the follower: page views in
-        other processes that raced a save for the index's writer made it wait. It never waits
-        for another thread's sync either (it may be the follower's bulk work), and remembers a
-        deferral: while the head and the cache stay where they were, the next page view asks
-        git nothing.
+        follower and the result says "deferred". On one machine a bounded call leaves the search
+        index to the saves (each indexes its own commit before it returns) and the follower:
+        page views in other processes that raced a save for the index's writer made it wait. It
+        never waits for another thread's sync either (it may be the follower's bulk work), and
+        remembers a deferral: while the head and the cache stay where they were, the next page
+        view asks git nothing.
 
         With a central repository (CONTENT_REMOTE) the cache is shared by every node: this node
         first fetches when the cache is at a commit its mirror has not reached (read-your-writes
-        across nodes), and the cache only ever moves forward along the central branch."""
-        if self.repo.remote is not None:
+        across nodes), and the cache only ever moves forward along the central branch. A
+        node's own index learns of other nodes' saves only through its own processes, so its
+        page views bring the index forward too (bounded alike): found on the next request."""
+        remote = self.repo.remote is not None
+        if remote:
             self._catch_up_with_cache()
-        if self.search is not None and max_documents is None:
-            self.search.follow(wait=False)
+        if self.search is not None and (max_documents is None or remote):
+            self.search.follow(wait=False, max_documents=max_documents)
         return self._sync_cache(max_documents=max_documents)
 
     def follow_write(self) -> None:
