@@ -71,9 +71,19 @@ class _Session(IndexWriter):
     save's): then they are written without pair postings.
     """
 
-    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str, lender: _Lender | None = None) -> None:
+    def __init__(
+        self,
+        ix: Any,
+        *,
+        chunk_size: int,
+        limitmb: int,
+        fingerprint: str,
+        borrow: Callable[[], tuple[str, Any] | None] | None = None,
+        give_back: Callable[[tuple[str, Any]], None] | None = None,
+    ) -> None:
         self._ix = ix
-        self._lender = lender
+        self._borrow = borrow  # an idle pooled searcher of the live index, or None (never waits)
+        self._give = give_back
         self._lent: tuple[str, Any] | None = None  # the pooled searcher whose segment readers the deletions reuse
         self._chunk_size = chunk_size
         self._limitmb = limitmb
@@ -130,7 +140,7 @@ class _Session(IndexWriter):
         except LockError as exc:  # only if a process writes without our lock (an older version)
             raise IndexBusy("搜索索引正被其他进程更新，请稍后重试") from exc
         try:
-            self._lent = self._lender.borrow() if self._lender is not None else None
+            self._lent = self._borrow() if self._borrow is not None else None
             writer = self._writer
             old = self._lent[1] if self._lent is not None else None
             reader = _segments_reader(self._ix, writer.schema, writer.segments, writer.generation, old=old)
@@ -151,8 +161,8 @@ class _Session(IndexWriter):
 
     def _give_back(self) -> None:
         lent, self._lent = self._lent, None
-        if lent is not None and self._lender is not None:
-            self._lender.give_back(lent)
+        if lent is not None and self._give is not None:
+            self._give(lent)
 
     def _commit(self) -> None:
         self._close_searcher()
@@ -228,6 +238,14 @@ class WhooshBackend(SearchBackend):
                 raise FileNotFoundError(f"segment {leaf.segment().segment_id()} was merged away")
             leaf.stored_fields(0)
             self.cache.records(leaf)
+
+    def _borrow_idle(self, name: str) -> tuple[str, Any] | None:
+        """An idle pooled searcher of the live index `name`, taken out of the pool while the
+        writer's deletions use its segment readers (a Whoosh reader is not safe for two threads);
+        None, without waiting, when every one is in use (the writer then opens its own)."""
+        with self._pool:
+            found = next((i for i, (held_name, _) in enumerate(self._idle) if held_name == name), None)
+            return self._idle.pop(found) if found is not None else None
 
     def _checkin(self, held: tuple[str, Any]) -> None:
         with self._pool:
@@ -333,12 +351,14 @@ class WhooshBackend(SearchBackend):
     def writer(self, *, timeout: float) -> Iterator[IndexWriter]:
         with self.store.writer_lock(timeout=timeout):
             name, ix = self.store.current()
-            with self._session(ix, lender=_Lender(self, name)) as session:
+            with self._session(ix, borrow=lambda: self._borrow_idle(name)) as session:
                 yield session
 
     @contextlib.contextmanager
-    def _session(self, ix: Any, *, lender: _Lender | None = None) -> Iterator[_Session]:
-        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint, lender=lender)
+    def _session(self, ix: Any, *, borrow: Callable[[], tuple[str, Any] | None] | None = None) -> Iterator[_Session]:
+        session = _Session(
+            ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint, borrow=borrow, give_back=self._checkin
+        )
         try:
             yield session
         except BaseException:
@@ -429,25 +449,6 @@ def _segments_reader(ix: Any, schema: Any, segments: Sequence[Any], generation: 
                     leaf.close()
         raise
     return MultiReader(readers, generation=generation) if readers else EmptyReader(schema)
-
-
-class _Lender:
-    """Lends the writer an idle pooled searcher of the live index `name`, taken out of the pool
-    while the writer uses its segment readers (a Whoosh reader is not safe for two threads).
-    Never waits: with every pooled searcher in use, the writer opens its own readers."""
-
-    def __init__(self, backend: WhooshBackend, name: str) -> None:
-        self._backend = backend
-        self._name = name
-
-    def borrow(self) -> tuple[str, Any] | None:
-        with self._backend._pool:
-            idle = self._backend._idle
-            found = next((i for i, (name, _) in enumerate(idle) if name == self._name), None)
-            return idle.pop(found) if found is not None else None
-
-    def give_back(self, held: tuple[str, Any]) -> None:
-        self._backend._checkin(held)
 
 
 def _same_deletions(a: Any, b: Any) -> bool:
