@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -35,8 +36,10 @@ EDITOR = Author(name="教务处 王老师", email="jiaowu@example.edu.cn")
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> ContentRepository:
-    return ContentRepository.create(tmp_path / "content.git")
+def repo(tmp_path: Path) -> Iterator[ContentRepository]:
+    repository = ContentRepository.create(tmp_path / "content.git")
+    yield repository
+    repository.close()
 
 
 @pytest.fixture
@@ -218,3 +221,17 @@ def login(client: FlaskClient, username: str, password: str = DEMO_PASSWORD) -> 
     token = csrf_token(client)
     response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def git_children(repo: ContentRepository) -> list[int]:
+    """This process's git children working on `repo` (other tests' repositories may still await the collector)."""
+    found = subprocess.run(["pgrep", "-P", str(os.getpid()), "git"], capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in found if _git_dir(int(pid)) == str(repo.path)]
+
+
+def _git_dir(pid: int) -> str | None:
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:  # it has just ended
+        return None
+    return next((v[len(b"GIT_DIR=") :].decode() for v in environment if v.startswith(b"GIT_DIR=")), None)

@@ -65,13 +65,14 @@ class Services:
             self.follower = BackgroundFollower(library=self.library, lock_path=lock, fetch_seconds=fetch_every).start()
 
     def close(self) -> None:
-        """Stop the follower; release database connections and index readers (a command or a test ends)."""
+        """Stop the follower; release database connections, index readers and the kept git process (a command or a test ends)."""
         if self.follower is not None:
             self.follower.stop()
             self.follower = None
         if self.library.search is not None:
             self.library.search.backend.close()
         self.db.dispose()
+        self.library.repo.close()
 
 
 def default_instance_path() -> Path:

@@ -23,7 +23,7 @@ from zhengai_docs.catalogue.document import Document
 from zhengai_docs.errors import NotAllowed, NotFound, Refused
 from zhengai_docs.library import Library
 from zhengai_docs.permissions import Actor
-from zhengai_docs.storage.files import READ_LIMIT, StoredFile, document_files, read_file
+from zhengai_docs.storage.files import READ_LIMIT, StoredFile, document_files, files_folder_id, read_file
 from zhengai_docs.storage.paths import FILE_SUFFIXES, MAX_FILE_NAME, attachment_name_problem, attachment_number, files_folder
 from zhengai_docs.storage.repository import WriteResult
 from zhengai_docs.workflow import DraftView, Workflow
@@ -283,12 +283,16 @@ class Attachments:
         self.library = library
         self.workflow = workflow
         self.limits = limits
-        self._listed: dict[tuple[str, str], list[Attachment]] = {}  # (commit, document path): a commit never changes
+        self._listed: dict[tuple[str, str], list[Attachment]] = {}  # (folder tree, document path): a tree never changes
 
     def _at(self, code: DocumentCode, commit: str) -> list[Attachment]:
-        """The attachments at a resolved commit, remembered: a page view then asks git nothing
-        until the branch moves (one `ls-tree` per document and commit)."""
-        key = (commit, code.path)
+        """The attachments at a resolved commit. Most documents have no files folder: one
+        question to the kept `cat-file` says so. A folder's listing is remembered by its tree id,
+        so it is read again (`ls-tree`) only after its files change, whatever else is committed."""
+        folder = files_folder_id(self.library.repo, code.path, commit)
+        if folder is None:
+            return []
+        key = (folder, code.path)
         found = self._listed.get(key)
         if found is None:
             if len(self._listed) >= _LISTING_CACHE:

@@ -49,6 +49,17 @@ def document_files(repo: ContentRepository, document_path: str, revision: str) -
     return files_of_documents(repo, revision, [document_path]).get(document_path, [])
 
 
+def files_folder_id(repo: ContentRepository, document_path: str, revision: str) -> str | None:
+    """The tree id of a document's files folder at a commit (None: it has none), from the kept
+    `cat-file` process: a folder's listing is the same at every commit where it has that id."""
+    folder = files_folder(document_path)
+    directory, _, name = folder.rpartition("/")
+    if repo.known_without(revision, directory, name):
+        return None
+    [found] = repo._cat_objects([f"{revision_id(revision)}:{folder}"], max_bytes=0)
+    return found.sha if found.kind == "tree" else None
+
+
 def files_of_documents(repo: ContentRepository, revision: str, document_paths: Collection[str]) -> dict[str, list[StoredFile]]:
     """The allowed files of several documents at a commit, in one `git ls-tree` (the whole tree
     when there are many: a reindex asks once, not once per document)."""

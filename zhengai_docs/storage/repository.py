@@ -6,8 +6,10 @@ working tree, so threads and processes can write at once: a writer whose documen
 its base gets `Conflict`; a writer beaten only by changes to other files retries on the new head.
 
 Each operation runs short-lived `git` subprocesses with a fixed argument list (no shell); every
-path and revision has passed the allow-list in `paths` first. GitPython is used only to create a
-repository: its long-lived `cat-file` helpers leak processes in servers and are not thread-safe.
+path and revision has passed the allow-list in `paths` first. Reading a few objects is the
+exception: one `cat-file` process is kept per repository object and process (`cat_file`: one
+thread at a time, replaced after a fork or a failure, ended by `close`). GitPython is used only
+to create a repository: its long-lived helpers leak processes in servers and are not thread-safe.
 Questions about objects this process wrote or read a moment ago (a save's own commit, as the
 cache and the index catch up with it) are answered from `recent` without a process: objects
 never change, so those answers cannot go stale.
@@ -15,24 +17,22 @@ never change, so those answers cannot go stale.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
 import secrets
 import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import git
 
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
-from zhengai_docs.storage import faults
+from zhengai_docs.storage import cat_file, faults
+from zhengai_docs.storage.cat_file import GitObject
 from zhengai_docs.storage.objects import BLOB_MODE, TREE_MODE, ObjectWriter, Tree, parent_dirs, parse_tree
 from zhengai_docs.storage.paths import (
     FRAMEWORKS_DIR,
@@ -139,16 +139,6 @@ class TreeEntry:
         return self.path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-@dataclass(frozen=True)
-class _Object:
-    """One answer of `git cat-file --batch`; `data` is None when missing or not read."""
-
-    kind: str  # blob, tree, commit, tag, or "missing"
-    sha: str | None
-    size: int
-    data: bytes | None
-
-
 class ContentRepository:
     """Plumbing-level access to one bare repository and one branch."""
 
@@ -160,6 +150,7 @@ class ContentRepository:
         self.ref = f"refs/heads/{branch}"
         self.remote = remote  # CONTENT_REMOTE: this repository is a mirror; ref updates publish there first
         self.recent = Recent()  # commits this process wrote, files it read: answered without git
+        self._kept_cat_file = cat_file.KeptCatFile(self._environment, timeout=_GIT_TIMEOUT)
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -291,7 +282,7 @@ class ContentRepository:
         ids = [revision_id(b) for b in blobs]
         known = {b: data for b in ids if (data := self.recent.blob(b)) is not None}
         for blob, data in known.items():
-            yield blob, _content(_Object(kind="blob", sha=blob, size=len(data), data=data))
+            yield blob, _content(GitObject(kind="blob", sha=blob, size=len(data), data=data))
         asked = [b for b in ids if b not in known]
         if not asked:
             return
@@ -564,41 +555,15 @@ class ContentRepository:
         full_env.pop("GIT_WORK_TREE", None)
         return full_env
 
-    def _cat_objects(self, names: list[str], *, max_bytes: int = MAX_CONTENT_BYTES) -> list[_Object]:
-        """`git cat-file --batch`, read as a stream: contents over `max_bytes` are skipped, never held.
+    def _cat_objects(self, names: list[str], *, max_bytes: int = MAX_CONTENT_BYTES) -> list[GitObject]:
+        """`git cat-file --batch`: a few names through the kept process, many through one of their own."""
+        if cat_file.KEEPS and len(names) <= cat_file.KEPT_FOR:
+            return self._kept_cat_file.read(names, max_bytes=max_bytes)
+        return cat_file.read_streamed(names, environment=self._environment(), max_bytes=max_bytes, timeout=_GIT_TIMEOUT)
 
-        Names go in from a thread while answers are read, so neither pipe can fill up and stall
-        the other; the whole read has the same time limit as any other git call.
-        """
-        with tempfile.TemporaryFile() as stderr:
-            process = subprocess.Popen(
-                ["git", "-c", "core.quotepath=off", "cat-file", "--batch"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=self._environment(),
-            )
-            stdin, stdout = process.stdin, process.stdout
-            if stdin is None or stdout is None:  # cannot happen with PIPE; narrows the types
-                raise StorageError("git cat-file 无法启动")
-            feeder = threading.Thread(target=_feed, args=(stdin, "".join(f"{n}\n" for n in names).encode()), daemon=True)
-            timer = threading.Timer(_GIT_TIMEOUT, process.kill)
-            feeder.start()
-            timer.start()
-            try:
-                return [_next_object(stdout, max_bytes=max_bytes) for _ in names]
-            except (OSError, ValueError) as exc:
-                stderr.seek(0)
-                detail = stderr.read().decode(errors="replace").strip()
-                reason = "超时" if not timer.is_alive() else f"失败：{detail or exc}"
-                raise StorageError(f"git cat-file {reason}") from exc
-            finally:
-                timer.cancel()
-                if process.poll() is None:
-                    process.kill()
-                process.wait()
-                stdout.close()
-                feeder.join()
+    def close(self) -> None:
+        """End this process's kept `cat-file` (a command or a test ends; the app closes)."""
+        self._kept_cat_file.close()
 
     def _run(
         self, args: list[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None, check: bool = True
@@ -705,44 +670,13 @@ def _raw_change(info: str, path: str) -> Change | None:
     return Change(path=path, status="M" if was_file else "A", blob=new_blob)
 
 
-def _content(found: _Object) -> str:
+def _content(found: GitObject) -> str:
     """The text of a blob as storage.text has it (usable, or UnusableText with the reason)."""
     if found.kind != "blob":
         return missing_object(found.kind)
     if found.data is None:
         return oversized(found.size)
     return decode_content(found.data)
-
-
-def _feed(pipe: IO[bytes], data: bytes) -> None:
-    with contextlib.suppress(OSError):  # git ended early (killed, or failed): the reader reports it
-        pipe.write(data)
-    with contextlib.suppress(OSError):
-        pipe.close()
-
-
-def _next_object(stdout: IO[bytes], *, max_bytes: int) -> _Object:
-    header = stdout.readline()
-    if not header.endswith(b"\n"):
-        raise ValueError("git cat-file ended early")
-    fields = header.split()
-    if len(fields) != 3:  # "<name> missing" or "<name> ambiguous"
-        return _Object(kind="missing", sha=None, size=0, data=None)
-    sha, kind, size = fields[0].decode("ascii"), fields[1].decode("ascii"), int(fields[2])
-    if size <= max_bytes:
-        data: bytes | None = stdout.read(size)
-        if data is None or len(data) != size:
-            raise ValueError("git cat-file ended early")
-    else:
-        data = None
-        remaining = size
-        while remaining:
-            chunk = stdout.read(min(remaining, 1 << 20))
-            if not chunk:
-                raise ValueError("git cat-file ended early")
-            remaining -= len(chunk)
-    stdout.read(1)  # the newline after the contents
-    return _Object(kind=kind, sha=sha, size=size, data=data)
 
 
 def _clean_message(message: str) -> str:
