@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -77,51 +75,3 @@ def test_a_served_app_is_out_of_the_garbage_collectors_sight(indexed_instance: P
     finally:
         gc.unfreeze()
         app.extensions["zhengai"].close()
-
-
-_PROBE_SERVER = """
-import sys, time
-from flask import Flask
-from zhengai_docs.web.server import ServerOptions, run
-
-def factory():
-    app = Flask("probe")
-    app.add_url_rule("/slow", "slow", lambda: time.sleep(6) or "slow")
-    app.add_url_rule("/fast", "fast", lambda: "fast")
-    return app
-
-run(factory, ServerOptions(host="127.0.0.1", port=int(sys.argv[1]), workers=2, threads=1))
-"""
-
-
-def _ask_ignoring_the_end(url: str) -> None:
-    with contextlib.suppress(OSError):  # the server is killed while this request still runs
-        urllib.request.urlopen(url, timeout=30)  # noqa: S310 - our own server on 127.0.0.1
-
-
-def test_a_long_request_holds_up_only_its_own_worker() -> None:
-    """A worker busy with a long request (a 制度汇编 takes seconds) accepts nothing meanwhile:
-    every other request goes to the free worker. With gunicorn's defaults the busy worker took
-    about every other connection and queued it behind the long one (checked: fails)."""
-    port = _free_port()
-    command = [sys.executable, "-c", _PROBE_SERVER, str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    slow = threading.Thread(target=_ask_ignoring_the_end, args=(f"{base}/slow",), daemon=True)
-    try:
-        for _ in range(4):  # both workers up
-            assert _wait(f"{base}/fast") == 200
-        slow.start()
-        time.sleep(0.5)  # the long request is being served
-        waits = []
-        for _ in range(12):
-            start = time.monotonic()
-            assert _wait(f"{base}/fast", seconds=10) == 200
-            waits.append(time.monotonic() - start)
-        assert max(waits) < 2, [round(w, 2) for w in waits]
-        assert slow.is_alive(), "the long request ended before the others were measured"
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        if slow.is_alive():
-            slow.join(timeout=30)

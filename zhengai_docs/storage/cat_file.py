@@ -14,7 +14,9 @@ the pack indexes), a sixth of a page view; a question to a `cat-file` already ru
 
 Git finds objects written after it started (it looks again when a lookup misses), and packs it
 has open stay readable after `gc` deletes them (they are mapped), so a kept process never goes
-stale. Reading many objects (a sync, a reindex) streams through a process of its own instead,
+stale; but a deleted pack's disk space is only freed when the last process holding it ends, so
+the process is replaced whenever the pack folder changed since it started (one `stat` a read;
+housekeeping repacks rarely). Reading many objects (a sync, a reindex) streams through a process of its own instead,
 so a bulk read never holds the kept one.
 """
 
@@ -29,6 +31,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from zhengai_docs.errors import StorageError
@@ -51,8 +54,10 @@ class GitObject:
 class KeptCatFile:
     """One `git cat-file --batch` for one repository in this process, started when first asked."""
 
-    def __init__(self, environment: Callable[[], Mapping[str, str]], *, timeout: float) -> None:
+    def __init__(self, environment: Callable[[], Mapping[str, str]], *, packs: Path, timeout: float) -> None:
         self._environment = environment
+        self._packs = packs  # the repository's objects/pack folder
+        self._packs_seen: int | None = None  # its modification time when the process started
         self._timeout = timeout
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
@@ -79,6 +84,9 @@ class KeptCatFile:
     def _running(self) -> subprocess.Popen[bytes]:
         if self._process is not None and self._owner != os.getpid():
             self._disown()
+        packs = _modified(self._packs)
+        if self._process is not None and packs != self._packs_seen:
+            self._stop()  # packs were replaced: let go of the deleted ones
         if self._process is None:
             self._process = subprocess.Popen(
                 ["git", "-c", "core.quotepath=off", "cat-file", "--batch"],
@@ -88,6 +96,7 @@ class KeptCatFile:
                 env=dict(self._environment()),
             )
             self._owner = os.getpid()
+            self._packs_seen = packs
             self._finalizer = weakref.finalize(self, _end, self._process)
         return self._process
 
@@ -124,6 +133,13 @@ class KeptCatFile:
                         pipe.close()
             _INHERITED.append(self._process)
         self._process, self._finalizer = None, None
+
+
+def _modified(folder: Path) -> int | None:
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:

@@ -150,7 +150,7 @@ class ContentRepository:
         self.ref = f"refs/heads/{branch}"
         self.remote = remote  # CONTENT_REMOTE: this repository is a mirror; ref updates publish there first
         self.recent = Recent()  # commits this process wrote, files it read: answered without git
-        self._kept_cat_file = cat_file.KeptCatFile(self._environment, timeout=_GIT_TIMEOUT)
+        self._kept_cat_file = cat_file.KeptCatFile(self._environment, packs=self.path / "objects" / "pack", timeout=_GIT_TIMEOUT)
 
     # -- setup -----------------------------------------------------------------------------
 

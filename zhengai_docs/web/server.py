@@ -4,14 +4,6 @@ One process with threads (waitress) is the embedded default. Several processes (
 `gthread` workers) use both cores of a server and keep serving while one worker is busy or
 restarted; each worker builds its own app (no database connections or git processes are shared
 across `fork`), and workers are recycled after `max_requests` so memory cannot creep.
-
-A gunicorn worker takes a connection only while one of its threads is free. By default it
-accepts up to 1,000 and queues them behind its threads, so a page view could wait behind a
-12-second 制度汇编 in one worker while another sat idle; now it waits in the kernel's listen
-queue for the first free worker. Keep-alive is off for the same reason: an idle kept-alive
-connection counts as one of the worker's connections and would stop it accepting. nginx speaks
-HTTP/1.0 to its upstreams by default anyway, and a new connection on a campus network costs
-well under a millisecond.
 """
 
 from __future__ import annotations
@@ -95,8 +87,7 @@ def _gunicorn(factory: Callable[[], Flask], options: ServerOptions) -> None:
                 "worker_class": "gthread",
                 "timeout": WORKER_TIMEOUT,
                 "graceful_timeout": 30,
-                "worker_connections": options.threads,  # accept only with a thread free (the module's docstring)
-                "keepalive": 0,
+                "keepalive": 5,
                 "max_requests": 5000,
                 "max_requests_jitter": 500,
                 "preload_app": False,
