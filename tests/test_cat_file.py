@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -128,6 +129,7 @@ def test_after_a_fork_the_child_starts_its_own_and_the_parents_keeps_working(rep
     assert _text(repo, commit, A101Z) == "正文\n"
     parent_pid = _kept_pid(repo)
     read_end, write_end = os.pipe()
+    _kept(repo)._lock.acquire()  # as if another thread of the parent were reading at the fork
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child
         try:
@@ -136,8 +138,11 @@ def test_after_a_fork_the_child_starts_its_own_and_the_parents_keeps_working(rep
             os.write(write_end, b"ok" if ok else b"no")
         finally:
             os._exit(0)
+    _kept(repo)._lock.release()
     os.close(write_end)
-    answer = os.read(read_end, 2)
+    if not select.select([read_end], [], [], 30)[0]:  # the child hangs on the lock it inherited
+        os.kill(child, signal.SIGKILL)
+    answer = os.read(read_end, 2)  # empty when the child was killed
     os.close(read_end)
     os.waitpid(child, 0)
     assert answer == b"ok"

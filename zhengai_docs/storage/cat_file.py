@@ -63,6 +63,7 @@ class KeptCatFile:
         self._process: subprocess.Popen[bytes] | None = None
         self._owner = 0  # the pid that started it
         self._finalizer: weakref.finalize | None = None
+        _ALL.add(self)
 
     def read(self, names: list[str], *, max_bytes: int) -> list[GitObject]:
         """The answers for `names`; one retry with a new process if the kept one has died."""
@@ -133,6 +134,19 @@ class KeptCatFile:
                         pipe.close()
             _INHERITED.append(self._process)
         self._process, self._finalizer = None, None
+
+
+_ALL: weakref.WeakSet[KeptCatFile] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A thread of the parent may have held a lock at the fork: the child's copy would never be released."""
+    for kept in list(_ALL):
+        kept._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _modified(folder: Path) -> int | None:
