@@ -128,10 +128,7 @@ class KeptCatFile:
         if self._finalizer is not None:
             self._finalizer.detach()
         if self._process is not None:
-            for pipe in (self._process.stdin, self._process.stdout):
-                with contextlib.suppress(OSError):
-                    if pipe is not None:
-                        pipe.close()
+            _close_pipes(self._process)
             _INHERITED.append(self._process)
         self._process, self._finalizer = None, None
 
@@ -156,12 +153,16 @@ def _modified(folder: Path) -> int | None:
         return None
 
 
-def _end(process: subprocess.Popen[bytes]) -> None:
-    """End a kept process: closing its input ends git; kill it if it does not end at once."""
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
     for pipe in (process.stdin, process.stdout):
         with contextlib.suppress(OSError):
             if pipe is not None:
                 pipe.close()
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """End a kept process: closing its input ends git; kill it if it does not end at once."""
+    _close_pipes(process)
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
