@@ -16,8 +16,8 @@ Git finds objects written after it started (it looks again when a lookup misses)
 has open stay readable after `gc` deletes them (they are mapped), so a kept process never goes
 stale; but a deleted pack's disk space is only freed when the last process holding it ends, so
 the process is replaced whenever the pack folder changed since it started (one `stat` a read;
-housekeeping repacks rarely). Reading many objects (a sync, a reindex) streams through a process of its own instead,
-so a bulk read never holds the kept one.
+housekeeping repacks rarely). Reading many objects (a sync, a reindex) streams through a
+process of its own instead, so a bulk read never holds the kept one.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from zhengai_docs.errors import StorageError
 
 KEPT_FOR = 8  # at most this many names go to the kept process; more get a process of their own
 KEEPS = os.name == "posix"  # the answer's time limit waits on the pipe with select(), which Windows lacks for pipes
+_COMMAND = ["git", "-c", "core.quotepath=off", "cat-file", "--batch"]
 _INHERITED: list[subprocess.Popen[bytes]] = []  # kept processes of the parent after a fork: not ours to end or wait for
 
 
@@ -90,7 +91,7 @@ class KeptCatFile:
             self._stop()  # packs were replaced: let go of the deleted ones
         if self._process is None:
             self._process = subprocess.Popen(
-                ["git", "-c", "core.quotepath=off", "cat-file", "--batch"],
+                _COMMAND,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -176,7 +177,7 @@ def read_streamed(names: list[str], *, environment: Mapping[str, str], max_bytes
     can fill up and stall the other; the whole read has the git time limit."""
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
-            ["git", "-c", "core.quotepath=off", "cat-file", "--batch"],
+            _COMMAND,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
