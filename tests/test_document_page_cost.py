@@ -18,9 +18,9 @@ from tests.conftest import client_for
 from tests.git_processes import GitProcesses
 from tests.html_reader import visible_text
 
-# the session user (2), the item's name, the flags (6), the related titles, the open draft,
-# the read confirmation, the unread count, the revision-cycle chip
-QUESTIONS_PER_PAGE = 14
+# the session user (one join), the item's name, the flags (6), the related titles, the open
+# draft, the read confirmation, the unread count, the revision-cycle chip
+QUESTIONS_PER_PAGE = 13
 
 
 @contextmanager

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from zhengai_docs.catalogue.codes import DocType, document_code
 from zhengai_docs.catalogue.document import Status, parse_document
@@ -104,6 +104,68 @@ class Snapshot:
 _Query = TypeVar("_Query", bound=Select)
 
 
+@dataclass(frozen=True)
+class _SnapshotQueries:
+    """The snapshot's statements for one scope, with their parameters bound at execution."""
+
+    departments: Select
+    points: Select
+    last_seq: Select
+    documents: Select
+    content_seq: Select
+    mentions: Select
+    item_departments: Select
+    items: Select
+
+
+@functools.cache
+def _snapshot_queries(scope: str) -> _SnapshotQueries:
+    """Built once per scope ("all"; "item": codes from :low up to :high; "codes": the list
+    :codes, items unrestricted): building a statement and its cache key costs more than
+    running it, and each document page runs these."""
+
+    def scoped(query: _Query, column: Any, *, item_column: bool = False) -> _Query:
+        if scope == "codes" and not item_column:
+            return query.where(column.in_(bindparam("codes", expanding=True)))
+        if scope == "item":
+            return query.where(column >= bindparam("low"), column < bindparam("high"))
+        return query
+
+    changed = RevisionRow.change != "D"
+    mentions = RevisionRow.message.contains(NO_CHANGE_LINE)
+    return _SnapshotQueries(
+        departments=scoped(
+            select(DocumentDepartment.code, DocumentDepartment.department).order_by(DocumentDepartment.code, DocumentDepartment.position),
+            DocumentDepartment.code,
+        ),
+        points=scoped(select(DocumentPoint.code, DocumentPoint.point_id), DocumentPoint.code),
+        last_seq=scoped(select(RevisionRow.code, func.max(RevisionRow.seq)).group_by(RevisionRow.code), RevisionRow.code),
+        documents=scoped(
+            select(
+                DocumentRow.code,
+                DocumentRow.item_code,
+                DocumentRow.doc_type,
+                DocumentRow.title,
+                DocumentRow.status,
+                DocumentRow.issued,
+                DocumentRow.doc_number,
+                DocumentRow.approved_by,
+            ).order_by(DocumentRow.code),
+            DocumentRow.code,
+        ),
+        content_seq=scoped(
+            select(RevisionRow.code, func.max(RevisionRow.seq)).where(changed, ~mentions).group_by(RevisionRow.code), RevisionRow.code
+        ),
+        mentions=scoped(select(RevisionRow.code, RevisionRow.seq, RevisionRow.message).where(changed, mentions), RevisionRow.code),
+        item_departments=scoped(
+            select(ItemDepartment.item_code, ItemDepartment.department).order_by(ItemDepartment.item_code, ItemDepartment.position),
+            ItemDepartment.item_code,
+            item_column=True,
+        ),
+        items=scoped(select(ItemRow.code, ItemRow.name), ItemRow.code, item_column=True),
+    )
+
+
 def load_snapshot(
     db: Database,
     *,
@@ -116,31 +178,21 @@ def load_snapshot(
     audits need. With `codes`, every item is still loaded (the catalogue may have changed),
     unless `catalogue` is False: then `items` stays empty (one document's `flags` need none)."""
     states = cycle_states or {}
-
-    def only_item(query: _Query, column: Any) -> _Query:
-        if codes is not None and column is not ItemRow.code and column is not ItemDepartment.item_code:
-            return query.where(column.in_(list(codes)))
-        return query if item is None else query.where(column >= item, column < item + "~")
-
-    with db.session() as session:
+    parameters: dict[str, Any]
+    if codes is not None:
+        queries, parameters = _snapshot_queries("codes"), {"codes": list(codes)}
+    elif item is not None:
+        queries, parameters = _snapshot_queries("item"), {"low": item, "high": item + "~"}
+    else:
+        queries, parameters = _snapshot_queries("all"), {}
+    with db.reading() as connection:
         departments: dict[str, list[str]] = defaultdict(list)
-        for code, department in session.execute(
-            only_item(
-                select(DocumentDepartment.code, DocumentDepartment.department).order_by(
-                    DocumentDepartment.code, DocumentDepartment.position
-                ),
-                DocumentDepartment.code,
-            )
-        ):
+        for code, department in connection.execute(queries.departments, parameters):
             departments[code].append(department)
         points: dict[str, list[str]] = defaultdict(list)
-        for code, point in session.execute(only_item(select(DocumentPoint.code, DocumentPoint.point_id), DocumentPoint.code)):
+        for code, point in connection.execute(queries.points, parameters):
             points[code].append(point)
-        last_seq = dict(
-            session.execute(
-                only_item(select(RevisionRow.code, func.max(RevisionRow.seq)).group_by(RevisionRow.code), RevisionRow.code)
-            ).all()
-        )
+        last_seq: dict[str, int] = {code: seq for code, seq in connection.execute(queries.last_seq, parameters)}
         documents = tuple(
             DocRecord(
                 code=code,
@@ -156,58 +208,28 @@ def load_snapshot(
                 doc_number=doc_number,
                 approved_by=approved_by,
             )
-            for code, item_code, doc_type, title, status, issued, doc_number, approved_by in session.execute(
-                only_item(
-                    select(
-                        DocumentRow.code,
-                        DocumentRow.item_code,
-                        DocumentRow.doc_type,
-                        DocumentRow.title,
-                        DocumentRow.status,
-                        DocumentRow.issued,
-                        DocumentRow.doc_number,
-                        DocumentRow.approved_by,
-                    ).order_by(DocumentRow.code),
-                    DocumentRow.code,
-                )
+            for code, item_code, doc_type, title, status, issued, doc_number, approved_by in connection.execute(
+                queries.documents, parameters
             )
         )
-        content = _last_content_seq(session, only_item)
+        content = _last_content_seq(connection, queries, parameters)
         if not catalogue:
             return Snapshot(documents=documents, last_content_seq=content, items={})
         item_departments: dict[str, list[str]] = defaultdict(list)
-        for code, department in session.execute(
-            only_item(
-                select(ItemDepartment.item_code, ItemDepartment.department).order_by(ItemDepartment.item_code, ItemDepartment.position),
-                ItemDepartment.item_code,
-            )
-        ):
+        for code, department in connection.execute(queries.item_departments, parameters):
             item_departments[code].append(department)
-        items = {
-            code: (name, tuple(item_departments.get(code, ())))
-            for code, name in session.execute(only_item(select(ItemRow.code, ItemRow.name), ItemRow.code))
-        }
+        items = {code: (name, tuple(item_departments.get(code, ()))) for code, name in connection.execute(queries.items, parameters)}
     return Snapshot(documents=documents, last_content_seq=content, items=items)
 
 
-def _last_content_seq(session: Session, only_item: Callable[[Any, Any], Any]) -> dict[str, int]:
+def _last_content_seq(connection: Connection, queries: _SnapshotQueries, parameters: Mapping[str, Any]) -> dict[str, int]:
     """Per code, the last commit that changed content: any but a "reviewed, no change".
 
     A review is told by the product's trailer block only (`trailers`), parsed here in Python;
     SQL merely sets aside the few messages that mention it anywhere, for that parse.
     """
-    changed = RevisionRow.change != "D"
-    mentions = RevisionRow.message.contains(NO_CHANGE_LINE)
-    content: dict[str, int] = dict(
-        session.execute(
-            only_item(
-                select(RevisionRow.code, func.max(RevisionRow.seq)).where(changed, ~mentions).group_by(RevisionRow.code), RevisionRow.code
-            )
-        ).all()
-    )
-    for code, seq, message in session.execute(
-        only_item(select(RevisionRow.code, RevisionRow.seq, RevisionRow.message).where(changed, mentions), RevisionRow.code)
-    ):
+    content: dict[str, int] = {code: seq for code, seq in connection.execute(queries.content_seq, parameters)}
+    for code, seq, message in connection.execute(queries.mentions, parameters):
         if not is_no_change_review(message) and seq > content.get(code, -1):
             content[code] = seq  # the words typed into a reason, not a review
     return content

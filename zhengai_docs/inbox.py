@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from zhengai_docs.db.database import Database
@@ -37,10 +37,13 @@ def messages(db: Database, user_id: int, *, limit: int = 50) -> list[Message]:
         return [Message(id=n.id, text=n.message, url=n.url, created_at=n.created_at, read=n.read) for n in session.scalars(query)]
 
 
+_UNREAD = select(func.count()).select_from(Notification).where(Notification.user_id == bindparam("user_id"), Notification.read.is_(False))
+
+
 def unread_count(db: Database, user_id: int) -> int:
-    with db.session() as session:
-        query = select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read.is_(False))
-        return session.scalar(query) or 0
+    """Every page's header shows it: a statement built once, run without the ORM (`Database.reading`)."""
+    with db.reading() as connection:
+        return connection.scalar(_UNREAD, {"user_id": user_id}) or 0
 
 
 def mark_read(db: Database, user_id: int) -> None:

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -129,20 +129,65 @@ def revoke_sessions(db: Database, *, user_id: int) -> None:
             user.session_token = new_session_token()
 
 
-def session_id(user: User) -> str:
+def session_id(user: User | Account) -> str:
     """What the session and the remember-me cookie carry: the user's id and current session token."""
     return f"{user.id}:{user.session_token}"
 
 
-def user_for_session(db: Database, *, session_id: str) -> User | None:
+@dataclass(frozen=True)
+class Account:
+    """What a request needs of its signed-in user, read in one query (every request reads it)."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    role: str
+    active: bool
+    session_token: str
+    auth_source: str
+    department_names: tuple[str, ...]
+
+
+def user_for_session(db: Database, *, session_id: str) -> Account | None:
     """The active user a session or remember-me cookie names, if its token is still the current one."""
     match = _SESSION_ID.fullmatch(session_id)
     if match is None:
         return None
-    user = get_user(db, int(match[1]))
-    if user is None or not user.active or not user.session_token:
+    account = _account(db, int(match[1]))
+    if account is None or not account.active or not account.session_token:
         return None
-    return user if hmac.compare_digest(user.session_token.encode(), match[2].encode()) else None
+    return account if hmac.compare_digest(account.session_token.encode(), match[2].encode()) else None
+
+
+_ACCOUNT = (
+    select(User.id, User.username, User.display_name, User.email, User.role, User.active, User.session_token, User.auth_source)
+    .add_columns(UserDepartment.department)
+    .outerjoin(UserDepartment, UserDepartment.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+    .order_by(UserDepartment.department)
+)
+
+
+def _account(db: Database, user_id: int) -> Account | None:
+    """The user and their departments through one outer join, a statement built once and run
+    without the ORM (see `Database.reading`)."""
+    with db.reading() as connection:
+        rows = connection.execute(_ACCOUNT, {"user_id": user_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return Account(
+        id=first.id,
+        username=first.username,
+        display_name=first.display_name,
+        email=first.email,
+        role=first.role,
+        active=first.active,
+        session_token=first.session_token,
+        auth_source=first.auth_source,
+        department_names=tuple(row.department for row in rows if row.department is not None),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy import ColumnElement, Row, bindparam, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from zhengai_docs.catalogue.codes import DocType
@@ -196,12 +196,16 @@ def level_overview(db: Database) -> list[LevelSummary]:
     return [LevelSummary(code=c, name=names.get(c, c), items=items[c], documents=documents.get(c, 0)) for c in sorted(items)]
 
 
+_LEVELS_USED = select(ItemRow.level1).distinct().subquery()  # from the index alone, before the join
+_LEVEL_NAMES = select(_LEVELS_USED.c.level1, LevelRow.name).outerjoin(
+    LevelRow, (LevelRow.code == _LEVELS_USED.c.level1) & LevelRow.parent.is_(None)
+)
+
+
 def level_names(db: Database) -> list[tuple[str, str]]:
     """(code, name) of each level 1 with items, for filters (one small query: no counts)."""
-    named = (LevelRow.code == ItemRow.level1) & LevelRow.parent.is_(None)
-    with db.session() as session:
-        rows = session.execute(select(ItemRow.level1, LevelRow.name).distinct().outerjoin(LevelRow, named))
-        return sorted((code, name or code) for code, name in rows)
+    with db.reading() as connection:
+        return sorted((code, name or code) for code, name in connection.execute(_LEVEL_NAMES))
 
 
 def item_view(db: Database, code: str) -> tuple[ItemView, str, str] | None:
@@ -217,25 +221,30 @@ def item_view(db: Database, code: str) -> tuple[ItemView, str, str] | None:
     return view, names.get(code[0], code[0]), names.get(code[:2], code[:2])
 
 
+# Statements that every page or search runs are built once (see `Database.reading`).
+_ITEM_NAME = select(ItemRow.name).where(ItemRow.code == bindparam("code"))
+_TITLES = select(DocumentRow.code, DocumentRow.title).where(DocumentRow.code.in_(bindparam("codes", expanding=True)))
+_DEPARTMENTS = select(DepartmentRow.name).order_by(DepartmentRow.position)
+
+
 def item_name(db: Database, code: str) -> str | None:
     """An item's name alone (one primary-key query), for a breadcrumb; None when it is not in the catalogue."""
-    with db.session() as session:
-        return session.scalar(select(ItemRow.name).where(ItemRow.code == code))
+    with db.reading() as connection:
+        return connection.scalar(_ITEM_NAME, {"code": code})
 
 
 def document_titles(db: Database, codes: Collection[str]) -> dict[str, str]:
     """The titles of those of `codes` in the cache, in one query (a page's list of related documents)."""
     if not codes:
         return {}
-    with db.session() as session:
-        rows = session.execute(select(DocumentRow.code, DocumentRow.title).where(DocumentRow.code.in_(list(codes))))
-        return {code: title for code, title in rows}
+    with db.reading() as connection:
+        return {code: title for code, title in connection.execute(_TITLES, {"codes": list(codes)})}
 
 
 def departments(db: Database) -> list[str]:
     """The college's departments in catalogue order."""
-    with db.session() as session:
-        return list(session.scalars(select(DepartmentRow.name).order_by(DepartmentRow.position)))
+    with db.reading() as connection:
+        return list(connection.scalars(_DEPARTMENTS))
 
 
 def document_summary(db: Database, code: str) -> DocumentSummary | None:

@@ -24,6 +24,7 @@ from zhengai_docs.signon.passwords import password_sign_in
 from zhengai_docs.storage.repository import Author
 from zhengai_docs.users import (
     MIN_PASSWORD_LENGTH,
+    Account,
     LoginLimits,
     Role,
     SignInRefused,
@@ -49,7 +50,7 @@ class SessionUser:
     is_active = True
     is_anonymous = False
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User | Account) -> None:
         self.id = user.id
         self.session_id = session_id(user)
         self.username = user.username
