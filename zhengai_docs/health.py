@@ -118,7 +118,7 @@ def index_behind(library: Library, commit: str) -> tuple[bool, str | None]:
     written or None when it is only busy). No index at all is not "behind": search says so."""
     if library.search is None:
         return False, None
-    if library.search.indexed == commit:  # this process indexed it itself: no need to open the index
+    if library.search.covers(commit):  # this process saw the index take it: no need to open the index
         return False, None
     try:
         state = library.search.backend.state()

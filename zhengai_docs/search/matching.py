@@ -20,6 +20,7 @@ but decoding positions in pure Python made a 5,000-document search take 30–460
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import threading
@@ -79,6 +80,18 @@ class SegmentRecords:
             self.terms[term] = found
         return found
 
+    @functools.cached_property
+    def _codes(self) -> dict[str, tuple[int, ...]]:
+        """Each code's documents (deleted ones too), the state entry's under `STATE_ID`."""
+        where: dict[str, list[int]] = {}
+        for docnum, record in enumerate(self.records):
+            where.setdefault(STATE_ID if record is None else record.code, []).append(docnum)
+        return {code: tuple(numbers) for code, numbers in where.items()}
+
+    def docnums(self, code: str) -> tuple[int, ...]:
+        """Where `code` is in this segment, without a reader: for an index writer's deletions."""
+        return self._codes.get(code, ())
+
     def ids(self, leaf: Any, fieldname: str, text: str) -> Iterable[int]:
         """`posting_ids`, remembered for a small segment (filters look up every segment)."""
         if not self.small:
@@ -121,6 +134,10 @@ class RecordCache:
             with self._lock:
                 self._segments[segment_id] = found
         return found
+
+    def known(self, segment_id: str) -> SegmentRecords | None:
+        """The records of a segment this process has read, or None."""
+        return self._segments.get(segment_id)
 
     def retain(self, segment_ids: Iterable[str]) -> None:
         keep = set(segment_ids)

@@ -46,7 +46,7 @@ from zhengai_docs.search.backend import (
     Suggestion,
 )
 from zhengai_docs.search.hits import MatchText, ShownDocument, build_hit
-from zhengai_docs.search.matching import Match, RecordCache, find, page
+from zhengai_docs.search.matching import Match, RecordCache, find, page, posting_ids
 from zhengai_docs.search.query import parse_query
 from zhengai_docs.search.schema import SCHEMA_VERSION, SMALL_SEGMENT, STATE_ID, decode_attachments, document_fields, state_fields
 from zhengai_docs.search.suggest import suggestions
@@ -62,8 +62,11 @@ T = TypeVar("T")
 class _Session(IndexWriter):
     """One update of the live index, under the caller's writer lock.
 
-    Deletions go through one searcher over the committed segments: Whoosh's `update_document`
-    opens a new reader of every segment for each call, three per save. A large update (a bulk
+    Deletions need no reader: a segment's documents never change, so where each code is in a
+    segment this process has already searched comes from its match records (`RecordCache`),
+    and only a segment it has never read (written since by another process) is opened to look
+    the code up. Opening segment readers for every save (Whoosh's `update_document` opens every
+    segment, three times a save) was most of a save's work under load. A large update (a bulk
     push) is committed every `chunk_size` documents as the rebuild is: one huge commit would
     sort all its postings through temporary files (3x slower for 5,000 documents). The state
     entry, with the commit the index now reflects, is written only by the last commit: an
@@ -72,30 +75,20 @@ class _Session(IndexWriter):
     save's): then they are written without pair postings.
     """
 
-    def __init__(
-        self,
-        ix: Any,
-        *,
-        chunk_size: int,
-        limitmb: int,
-        fingerprint: str,
-        borrow: Callable[[], tuple[str, Any] | None] | None = None,
-        give_back: Callable[[tuple[str, Any]], None] | None = None,
-    ) -> None:
+    def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str, cache: RecordCache) -> None:
         self._ix = ix
-        self._borrow = borrow  # an idle pooled searcher of the live index, or None (never waits)
-        self._give = give_back
-        self._lent: tuple[str, Any] | None = None  # the pooled searcher whose segment readers the deletions reuse
+        self._cache = cache
         self._chunk_size = chunk_size
         self._limitmb = limitmb
         self._fingerprint = fingerprint
         self._writer: Any = None
-        self._searcher: Any = None
+        self._segments: list[tuple[Any, int]] = []  # the committed segments with their first document number
+        self._readers: dict[str, Any] = {}  # segment id -> reader, for segments this process never searched
         self._added = 0  # documents in the segment being written
         self._held: list[dict[str, Any]] = []  # their fields while it may stay small
         self.finished = False
-        self._searcher = self._open()
-        commit, version, _ = _recorded(self._searcher.reader())
+        self._open()
+        commit, version = self._state()
         if version != SCHEMA_VERSION:
             self.cancel()
             raise IndexMissing("搜索索引来自旧版本，请管理员运行 zhengai-docs reindex")
@@ -109,10 +102,11 @@ class _Session(IndexWriter):
         self._replace(document_fields(document))
         if self._added >= self._chunk_size:
             self._commit()
-            self._searcher = self._open()
+            self._open()
 
     def delete(self, code: str) -> None:
-        self._writer.delete_by_term("code", code, searcher=self._searcher)
+        for _, first, number in self._live(code):
+            self._writer.delete_document(first + number)
 
     def finish(self, commit: str | None) -> None:
         self._replace(state_fields(commit=commit, fingerprint=self._fingerprint))
@@ -126,53 +120,60 @@ class _Session(IndexWriter):
             self.cancel()
 
     def cancel(self) -> None:
-        with contextlib.suppress(Exception):
-            self._close_searcher()
+        self._close_readers()
         with contextlib.suppress(Exception):
             self._writer.cancel()
 
-    def _open(self) -> Any:
-        """A new writer, and the searcher its deletions go through (returned): it reuses the
-        segment readers of an idle pooled searcher where a segment and its deletions are
-        unchanged, so a save opens only the segments written since this process last searched
-        (opening every segment was a save's largest cost under load)."""
+    def _open(self) -> None:
         try:
             self._writer = self._ix.writer(timeout=5.0, delay=0.05, limitmb=self._limitmb, compound=False)
         except LockError as exc:  # only if a process writes without our lock (an older version)
             raise IndexBusy("搜索索引正被其他进程更新，请稍后重试") from exc
-        try:
-            self._lent = self._borrow() if self._borrow is not None else None
-            writer = self._writer
-            old = self._lent[1] if self._lent is not None else None
-            reader = _segments_reader(self._ix, writer.schema, writer.segments, writer.generation, old=old)
-            searcher = Searcher(reader, fromindex=self._ix)
-        except BaseException:
-            self._give_back()
-            self._writer.cancel()
-            raise
+        first = 0
+        self._segments = []
+        for segment in self._writer.segments:
+            self._segments.append((segment, first))
+            first += segment.doc_count_all()
         self._added, self._held = 0, []
-        return searcher
 
-    def _close_searcher(self) -> None:
-        """Close the deletion searcher's own segment readers and give the lent ones back."""
-        try:
-            _close_leaves(self._searcher, keep=_leaves(self._lent[1]) if self._lent is not None else [])
-        finally:
-            self._give_back()
+    def _live(self, code: str) -> list[tuple[Any, int, int]]:
+        """(segment, its first document number, the number in it) of each committed, undeleted
+        document under `code`."""
+        found = []
+        for segment, first in self._segments:
+            known = self._cache.known(segment.segment_id())
+            numbers = known.docnums(code) if known is not None else posting_ids(self._reader(segment), "code", code)
+            found += [(segment, first, n) for n in numbers if not segment.is_deleted(n)]
+        return found
 
-    def _give_back(self) -> None:
-        lent, self._lent = self._lent, None
-        if lent is not None and self._give is not None:
-            self._give(lent)
+    def _reader(self, segment: Any) -> Any:
+        reader = self._readers.get(segment.segment_id())
+        if reader is None:
+            reader = SegmentReader(self._ix.storage, self._writer.schema, segment, generation=self._writer.generation)
+            self._readers[segment.segment_id()] = reader
+        return reader
+
+    def _state(self) -> tuple[str | None, int | None]:
+        """(commit, schema version) of the live state entry, read from its segment alone."""
+        for segment, _, number in self._live(STATE_ID):
+            stored = self._reader(segment).stored_fields(number)
+            return stored.get("commit") or None, stored.get("schema_version")
+        return None, None
+
+    def _close_readers(self) -> None:
+        readers, self._readers = self._readers, {}
+        for reader in readers.values():
+            with contextlib.suppress(Exception):
+                reader.close()
 
     def _commit(self) -> None:
-        self._close_searcher()
+        self._close_readers()
         for fields in self._held:  # the segment stayed small
             self._writer.add_document(**{k: v for k, v in fields.items() if k != "pairs"})
         self._writer.commit(merge=False)  # small segments: merging is `merge_segments`' job
 
     def _replace(self, fields: dict[str, Any]) -> None:
-        self._writer.delete_by_term("code", fields["code"], searcher=self._searcher)
+        self.delete(fields["code"])
         self._added += 1
         if self._added <= SMALL_SEGMENT:
             self._held.append(fields)
@@ -240,14 +241,6 @@ class WhooshBackend(SearchBackend):
                 raise FileNotFoundError(f"segment {leaf.segment().segment_id()} was merged away")
             leaf.stored_fields(0)
             self.cache.records(leaf)
-
-    def _borrow_idle(self, name: str) -> tuple[str, Any] | None:
-        """An idle pooled searcher of the live index `name`, taken out of the pool while the
-        writer's deletions use its segment readers (a Whoosh reader is not safe for two threads);
-        None, without waiting, when every one is in use (the writer then opens its own)."""
-        with self._pool:
-            found = next((i for i, (held_name, _) in enumerate(self._idle) if held_name == name), None)
-            return self._idle.pop(found) if found is not None else None
 
     def _checkin(self, held: tuple[str, Any]) -> None:
         with self._pool:
@@ -360,15 +353,13 @@ class WhooshBackend(SearchBackend):
     @contextlib.contextmanager
     def writer(self, *, timeout: float) -> Iterator[IndexWriter]:
         with self.store.writer_lock(timeout=timeout):
-            name, ix = self.store.current()
-            with self._session(ix, borrow=lambda: self._borrow_idle(name)) as session:
+            _, ix = self.store.current()
+            with self._session(ix) as session:
                 yield session
 
     @contextlib.contextmanager
-    def _session(self, ix: Any, *, borrow: Callable[[], tuple[str, Any] | None] | None = None) -> Iterator[_Session]:
-        session = _Session(
-            ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint, borrow=borrow, give_back=self._checkin
-        )
+    def _session(self, ix: Any) -> Iterator[_Session]:
+        session = _Session(ix, chunk_size=_UPDATE_CHUNK, limitmb=self.limitmb, fingerprint=self._fingerprint, cache=self.cache)
         try:
             yield session
         except BaseException:
