@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import git_children as _git_children
+from tests.conftest import git_children
 from zhengai_docs.errors import StorageError
 from zhengai_docs.storage.cat_file import KeptCatFile
 from zhengai_docs.storage.repository import Author, ContentRepository
@@ -31,6 +31,12 @@ def _kept_pid(repo: ContentRepository) -> int:
     process = _kept(repo)._process
     assert process is not None
     return process.pid
+
+
+def _git_children(repo: ContentRepository) -> list[int]:
+    """This process's git children on `repo` but the kept `update-ref` of its writes."""
+    writer = repo._kept_ref_update._process
+    return [pid for pid in git_children(repo) if writer is None or pid != writer.pid]
 
 
 def _text(repo: ContentRepository, commit: str, path: str) -> str:
@@ -84,7 +90,7 @@ def test_a_killed_process_is_replaced_and_the_read_answered(repo: ContentReposit
 
 def test_a_stuck_process_is_killed_after_the_time_limit(repo: ContentRepository) -> None:
     commit = repo.write(A101Z, "正文\n", author=ALICE, message="新建", base=None).commit
-    _kept(repo)._timeout = 0.5
+    _kept(repo).timeout = 0.5
     assert _text(repo, commit, A101Z) == "正文\n"
     stuck = _kept_pid(repo)
     os.kill(stuck, signal.SIGSTOP)
@@ -129,7 +135,7 @@ def test_after_a_fork_the_child_starts_its_own_and_the_parents_keeps_working(rep
     assert _text(repo, commit, A101Z) == "正文\n"
     parent_pid = _kept_pid(repo)
     read_end, write_end = os.pipe()
-    _kept(repo)._lock.acquire()  # as if another thread of the parent were reading at the fork
+    _kept(repo).lock.acquire()  # as if another thread of the parent were reading at the fork
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child
         try:
@@ -138,7 +144,7 @@ def test_after_a_fork_the_child_starts_its_own_and_the_parents_keeps_working(rep
             os.write(write_end, b"ok" if ok else b"no")
         finally:
             os._exit(0)
-    _kept(repo)._lock.release()
+    _kept(repo).lock.release()
     os.close(write_end)
     if not select.select([read_end], [], [], 30)[0]:  # the child hangs on the lock it inherited
         os.kill(child, signal.SIGKILL)

@@ -214,12 +214,12 @@ def test_processes_different_documents_all_land(repo: ContentRepository) -> None
 
 
 def test_no_git_processes_left_behind(repo: ContentRepository) -> None:
-    """Only the kept `cat-file` stays, and `close` ends it."""
+    """Only the kept `cat-file` and `update-ref` stay, and `close` ends them."""
     first = repo.write(A101Z, "0\n", author=ALICE, message="0", base=None).commit
     for n in range(1, 20):
         repo.write(A101Z, f"{n}\n", author=ALICE, message=str(n), base=repo.head())
         repo.read(A101Z, revision=first)
-    assert len(git_children(repo)) == 1
+    assert len(git_children(repo)) == 2
     repo.close()
     assert git_children(repo) == []
 

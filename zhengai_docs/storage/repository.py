@@ -6,9 +6,10 @@ working tree, so threads and processes can write at once: a writer whose documen
 its base gets `Conflict`; a writer beaten only by changes to other files retries on the new head.
 
 Each operation runs short-lived `git` subprocesses with a fixed argument list (no shell); every
-path and revision has passed the allow-list in `paths` first. Reading a few objects is the
-exception: one `cat-file` process is kept per repository object and process (`cat_file`: one
-thread at a time, replaced after a fork or a failure, ended by `close`). GitPython is used only
+path and revision has passed the allow-list in `paths` first. Reading a few objects and moving
+the branch are the exceptions: one `cat-file` and one `update-ref --stdin` are kept per
+repository object and process (`kept`: one thread at a time, replaced after a fork or a
+failure, ended by `close`). GitPython is used only
 to create a repository: its long-lived helpers leak processes in servers and are not thread-safe.
 Questions about objects this process wrote or read a moment ago (a save's own commit, as the
 cache and the index catch up with it) are answered from `recent` without a process: objects
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 import git
 
 from zhengai_docs.errors import Conflict, InvalidCode, NotFound, StorageError
-from zhengai_docs.storage import cat_file, faults
+from zhengai_docs.storage import cat_file, faults, kept
 from zhengai_docs.storage.cat_file import GitObject
 from zhengai_docs.storage.objects import BLOB_MODE, TREE_MODE, ObjectWriter, Tree, parent_dirs, parse_tree
 from zhengai_docs.storage.paths import (
@@ -44,6 +45,7 @@ from zhengai_docs.storage.paths import (
     revision_id,
 )
 from zhengai_docs.storage.recent import Recent, WrittenCommit
+from zhengai_docs.storage.ref_update import KeptRefUpdate
 from zhengai_docs.storage.text import MAX_CONTENT_BYTES, decode_content, encode_text, missing_object, oversized
 from zhengai_docs.textdiff import TextDiff, diff_texts
 
@@ -151,6 +153,7 @@ class ContentRepository:
         self.remote = remote  # CONTENT_REMOTE: this repository is a mirror; ref updates publish there first
         self.recent = Recent()  # commits this process wrote, files it read: answered without git
         self._kept_cat_file = cat_file.KeptCatFile(self._environment, packs=self.path / "objects" / "pack", timeout=_GIT_TIMEOUT)
+        self._kept_ref_update = KeptRefUpdate(self._environment, timeout=_GIT_TIMEOUT)
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -544,8 +547,15 @@ class ContentRepository:
     def _update_ref(self, new: str, old: str | None) -> bool:
         if self.remote is not None:  # compare-and-swap on the central ref, then the mirror follows
             return self.remote.publish(self.ref, new=new, old=old)
-        result = self._run(["update-ref", "-m", "zhengai-docs", self.ref, new, old or ZERO], check=False)
-        return result.returncode == 0
+        if not kept.KEEPS:
+            return self._run(["update-ref", "-m", "zhengai-docs", self.ref, new, old or ZERO], check=False).returncode == 0
+        said = self._kept_ref_update.update(self.ref, new=new, old=old or ZERO)
+        if said is None:
+            return True
+        fault = faults.from_git(said, store=faults.REPOSITORY, directories=self.write_dirs())
+        if fault is not None:  # a disk that refuses writes is never a lost race
+            raise fault
+        return False
 
     def _git(self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None) -> bytes:
         return self._run(list(args), input=input, env=env).stdout
@@ -562,8 +572,9 @@ class ContentRepository:
         return cat_file.read_streamed(names, environment=self._environment(), max_bytes=max_bytes, timeout=_GIT_TIMEOUT)
 
     def close(self) -> None:
-        """End this process's kept `cat-file` (a command or a test ends; the app closes)."""
+        """End this process's kept git processes (a command or a test ends; the app closes)."""
         self._kept_cat_file.close()
+        self._kept_ref_update.close()
 
     def _run(
         self, args: list[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None, check: bool = True
