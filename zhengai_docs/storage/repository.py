@@ -61,6 +61,7 @@ _IDENTITY_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _FULL_ID = re.compile(r"[0-9a-f]{40}")  # a whole commit id, as the app passes them around
 _GITLINK = "160000"  # a submodule entry: a commit id where a file would be
 _WRITES = frozenset({"update-ref", "gc", "commit-graph", "pack-refs"})  # commands whose failure may be the disk's
+_TREE_BYTES = 64 * 1024 * 1024  # a directory listing larger than this is not one this product wrote
 
 
 @dataclass(frozen=True)
@@ -524,24 +525,19 @@ class ContentRepository:
     # -- internals -------------------------------------------------------------------------
 
     def _read_trees(self, head: str | None, directories: set[str]) -> dict[str, Tree]:
-        """The entries of each directory at `head`, read in one `cat-file --batch` call."""
+        """The entries of each directory at `head` (a save's few go through the kept `cat-file`)."""
         if head is None:
             return {}
         ordered = sorted(directories)
-        out = self._git("cat-file", "--batch", input="".join(f"{head}:{d}\n" for d in ordered).encode())
         trees: dict[str, Tree] = {}
-        pos = 0
-        for directory in ordered:
-            end = out.index(b"\n", pos)
-            fields = out[pos:end].split()
-            pos = end + 1
-            if len(fields) != 3:
-                continue  # "missing": the directory does not exist yet
-            size = int(fields[2])
-            if fields[1] != b"tree":
+        for directory, found in zip(ordered, self._cat_objects([f"{head}:{d}" for d in ordered], max_bytes=_TREE_BYTES), strict=True):
+            if found.kind == "missing":
+                continue  # the directory does not exist yet
+            if found.kind != "tree":
                 raise StorageError(f"仓库中的 {directory} 不是目录")
-            trees[directory] = parse_tree(out[pos : pos + size])
-            pos += size + 1
+            if found.data is None:
+                raise StorageError(f"仓库中的目录 {directory} 过大")
+            trees[directory] = parse_tree(found.data)
         return trees
 
     def _update_ref(self, new: str, old: str | None) -> bool:
