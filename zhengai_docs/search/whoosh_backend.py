@@ -88,7 +88,11 @@ class _Session(IndexWriter):
         self._held: list[dict[str, Any]] = []  # their fields while it may stay small
         self.finished = False
         self._open()
-        commit, version = self._state()
+        try:
+            commit, version = self._state()
+        except BaseException:
+            self.cancel()  # a segment unreadable now: the writer's lock must not outlive this
+            raise
         if version != SCHEMA_VERSION:
             self.cancel()
             raise IndexMissing("搜索索引来自旧版本，请管理员运行 zhengai-docs reindex")
