@@ -14,6 +14,7 @@ from tests.actors import AS_EDITOR
 from tests.git_processes import GitProcesses
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.models import DocumentRow, RevisionRow
+from zhengai_docs.errors import Conflict
 from zhengai_docs.library import Library
 from zhengai_docs.search.backend import SearchRequest
 from zhengai_docs.storage.files import files_of_documents
@@ -80,3 +81,23 @@ def test_a_direct_save_starts_no_git_process_and_is_searchable(indexed_app: Flas
     assert newest is not None and (newest.commit, newest.message, newest.author_email) == (result.commit, "补充", AS_EDITOR.author.email)
     assert newest.seq == library.repo.position(result.commit)
 
+
+def test_a_save_on_a_base_the_branch_has_moved_past_starts_no_git_process(indexed_app: Flask) -> None:
+    """Another document was saved since the editor was opened: the base is checked to be a
+    commit, and the document's version there read, through the kept `cat-file` as well."""
+    library: Library = indexed_app.extensions["zhengai"].library
+    library.sync()
+    opened = library.load(document_code("A104Z"))  # at the head the instance started with
+    other = library.load(document_code("A101Z"))
+    moved = other.document.with_changes(body=other.document.body + "\n甲乙丙\n")
+    library.save(moved, actor=AS_EDITOR, message="补充", base=other.version.commit)
+    changed = opened.document.with_changes(body=opened.document.body + "\n子丑寅卯辰\n")
+    with pytest.MonkeyPatch.context() as patch:
+        processes = GitProcesses(patch)
+        result = library.save(changed, actor=AS_EDITOR, message="补充", base=opened.version.commit)
+    assert result.changed and library.repo.head() == result.commit
+    assert processes.commands() == [], processes.started
+    assert library.repo.read(document_code("A104Z").path).text == changed.dump()
+    stale = library.load(document_code("A101Z"), revision=opened.version.commit).document
+    with pytest.raises(Conflict):  # A101Z changed after that base: still refused
+        library.save(stale.with_changes(body=stale.body + "\n过期\n"), actor=AS_EDITOR, message="补充", base=opened.version.commit)

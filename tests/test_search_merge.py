@@ -229,7 +229,6 @@ def test_a_merged_segment_that_is_not_small_has_pairs(indexed_instance: Path, mo
     library.db.dispose()
 
 
-
 _KILLED_WHILE_SWAPPING = """
 import sys, time
 from pathlib import Path
@@ -279,5 +278,36 @@ def test_a_merge_killed_while_swapping_loses_nothing(indexed_instance: Path) -> 
     for n in range(MERGE_FACTOR):
         assert _found(backend, f"交换中断{n}") == [CODES[n]]
     assert _found(backend, "交换之后") == [CODES[0]]
+    backend.close()
+    library.db.dispose()
+
+
+def test_a_merge_reads_the_table_of_contents_again_when_a_save_replaced_it(indexed_instance: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoosh lists the folder for the newest table of contents, then opens it: a save that
+    commits in between has deleted it. The merge reads the newest again (it failed, and the
+    follower logged a traceback, once a load benchmark run)."""
+    from whoosh.index import TOC
+
+    library, backend = _whoosh(indexed_instance)
+    for n in range(MERGE_FACTOR):
+        _save(library, CODES[n], f"目录{n}")
+    real, calls = TOC.read, []
+
+    def replaced_once(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) == 1:
+            raise FileNotFoundError("_MAIN_9.toc")  # as the race leaves it
+        return real(*args, **kwargs)
+
+    store = backend.store
+    monkeypatch.setattr(TOC, "read", staticmethod(replaced_once))
+    with store.merge_lock():
+        work = fold(store)
+    monkeypatch.undo()
+    live = [args for args in calls if SCRATCH_PREFIX not in str(args[0].folder)]  # not the new segment's own index
+    assert work is not None and len(live) == 2  # read again, then once: segments and schema from one table
+    with store.writer_lock(timeout=1):
+        assert install(store, work)
+    assert _found(backend, "目录3") == [CODES[3]]
     backend.close()
     library.db.dispose()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from zhengai_docs.search.schema import SMALL_SEGMENT, stored_document_fields
 from zhengai_docs.search.whoosh_store import IndexStore
 
 MERGE_FACTOR = 10  # segments of one tier folded together
+_TOC_ATTEMPTS = 6
 SCRATCH_PREFIX = "merging-"
 
 
@@ -69,19 +71,20 @@ def fold(store: IndexStore) -> Fold | None:
     for stale in store.root.glob(SCRATCH_PREFIX + "*"):  # left by a merge that was killed
         shutil.rmtree(stale, ignore_errors=True)
     generation, ix = store.current()
-    folded = tuple(due(ix._segments()))
+    toc = _table_of_contents(ix)
+    folded = tuple(due(toc.segments))
     if not folded:
         return None
     scratch = store.root / f"{SCRATCH_PREFIX}{os.getpid()}"
     scratch.mkdir()
     try:
-        target = whoosh_index.create_in(str(scratch), ix.schema)
+        target = whoosh_index.create_in(str(scratch), toc.schema)
         writer = target.writer(limitmb=16, compound=False)  # spills to disk past 16 MB: workers stay small
         with_pairs = sum(segment.doc_count() for segment in folded) > SMALL_SEGMENT
         for segment in folded:
             if segment.doc_count() == 0:
                 continue  # dropped, not copied
-            reader = SegmentReader(ix.storage, ix.schema, segment)
+            reader = SegmentReader(ix.storage, toc.schema, segment)
             try:
                 _copy(reader, writer, with_pairs=with_pairs)
             finally:
@@ -92,6 +95,22 @@ def fold(store: IndexStore) -> Fold | None:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return Fold(generation=generation, folded=folded, merged=merged[0] if merged else None, scratch=scratch)
+
+
+def _table_of_contents(ix: Any) -> Any:
+    """The live index's table of contents, read once, so that its segments and schema agree.
+
+    Whoosh finds the newest one by listing the folder, then opens it; a save that commits in
+    between deletes it (the follower's merge failed with FileNotFoundError under load, and
+    `ix.schema` read the table again at every use): the newest is then read again."""
+    for attempt in range(_TOC_ATTEMPTS):
+        try:
+            return ix._read_toc()
+        except FileNotFoundError:
+            if attempt == _TOC_ATTEMPTS - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _copy(reader: Any, writer: Any, *, with_pairs: bool) -> None:

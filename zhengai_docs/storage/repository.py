@@ -221,12 +221,16 @@ class ContentRepository:
         return version
 
     def resolve(self, revision: str) -> str:
-        """Expand an abbreviated, allow-listed commit id; NotFound if it is not a commit."""
+        """Expand an abbreviated, allow-listed commit id; NotFound if it is not a commit (nor a
+        tag of one). Asked of the kept `cat-file`: a save on a base the branch has moved past,
+        a draft's save and a history page each started `git rev-parse` for it."""
         revision = revision_id(revision)
-        try:
-            return self._git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}").decode().strip()
-        except StorageError as exc:
-            raise NotFound(f"版本 {revision} 不存在") from exc
+        if self.recent.commit(revision) is not None:
+            return revision
+        found = self._cat_objects([f"{revision}^{{commit}}"], max_bytes=0)[0]
+        if found.kind != "commit" or found.sha is None:
+            raise NotFound(f"版本 {revision} 不存在")  # "ambiguous" (an abbreviation of several) included
+        return found.sha
 
     def resolve_published(self, revision: str) -> str:
         """Like `resolve`, but only commits on the branch: draft refs stay unreadable here."""
@@ -241,6 +245,11 @@ class ContentRepository:
         paths = [managed_path(p) for p in paths]
         if revision is None:
             return dict.fromkeys(paths)
+        if len(paths) <= cat_file.KEPT_FOR and not any(map(owning_document, paths)):
+            # a few texts (documents, the catalogue): the kept `cat-file` reads past them faster
+            # than git starts; an attachment may be megabytes, which `--batch-check` never reads
+            found = self._cat_objects([f"{revision}:{p}" for p in paths], max_bytes=0)
+            return {p: o.sha if o.kind == "blob" else None for p, o in zip(paths, found, strict=True)}
         out = self._git("cat-file", "--batch-check", input="".join(f"{revision}:{p}\n" for p in paths).encode())
         result: dict[str, str | None] = {}
         for path, line in zip(paths, out.decode().splitlines(), strict=True):
