@@ -150,3 +150,22 @@ def test_a_server_killed_in_the_middle_of_a_transaction_leaves_no_lock(repo: Con
     assert _branch(repo) == second
     third = repo.write(A101Z, "丙\n", author=ALICE, message="丙", base=second).commit
     assert _branch(repo) == third
+
+
+def test_a_git_that_ended_before_the_request_is_heard_out(repo: ContentRepository, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A git that failed as it started (a read-only disk) has ended before the save writes to it:
+    what it said is the answer, so the save reports the disk, not a git that would not start
+    (a CI run caught that race as a 500 page)."""
+    kept = KeptRefUpdate(repo._environment, timeout=5)
+    kept._command = ["sh", "-c", "echo 'fatal: cannot lock ref: Read-only file system' >&2; exit 128"]
+    started = KeptRefUpdate.running
+
+    def ended(self: KeptRefUpdate) -> subprocess.Popen[bytes]:
+        process = started(self)
+        process.wait()  # every time, before anything is asked of it
+        return process
+
+    monkeypatch.setattr(KeptRefUpdate, "running", ended)
+    said = kept.update(repo.ref, new="1" * 40, old="0" * 40)
+    assert said is not None and "Read-only file system" in said
+    kept.close()

@@ -43,7 +43,9 @@ class KeptRefUpdate(KeptProcess):
                 try:
                     _send(process, request)
                 except OSError:  # it had ended before this request: nothing was asked of it
-                    self.stop(kill=True)
+                    said = self.stop(kill=True)
+                    if said:  # it ended saying why (a read-only disk when it started): that is the answer
+                        return said
                     if attempt == 2:
                         raise StorageError("git update-ref 无法启动") from None
                     continue
