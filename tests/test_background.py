@@ -17,7 +17,7 @@ from zhengai_docs.background import BackgroundFollower, Housekeeping
 from zhengai_docs.catalogue.codes import document_code
 from zhengai_docs.db.sync import cached_commit
 from zhengai_docs.permissions import Actor
-from zhengai_docs.search import whoosh_backend
+from zhengai_docs.search import schema, whoosh_backend
 from zhengai_docs.search.backend import IndexedDocument, SearchRequest
 from zhengai_docs.search.indexer import catch_up, rebuild_index
 from zhengai_docs.services import Services
@@ -256,3 +256,30 @@ def test_a_steady_stream_of_saves_is_merged_every_few_moves(
 
 def _loose_objects(repository: Path) -> int:
     return sum(1 for folder in (repository / "objects").glob("[0-9a-f][0-9a-f]") for _ in folder.iterdir())
+
+
+def test_an_index_from_an_older_version_is_rebuilt_once_by_the_follower(
+    indexed_instance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade that changes the index format, search comes back without an administrator
+    running `reindex`: the follower builds the index again, once."""
+    app = make_app(indexed_instance)
+    svc = _svc(app)
+    index = svc.library.search
+    assert index is not None
+    for module in (whoosh_backend, schema):  # this program is newer than the index
+        monkeypatch.setattr(module, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
+    assert not index.backend.state().exists
+    rebuilds = []
+    original = index.rebuild
+    monkeypatch.setattr(index, "rebuild", lambda **kwargs: rebuilds.append(1) or original(**kwargs))
+    follower = BackgroundFollower(library=svc.library, lock_path=tmp_path / "follower.lock")
+    try:
+        assert follower.step() is True
+        state = index.backend.state()
+        assert state.exists and state.commit == svc.library.repo.head() and state.documents >= 30
+        assert index.backend.search(SearchRequest(text="诊改")).total > 0
+        assert follower.step() is True and rebuilds == [1]
+    finally:
+        follower.stop()
+        svc.close()

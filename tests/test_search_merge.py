@@ -132,8 +132,8 @@ import pytest
 from zhengai_docs.search import whoosh_merge
 from zhengai_docs.search.whoosh_backend import WhooshBackend
 copy = whoosh_merge._copy
-def slow(reader, writer, *, with_pairs):
-    copy(reader, writer, with_pairs=with_pairs)
+def slow(reader, writer, *, large):
+    copy(reader, writer, large=large)
     print("copying", flush=True)
     time.sleep(60)
 whoosh_merge._copy = slow
@@ -171,10 +171,11 @@ def test_a_merge_killed_while_copying_loses_nothing(indexed_instance: Path) -> N
     library.db.dispose()
 
 
-def test_a_save_writes_no_pairs_and_a_merge_rebuilds_documents_exactly(indexed_instance: Path) -> None:
-    """A save's one-document segment has no pair postings (it is matched record by record); a
-    merge rebuilds each document's fields from what its segment stores, pairs included, exactly
-    as the document was indexed — the state entry too."""
+def test_a_save_writes_no_postings_of_pairs_or_words_and_a_merge_rebuilds_documents_exactly(indexed_instance: Path) -> None:
+    """A save's one-document segment has no pair or word postings (it is matched record by
+    record, its words are in a column); a merge rebuilds each document's fields from what its
+    segment stores, pairs and words included, exactly as the document was indexed — the state
+    entry too."""
     from whoosh.reading import SegmentReader
 
     from zhengai_docs.search.indexer import indexed_document
@@ -186,12 +187,12 @@ def test_a_save_writes_no_pairs_and_a_merge_rebuilds_documents_exactly(indexed_i
     newest = ix._segments()[-1]
     reader = SegmentReader(ix.storage, ix.schema, newest)
     try:
-        assert not list(reader.lexicon("pairs")) and list(reader.lexicon("words"))
+        assert not list(reader.lexicon("pairs")) and not list(reader.lexicon("words"))
         assert _found(backend, "重建字段的标记") == ["A101Z"]
         rebuilt, words = {}, words_by_document(reader)
         for docnum, stored in reader.iter_docs():
             record, attachments = reader.column_reader("record")[docnum], reader.column_reader("attachments")[docnum]
-            rebuilt[stored["code"]] = stored_document_fields(stored, record, attachments, words=words.get(docnum, ()), with_pairs=True)
+            rebuilt[stored["code"]] = stored_document_fields(stored, record, attachments, words=words.get(docnum, ()), large=True)
     finally:
         reader.close()
     path = document_code("A101Z").path
@@ -218,7 +219,7 @@ def test_a_merged_segment_that_is_not_small_has_pairs(indexed_instance: Path, mo
     for n in range(MERGE_FACTOR):
         assert _found(backend, f"折叠带字对{n}号") == [CODES[n]]
     copy = whoosh_merge._copy
-    monkeypatch.setattr(whoosh_merge, "_copy", lambda reader, writer, *, with_pairs: copy(reader, writer, with_pairs=False))
+    monkeypatch.setattr(whoosh_merge, "_copy", lambda reader, writer, *, large: copy(reader, writer, large=False))
     for n in range(MERGE_FACTOR):
         _save(library, CODES[n], f"无字对{n}号")
     assert backend.merge_segments(timeout=5)

@@ -188,3 +188,27 @@ def test_a_save_deletes_without_opening_the_segments_this_process_has_read(split
     assert [h.code for h in split.search(SearchRequest(text="另一项新增内容")).hits] == ["A132Z"]
     assert "A132Z" not in {h.code for h in split.search(SearchRequest(text="诊断与改进的要求", per_page=100)).hits}
     gc.collect()  # a reader dropped without being closed warns here (an error in this suite)
+
+
+def test_the_words_of_a_small_segment_rank_and_correct_typos_without_postings(tmp_path: Path) -> None:
+    """A save's segment keeps its words in a column, not as postings (half of a save's time under
+    the index lock): whole words still rank first and a typo is still corrected from them."""
+    backend = WhooshBackend(tmp_path / "index")
+    with backend.rebuild([], commit=None, total=0, timeout=5):
+        pass
+    _save(backend, _document(1, body="推进产教融合，深化校企合作。"), _document(2, body="校企共同编写教材，校企之间合作办学。"))
+    _, ix = backend.store.current()
+    reader = SegmentReader(ix.storage, ix.schema, ix._segments()[-1])
+    try:
+        assert not list(reader.lexicon("words")) and reader.has_column("wordlist")
+    finally:
+        reader.close()
+    hits = backend.search(SearchRequest(text="校企合作")).hits
+    assert [h.code for h in hits] == ["A102Z"] and hits[0].score >= matching.WHOLE_WORD
+    assert [(h.code, h.score >= matching.WHOLE_WORD) for h in backend.search(SearchRequest(text="合作")).hits] == [
+        ("A102Z", True),
+        ("A103Z", True),
+    ]
+    typo = backend.search(SearchRequest(text="校企和作"))
+    assert typo.total == 0 and "校企合作" in [s.text for s in typo.suggestions]
+    backend.close()

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 PAGE_SYNC_DOCUMENTS = 1  # documents a page view syncs itself; more are the follower's
 MERGE_EVERY = 20  # index moves after which the follower merges even while saves go on
 INDEX_WAIT = 30.0  # seconds the follower waits for the index writer (a save may hold it)
+REBUILD_RETRY = 600.0  # seconds before a failed rebuild of a missing or outdated index is tried again
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class BackgroundFollower:
         self._checked_at: float | None = None
         self._merge_seen: str | None = None  # the index commit the last round saw
         self._moves = 0  # index moves since the last merge check
+        self._index_checked = False  # has this follower seen the index current (version, dictionary)?
+        self._rebuild_tried_at: float | None = None
 
     def start(self) -> BackgroundFollower:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,10 +101,37 @@ class BackgroundFollower:
         self._fetch_when_due()
         self.library.sync()
         search = self.library.search
-        if search is not None and search.follow(wait=True):
-            self._merge_when_quiet(search)
+        if search is not None:
+            followed = search.follow(wait=True)
+            if followed:
+                self._merge_when_quiet(search)
+            if not followed or not self._index_checked:
+                self._rebuild_when_outdated(search)
         self._pack_when_due()
         return True
+
+    def _rebuild_when_outdated(self, search: SearchIndex) -> None:
+        """Build the index again when there is none, or it comes from an older version of the
+        program or another dictionary (an upgrade, an edited dictionary and a restart): what
+        `doctor` repairs, done here so that search comes back without an administrator. Searches
+        say the index is not built meanwhile; an index that is merely busy is left alone."""
+        now = time.monotonic()
+        if self._rebuild_tried_at is not None and now - self._rebuild_tried_at < REBUILD_RETRY:
+            return
+        state = search.backend.state()
+        self._index_checked = True
+        if state.exists and state.analysis_current:
+            return
+        self._rebuild_tried_at = now
+        log.warning("background follower: the search index is missing or outdated; rebuilding it")
+        try:
+            result = search.rebuild()
+        except IndexBusy:
+            return  # `zhengai-docs reindex` or another node is building it
+        except Exception:
+            log.exception("background follower: the search index could not be rebuilt; retrying in %.0f s", REBUILD_RETRY)
+            return
+        log.info("background follower: search index rebuilt, %d documents in %.0f s", result.documents, time.monotonic() - now)
 
     def _fetch_when_due(self) -> None:
         """With a central repository, fetch every `fetch_seconds`, so commits pushed there by

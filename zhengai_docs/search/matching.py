@@ -26,7 +26,8 @@ import math
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, repeat
 from operator import and_, itemgetter, not_
@@ -34,10 +35,11 @@ from typing import Any, NamedTuple
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.support.levenshtein import distance
 
 from zhengai_docs.search.analysis import pairs, query_words
 from zhengai_docs.search.backend import REPEALED, SearchFilters, Sort
-from zhengai_docs.search.schema import SMALL_SEGMENT, STATE_ID, MatchRecord
+from zhengai_docs.search.schema import SMALL_SEGMENT, STATE_ID, MatchRecord, split_words, word_mark
 
 _MAX_PAIRS = 3  # candidates from the three rarest pairs of a term; the text check does the rest
 _K1, _B = 1.2, 0.75
@@ -64,6 +66,7 @@ class SegmentRecords:
     records: tuple[MatchRecord | None, ...]
     average_length: float
     repealed: frozenset[int] = frozenset()
+    wordlists: tuple[str, ...] = ()  # a small segment's words per document (`schema.small_fields`)
     terms: dict[str, TermInSegment] = field(default_factory=dict, compare=False)
     memo: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict, compare=False)
 
@@ -93,17 +96,33 @@ class SegmentRecords:
         return self._codes.get(code, ())
 
     def ids(self, leaf: Any, fieldname: str, text: str) -> Iterable[int]:
-        """`posting_ids`, remembered for a small segment (filters look up every segment)."""
+        """`posting_ids`, remembered for a small segment (filters look up every segment), whose
+        words are in its `wordlist` column."""
         if not self.small:
             return posting_ids(leaf, fieldname, text)
         key = (fieldname, text)
         found = self.memo.get(key)
         if found is None:
             found = frozenset(posting_ids(leaf, fieldname, text))
+            if fieldname == "words" and self.wordlists:
+                mark = word_mark(text)
+                found |= {docnum for docnum, words in enumerate(self.wordlists) if mark in words}
             if len(self.memo) >= _MEMO_ENTRIES:
                 self.memo.clear()
             self.memo[key] = found
         return found
+
+    @functools.cached_property
+    def vocabulary(self) -> Counter[str]:
+        """The words of the `wordlist` column, with the number of documents holding each."""
+        return Counter(word for words in self.wordlists for word in split_words(words))
+
+    def words_within(self, term: str, maxdist: int) -> Iterator[tuple[str, int]]:
+        """The column's words within `maxdist` edits of `term` that start as it does, with their
+        document counts: what Whoosh's `terms_within(prefix=1)` finds among postings."""
+        for word, documents in self.vocabulary.items():
+            if word[:1] == term[:1] and distance(word, term, limit=maxdist) <= maxdist:
+                yield word, documents
 
 
 class RecordCache:
@@ -122,14 +141,13 @@ class RecordCache:
                 # documents without their records: the column file was deleted by a merge in
                 # another process (Whoosh would read it as empty); the caller opens the index again
                 raise FileNotFoundError(f"segment {segment_id} was merged away")
-            column = leaf.column_reader("record", translate=False)
-            records = tuple(MatchRecord.decode(column[n]) for n in range(leaf.doc_count_all()))
-            _release_column(leaf, "record")
+            records = tuple(MatchRecord.decode(raw) for raw in _column(leaf, "record"))
             lengths = [len(r.text) for r in records if r is not None]
             found = SegmentRecords(
                 records=records,
                 average_length=sum(lengths) / len(lengths) if lengths else 1.0,
                 repealed=frozenset(posting_ids(leaf, "status", REPEALED)),
+                wordlists=tuple(raw.decode("utf-8") for raw in _column(leaf, "wordlist")) if len(records) <= SMALL_SEGMENT else (),
             )
             with self._lock:
                 self._segments[segment_id] = found
@@ -143,6 +161,16 @@ class RecordCache:
         keep = set(segment_ids)
         with self._lock:
             self._segments = {k: v for k, v in self._segments.items() if k in keep}
+
+
+def _column(leaf: Any, fieldname: str) -> list[bytes]:
+    """Every value of a column, read once (empty ones when the segment has no such column)."""
+    if not leaf.has_column(fieldname):
+        return [b""] * leaf.doc_count_all()
+    column = leaf.column_reader(fieldname, translate=False)
+    values = [column[n] for n in range(leaf.doc_count_all())]
+    _release_column(leaf, fieldname)
+    return values
 
 
 def _release_column(leaf: Any, fieldname: str) -> None:

@@ -5,7 +5,10 @@
   segment of at most `SMALL_SEGMENT` documents is matched record by record, so the small
   segments saves write leave pairs out: two thirds of a document's terms, and of a save's
   Whoosh commit. A merge into a larger segment derives them from the records (`whoosh_merge`);
-- `words`: rjieba words, for ranking whole-word matches first;
+- `words`: rjieba words, for ranking whole-word matches first. A small segment keeps each
+  document's words in the `wordlist` column instead of postings: Whoosh writes a pickled,
+  compressed block per term, and a document's words were half of a save's time under the index
+  writer's lock. A merge into a larger segment writes them as postings again;
 - `record`: a column with the folded search text, the code, the issue date and where the title
   ends. It confirms every match exactly (a substring test) and is read once per segment;
 - the filter fields (type, levels, item, status, departments, points) and stored display fields.
@@ -31,7 +34,7 @@ from zhengai_docs.search.analysis import fold, index_words, pairs
 from zhengai_docs.search.backend import AttachmentText, IndexedDocument
 from zhengai_docs.search.hits import match_text, stored_attachments
 
-SCHEMA_VERSION = 4  # an index with another version is treated as missing until `reindex`
+SCHEMA_VERSION = 5  # an index with another version is treated as missing until `reindex`
 SMALL_SEGMENT = 64  # documents: such a segment is matched record by record and may lack pairs
 STATE_ID = "_state"  # the `code` of the entry that records the indexed commit
 _SEP = "\x1f"
@@ -76,6 +79,7 @@ def build_schema() -> Schema:
         pairs=TermSetField(),
         words=TermSetField(),
         record=COLUMN(columns.VarBytesColumn()),
+        wordlist=COLUMN(columns.VarBytesColumn()),  # a small segment's words (`small_fields`)
         title=STORED(),
         body=STORED(),
         attachments=COLUMN(columns.VarBytesColumn()),  # read per hit only when needed (`hits.ShownDocument`)
@@ -148,20 +152,39 @@ def document_fields(document: IndexedDocument) -> dict[str, Any]:
     return fields
 
 
+def small_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A document's fields in a small segment: no pair or word postings, its words in a column."""
+    kept = {name: value for name, value in fields.items() if name not in ("pairs", "words")}
+    if fields.get("words"):
+        kept["wordlist"] = (_SEP + _SEP.join(sorted(fields["words"])) + _SEP).encode("utf-8")
+    return kept
+
+
+def word_mark(word: str) -> str:
+    """What a decoded `wordlist` contains exactly when the document has `word`."""
+    return _SEP + word + _SEP
+
+
+def split_words(wordlist: str) -> list[str]:
+    """The words of a decoded `wordlist` column value."""
+    return wordlist.strip(_SEP).split(_SEP) if wordlist else []
+
+
 def stored_document_fields(
-    stored: dict[str, Any], record: bytes, attachments: bytes, *, words: Iterable[str], with_pairs: bool
+    stored: dict[str, Any], record: bytes, attachments: bytes, *, words: Iterable[str], large: bool
 ) -> dict[str, Any]:
     """A document's fields as `document_fields` wrote them, rebuilt from what its segment keeps
-    (stored fields, columns, its words' postings; pairs from the match text): a merge copies
-    documents this way, adding the pairs a small segment left out when the merged one is not
-    small. Words are not cut again: rjieba costs a process ~33 MiB the first time."""
+    (stored fields, columns, its words; pairs from the match text): a merge copies documents
+    this way, for a segment that is not small (`large`) with the pair and word postings a small
+    one leaves out, else as `small_fields`. Words are not cut again: that is rjieba's work."""
     fields = dict(stored)
     match = MatchRecord.decode(record)
-    if match is not None:  # not the state entry (stored fields only)
-        fields.update(record=record, attachments=attachments, words=set(words))
-        if with_pairs:
-            fields["pairs"] = pairs(match.text)
-    return fields
+    if match is None:  # the state entry (stored fields only)
+        return fields
+    fields.update(record=record, attachments=attachments, words=set(words))
+    if large:
+        fields["pairs"] = pairs(match.text)
+    return fields if large else small_fields(fields)
 
 
 def state_fields(*, commit: str | None, fingerprint: str) -> dict[str, Any]:

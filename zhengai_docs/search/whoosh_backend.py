@@ -48,7 +48,15 @@ from zhengai_docs.search.backend import (
 from zhengai_docs.search.hits import MatchText, ShownDocument, build_hit
 from zhengai_docs.search.matching import Match, RecordCache, find, page, posting_ids
 from zhengai_docs.search.query import parse_query
-from zhengai_docs.search.schema import SCHEMA_VERSION, SMALL_SEGMENT, STATE_ID, decode_attachments, document_fields, state_fields
+from zhengai_docs.search.schema import (
+    SCHEMA_VERSION,
+    SMALL_SEGMENT,
+    STATE_ID,
+    decode_attachments,
+    document_fields,
+    small_fields,
+    state_fields,
+)
 from zhengai_docs.search.suggest import suggestions
 from zhengai_docs.search.whoosh_merge import fold, install
 from zhengai_docs.search.whoosh_store import IndexStore
@@ -72,7 +80,7 @@ class _Session(IndexWriter):
     entry, with the commit the index now reflects, is written only by the last commit: an
     update cut short is simply applied again (replacing a document is idempotent). The first
     `SMALL_SEGMENT` documents are held back until the segment is known to stay that small (a
-    save's): then they are written without pair postings.
+    save's): then they are written without pair or word postings (`small_fields`).
     """
 
     def __init__(self, ix: Any, *, chunk_size: int, limitmb: int, fingerprint: str, cache: RecordCache) -> None:
@@ -173,7 +181,7 @@ class _Session(IndexWriter):
     def _commit(self) -> None:
         self._close_readers()
         for fields in self._held:  # the segment stayed small
-            self._writer.add_document(**{k: v for k, v in fields.items() if k != "pairs"})
+            self._writer.add_document(**small_fields(fields))
         self._writer.commit(merge=False)  # small segments: merging is `merge_segments`' job
 
     def _replace(self, fields: dict[str, Any]) -> None:
@@ -508,8 +516,11 @@ def _suggestions(reader: Any, cache: RecordCache, terms: Sequence[str], filters:
     def near_words(term: str) -> list[str]:
         near: dict[str, int] = {}
         for leaf, _ in reader.leaf_readers():
-            for word in leaf.terms_within("words", term, 1 if len(term) <= 4 else 2, prefix=1):
+            distance = 1 if len(term) <= 4 else 2
+            for word in leaf.terms_within("words", term, distance, prefix=1):
                 near[word] = near.get(word, 0) + leaf.doc_frequency("words", word)
+            for word, documents in cache.records(leaf).words_within(term, distance):
+                near[word] = near.get(word, 0) + documents
         return sorted(near, key=lambda w: -near[w])[:4]
 
     return suggestions(terms, near_words=near_words, count=lambda candidate: len(find(reader, cache, terms=candidate, filters=filters)))

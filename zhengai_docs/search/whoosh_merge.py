@@ -6,8 +6,8 @@ Python), ten seconds and more on a busy one, and every save waited that long. He
 two steps:
 
 - `fold` copies the live documents of a snapshot of the segments into a new segment, written
-  in a scratch folder beside the generation, without the writer lock (with pair postings when
-  the new segment is not small: saves leave them out, see `schema`);
+  in a scratch folder beside the generation, without the writer lock (with pair and word
+  postings when the new segment is not small: saves leave them out, see `schema`);
 - `install`, under the writer lock and in milliseconds, deletes in the new segment what saves
   deleted in the folded ones since the snapshot, moves its files in and writes a new table of
   contents without the folded segments (Whoosh's `clean_files` then removes their files).
@@ -36,7 +36,7 @@ from whoosh import index as whoosh_index
 from whoosh.reading import SegmentReader
 
 from zhengai_docs.search.matching import posting_ids
-from zhengai_docs.search.schema import SMALL_SEGMENT, stored_document_fields
+from zhengai_docs.search.schema import SMALL_SEGMENT, split_words, stored_document_fields
 from zhengai_docs.search.whoosh_store import IndexStore
 
 MERGE_FACTOR = 10  # segments of one tier folded together
@@ -80,13 +80,13 @@ def fold(store: IndexStore) -> Fold | None:
     try:
         target = whoosh_index.create_in(str(scratch), toc.schema)
         writer = target.writer(limitmb=16, compound=False)  # spills to disk past 16 MB: workers stay small
-        with_pairs = sum(segment.doc_count() for segment in folded) > SMALL_SEGMENT
+        large = sum(segment.doc_count() for segment in folded) > SMALL_SEGMENT
         for segment in folded:
             if segment.doc_count() == 0:
                 continue  # dropped, not copied
             reader = SegmentReader(ix.storage, toc.schema, segment)
             try:
-                _copy(reader, writer, with_pairs=with_pairs)
+                _copy(reader, writer, large=large)
             finally:
                 reader.close()
         writer.commit(merge=False)
@@ -113,24 +113,30 @@ def _table_of_contents(ix: Any) -> Any:
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def _copy(reader: Any, writer: Any, *, with_pairs: bool) -> None:
+def _copy(reader: Any, writer: Any, *, large: bool) -> None:
     """Add the segment's live documents, in order, rebuilt from what it stores: Whoosh's
-    `add_reader` would copy postings (and no pairs where a save's small segment has none)."""
+    `add_reader` would copy postings (and none where a save's small segment has none)."""
     records = reader.column_reader("record")
     attachments = reader.column_reader("attachments")
     words = words_by_document(reader)
     for docnum, stored in reader.iter_docs():
-        fields = stored_document_fields(stored, records[docnum], attachments[docnum], words=words.get(docnum, ()), with_pairs=with_pairs)
+        fields = stored_document_fields(stored, records[docnum], attachments[docnum], words=words.get(docnum, ()), large=large)
         writer.add_document(**fields)
 
 
 def words_by_document(reader: Any) -> dict[int, set[str]]:
-    """Each document's indexed words, read from the segment's postings (deleted ones too)."""
+    """Each document's indexed words (deleted ones too), from the segment's postings or, in a
+    small segment, its `wordlist` column."""
     found: dict[int, set[str]] = defaultdict(set)
     for term in reader.lexicon("words"):
         word = term.decode("utf-8")
         for docnum in posting_ids(reader, "words", term):
             found[docnum].add(word)
+    if reader.has_column("wordlist"):
+        column = reader.column_reader("wordlist")
+        for docnum in range(reader.doc_count_all()):
+            if value := column[docnum]:
+                found[docnum].update(split_words(value.decode("utf-8")))
     return found
 
 
