@@ -12,6 +12,8 @@ computes are passed as int, float or date and stay numbers and dates.
 An XLSX reads like a report: a title row, a 统计日期 row (with the scope), then the header —
 frozen, with an auto-filter — and columns as wide as their text (a Chinese character counts
 double), long text wrapped; it prints on A4 landscape, one page wide, the header on every page.
+openpyxl is imported when an XLSX is written, not with this module: it costs every served
+process ~5 MB, for the few requests that export one.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
 
 CellValue: TypeAlias = str | int | float | dt.date | None
 
@@ -41,7 +41,6 @@ _MIN_WIDTH = 6  # Excel column widths are in characters of the default font; a C
 _MAX_WIDTH = 60  # longer text wraps
 _DATE_WIDTH = 12
 _FONT_NAME = "宋体"
-_THIN = Side(style="thin", color="808080")
 _FORMULA_START = re.compile(r"[\t\r]|\s*[=+\-@＝＋－＠]")  # = + - @ (and full-width), tab, CR; also after blanks
 
 
@@ -82,6 +81,10 @@ def xlsx_bytes(
     """One sheet named `title` (Excel allows 31 characters): the heading (default: the title),
     统计日期 `as_of` and the scope, then a frozen, filtered header row and `rows`, columns sized
     to their content."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     sheet = book.worksheets[0]
     sheet.title = _sheet_name(title)
@@ -97,7 +100,8 @@ def xlsx_bytes(
         sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=columns)
     bold = Font(name=_FONT_NAME, bold=True)
     shaded = PatternFill("solid", fgColor="E7E6E6")
-    border = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+    thin = Side(style="thin", color="808080")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for column, heading in enumerate(header, start=1):
         cell = sheet.cell(row=HEADER_ROW, column=column)
         _put(cell, heading)
@@ -160,6 +164,8 @@ def _value_width(value: CellValue) -> int:
 
 def _put(cell: Cell, value: CellValue) -> None:
     """Text is always a string cell (never a formula); numbers and dates keep their type."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     if value is None:
         return
     if not isinstance(value, str):

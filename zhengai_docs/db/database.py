@@ -1,20 +1,23 @@
-"""The SQL database: engine, sessions and Alembic migrations (plain SQLAlchemy, no Flask)."""
+"""The SQL database: engine, sessions and Alembic migrations (plain SQLAlchemy, no Flask).
+
+Alembic is imported by the functions that migrate, not with this module: it costs a process
+~11 MB, and a served worker never migrates (`serve` upgrades before it starts them).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from zhengai_docs.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,15 +46,12 @@ class Database:
     def upgrade(self, *, revision: str = "head") -> None:
         """Bring the schema to the newest migration (creates every table on a new database), or to
         `revision` (`restore` loads a backup at the schema it was taken at, then upgrades)."""
+        from alembic import command
+
         with self.engine.begin() as connection:
             config = _alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
-
-    def is_current(self) -> bool:
-        with self.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-        return current == ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -59,6 +59,8 @@ class Database:
 
 def schema_head() -> str:
     """The newest migration this version of the program knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     if head is None:
         raise ConfigurationError("没有数据库迁移脚本")
@@ -67,10 +69,14 @@ def schema_head() -> str:
 
 def known_revision(revision: str) -> bool:
     """Is `revision` one of this program's migrations (so it can upgrade from it)?"""
+    from alembic.script import ScriptDirectory
+
     return revision in {script.revision for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
