@@ -379,3 +379,24 @@ def test_images_on_this_site_stay(src: str) -> None:
     body = f"![学院标志]({src})"
     assert [i.get("src") for i in _elements(render_markdown(body, image_url=lambda path: path).html, "img")] == [src]
     assert [(i.get("src"), i.get("alt")) for i in _elements(render_markdown(body).html, "img")] == [(None, "学院标志")]
+
+
+def test_the_render_cache_keeps_recent_renders_by_text_within_its_bound() -> None:
+    """Renders are kept by a digest of their text, the least recently used leaving first once the
+    HTML held passes the bound; a render larger than an eighth of it is not kept."""
+    from zhengai_docs.render.html import Rendered, _RenderCache
+
+    cache = _RenderCache(max_chars=1_000)
+
+    def rendered(size: int) -> Rendered:
+        return Rendered(html="段" * size, headings=(), has_mermaid=False)
+
+    first = rendered(100)
+    cache.put("第一条", first)
+    assert cache.get("第一条") is first and cache.get("第二条") is None
+    for n in range(12):
+        cache.put(f"条款{n}", rendered(100))
+        assert cache.get("第一条") is first  # used again: stays
+    assert cache.get("条款0") is None and cache.get("条款11") is not None  # the oldest left
+    cache.put("很长的条款", rendered(200))
+    assert cache.get("很长的条款") is None

@@ -19,6 +19,7 @@ A reference the caller does not know (None), or an answer that leaves this site 
 
 from __future__ import annotations
 
+import hashlib
 import html as html_escaping
 import logging
 import re
@@ -60,7 +61,7 @@ _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
 _OFF_SITE = re.compile(r"[a-z][a-z0-9+.-]*:|[/\\]{2}", re.IGNORECASE)  # any scheme, or "//host" ("\\" is "/" to browsers)
 _IMG = re.compile(r'<img((?:\s+[a-z-]+="[^"]*")*)\s*/?>')  # nh3's output: attributes always double-quoted, '"' escaped
 _SRC = re.compile(r'\s+src="([^"]*)"')
-_CACHED_CHARACTERS = 8_000_000  # text and HTML of recent renders kept per process (16–32 MB)
+_CACHED_CHARACTERS = 5_000_000  # HTML of recent renders kept per process (10–20 MB)
 log = logging.getLogger(__name__)
 
 
@@ -80,38 +81,44 @@ class Rendered:
 
 
 class _RenderCache:
-    """Recent renders by text, least recently used out first, bounded by the characters held."""
+    """Recent renders by a digest of their text (holding the texts too took a third of the
+    cache's memory), least recently used out first, bounded by the characters of HTML held."""
 
     def __init__(self, *, max_chars: int) -> None:
         self.max_chars = max_chars
-        self._items: OrderedDict[str, Rendered] = OrderedDict()
+        self._items: OrderedDict[bytes, Rendered] = OrderedDict()
         self._chars = 0
         self._lock = threading.Lock()
 
     def get(self, text: str) -> Rendered | None:
+        key = _digest(text)
         with self._lock:
-            found = self._items.get(text)
+            found = self._items.get(key)
             if found is not None:
-                self._items.move_to_end(text)
+                self._items.move_to_end(key)
             return found
 
     def put(self, text: str, rendered: Rendered) -> None:
-        size = len(text) + len(rendered.html)
-        if size > self.max_chars // 8:
+        if len(rendered.html) > self.max_chars // 8:
             return
+        key = _digest(text)
         with self._lock:
-            if text in self._items:
+            if key in self._items:
                 return
-            self._items[text] = rendered
-            self._chars += size
+            self._items[key] = rendered
+            self._chars += len(rendered.html)
             while self._chars > self.max_chars:
-                old_text, old = self._items.popitem(last=False)
-                self._chars -= len(old_text) + len(old.html)
+                _, old = self._items.popitem(last=False)
+                self._chars -= len(old.html)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self._chars = 0
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 _cache = _RenderCache(max_chars=_CACHED_CHARACTERS)
