@@ -20,7 +20,8 @@ from zhengai_docs.config import SETTINGS
 from zhengai_docs.db.database import Database
 from zhengai_docs.permissions import Actor
 from zhengai_docs.signon.identity import SignOnRefused
-from zhengai_docs.signon.ldap import DISABLED, EMPTY_PASSWORD, UNREACHABLE, LdapConfig, LdapDirectory, ldap3  # imported quietly there
+from zhengai_docs.signon.ldap import DISABLED, EMPTY_PASSWORD, UNREACHABLE, LdapConfig
+from zhengai_docs.signon.ldap_directory import LdapDirectory, ldap3  # imported quietly there
 from zhengai_docs.signon.mapping import RuleKind, add_rule
 from zhengai_docs.signon.switch import set_local_passwords
 from zhengai_docs.users import Role

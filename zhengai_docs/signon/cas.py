@@ -1,4 +1,6 @@
-"""CAS sign-in (protocol 2.0 and 3.0 with attributes) through python-cas, and single logout.
+"""CAS sign-in (protocol 2.0 and 3.0 with attributes) and single logout: settings, tickets and
+answers. The client that talks to the CAS server (python-cas, requests: ~6 MB a process) is
+`cas_client`, imported only where CAS is configured.
 
 The service URL is fixed by the settings (SITE_URL + the callback path), never taken from the
 request's Host header: a ticket is validated only for that URL, so a ticket the CAS server issued
@@ -10,24 +12,20 @@ whatever the server says, and a single-logout request naming a ticket finds the 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from cas import CASClient, CASClientV3
 from lxml import etree
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import CasTicket
-from zhengai_docs.signon.identity import DirectoryIdentity, SignOnRefused, many_values, one_value
+from zhengai_docs.signon.identity import SignOnRefused
 from zhengai_docs.users import revoke_sessions
 
-log = logging.getLogger(__name__)
 TICKET = re.compile(r"ST-[A-Za-z0-9._-]{1,250}")
 TICKETS_KEPT = dt.timedelta(days=60)  # longer than a remember-me cookie lives, for single logout
 CAS_NS = {"cas": "http://www.yale.edu/tp/cas"}
@@ -79,75 +77,6 @@ class CasConfig:
         )
 
 
-class _Session(requests.Session):
-    """python-cas calls `session.get` without a timeout: a hung CAS server must not hold a worker."""
-
-    def __init__(self, *, timeout: int, ca_file: str) -> None:
-        super().__init__()
-        self._timeout = timeout
-        if ca_file:
-            self.verify = ca_file
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self._timeout)
-        if kwargs.get("verify") is True and isinstance(self.verify, str):
-            kwargs["verify"] = self.verify
-        return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
-
-
-class CasService:
-    def __init__(self, config: CasConfig) -> None:
-        self.config = config
-
-    def _client(self) -> Any:
-        session = _Session(timeout=self.config.timeout, ca_file=self.config.ca_file)
-        return CASClient(
-            version=self.config.version, service_url=self.config.service_url, server_url=self.config.server_url, session=session
-        )
-
-    def login_url(self) -> str:
-        return str(self._client().get_login_url())
-
-    def logout_url(self, *, return_to: str | None) -> str:
-        return str(self._client().get_logout_url(return_to))
-
-    def validate(self, db: Database, *, ticket: str) -> DirectoryIdentity:
-        """Who the CAS server says the ticket belongs to; SignOnRefused (in Chinese) otherwise."""
-        if TICKET.fullmatch(ticket) is None:
-            raise SignOnRefused(REFUSALS["INVALID_TICKET_SPEC"])
-        claim_ticket(db, ticket=ticket)
-        client = self._client()
-        try:
-            response = client.get_verification_response(ticket)
-        except requests.RequestException:
-            log.exception("CAS ticket validation could not reach %s", self.config.server_url)
-            raise SignOnRefused(UNREACHABLE) from None
-        finally:
-            client.session.close()
-        if not isinstance(response, bytes) or b"<!DOCTYPE" in response.upper():  # no entities, ever
-            raise SignOnRefused(UNREADABLE)
-        try:
-            user, attributes, _ = client.verify_response(response)
-        except Exception:  # a body that is not a CAS response (an error page, a proxy's page)
-            log.exception("unreadable CAS validation response")
-            raise SignOnRefused(UNREADABLE) from None
-        if not user:
-            code = failure_code(response)
-            log.info("CAS refused a ticket: %s", code)
-            raise SignOnRefused(REFUSALS.get(code or "", REFUSALS["INVALID_TICKET"]))
-        values = attributes or {}
-        c = self.config
-        return DirectoryIdentity(
-            username=str(user).strip(),
-            name=one_value(values.get(c.name_attribute)),
-            staff_number=one_value(values.get(c.staff_number_attribute)),
-            department=one_value(values.get(c.department_attribute)),
-            email=one_value(values.get(c.email_attribute)),
-            groups=many_values(values.get(c.groups_attribute)),
-            source="cas",
-        )
-
-
 def failure_code(response: bytes) -> str | None:
     """The `code` of a `cas:authenticationFailure` (python-cas reads successes only)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
@@ -184,6 +113,8 @@ def single_logout(db: Database, *, logout_request: str) -> int | None:
     """
     if "<!DOCTYPE" in logout_request.upper():
         return None
+    from cas import CASClientV3  # python-cas: loaded by the first single logout, not by every process
+
     indexes = CASClientV3.get_saml_slos(logout_request.encode("utf-8"))
     ticket = (indexes[0].text or "").strip() if indexes else ""
     if TICKET.fullmatch(ticket) is None:

@@ -9,6 +9,7 @@ Every attempt goes through `users.sign_in`, so the throttle counts LDAP failures
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -16,9 +17,11 @@ from zhengai_docs.db.database import Database
 from zhengai_docs.db.models import User
 from zhengai_docs.signon.accounts import LOCAL, provision
 from zhengai_docs.signon.identity import SignOnRefused
-from zhengai_docs.signon.ldap import LdapDirectory
 from zhengai_docs.signon.switch import may_use_local_password
 from zhengai_docs.users import LoginLimits, Role, check_credentials, sign_in
+
+if TYPE_CHECKING:
+    from zhengai_docs.signon.ldap_directory import LdapDirectory
 
 LOCAL_OFF = "本系统已关闭本地密码登录，请使用“统一身份认证登录”。"
 

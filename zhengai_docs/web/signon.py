@@ -9,6 +9,7 @@ ticket it names (signon/cas.py). Every other form keeps CSRF.
 from __future__ import annotations
 
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
@@ -17,11 +18,15 @@ from werkzeug.wrappers import Response
 
 from zhengai_docs.db import queries
 from zhengai_docs.signon.accounts import provision
-from zhengai_docs.signon.cas import CasConfig, CasService, bind_ticket, single_logout
+from zhengai_docs.signon.cas import CasConfig, bind_ticket, single_logout
 from zhengai_docs.signon.identity import SignOnRefused
-from zhengai_docs.signon.ldap import LdapConfig, LdapDirectory
+from zhengai_docs.signon.ldap import LdapConfig
 from zhengai_docs.web.app import services
 from zhengai_docs.web.auth import LoginForm, SessionUser, _safe_next
+
+if TYPE_CHECKING:
+    from zhengai_docs.signon.cas_client import CasService
+    from zhengai_docs.signon.ldap_directory import LdapDirectory
 
 bp = Blueprint("signon", __name__, url_prefix="/signon")
 CALLBACK_PATH = "/signon/cas/callback"
@@ -30,13 +35,23 @@ NEXT = "signon_next"
 
 
 def cas_service() -> CasService | None:
+    """The CAS server's client, when CAS is configured (python-cas is loaded only then)."""
     config = CasConfig.from_settings(services().settings, callback_path=CALLBACK_PATH)
-    return None if config is None else CasService(config)
+    if config is None:
+        return None
+    from zhengai_docs.signon.cas_client import CasService
+
+    return CasService(config)
 
 
 def ldap_directory() -> LdapDirectory | None:
+    """The campus directory, when LDAP is configured (ldap3 is loaded only then: ~5 MB a process)."""
     config = LdapConfig.from_settings(services().settings)
-    return None if config is None else LdapDirectory(config)
+    if config is None:
+        return None
+    from zhengai_docs.signon.ldap_directory import LdapDirectory
+
+    return LdapDirectory(config)
 
 
 def known_departments() -> tuple[str, ...]:
