@@ -53,6 +53,14 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
 
+    def is_current(self) -> bool:
+        """Has the schema reached the newest migration?"""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current == schema_head()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
