@@ -472,6 +472,13 @@ def editor_markdown(page: Page) -> str:
     return str(page.evaluate("() => window.zhengaiEditor.getValue()"))
 
 
+def markdown_once_applied(page: Page, inserted: str) -> str:
+    """The editor's Markdown after 应用: the dialog applies on its `close` event, which the browser
+    dispatches in a later task than the click, so wait for `inserted` rather than read at once."""
+    page.wait_for_function("(text) => window.zhengaiEditor.getValue().includes(text)", arg=inserted)
+    return editor_markdown(page)
+
+
 def compose(page: Page, text: str) -> None:
     """Type `text` as a Chinese input method does: composition events around the insertion."""
     page.evaluate(
@@ -518,7 +525,7 @@ def test_a_clause_document_is_edited_in_the_wysiwyg_editor(sized_page: Page, liv
     shot(page, f"51-clause-preview-{name}")
     assert "【请填写条文内容】" not in editor_markdown(page)
     dialog.get_by_role("button", name="应用").click()
-    text = editor_markdown(page)
+    text = markdown_once_applied(page, "【请填写条文内容】")
     assert "**第四条** 【请填写条文内容】" in text
     assert "**第五条** 专业建设指导委员会负责" in text
     assert "**第一条** 为主动适应" in text and "暂停招生和撤销。含中外合作办学专业。" in text
@@ -596,7 +603,7 @@ def test_a_late_numbering_answer_does_not_move_the_chosen_position(browser: obje
         page.evaluate("() => new Promise((settled) => setTimeout(settled, 300))")  # its .then() has run
         expect(dialog.locator(".clause-change").first).to_contain_text("（新增） → 第四条")
         apply.click()
-        text = editor_markdown(page)
+        text = markdown_once_applied(page, "【请填写条文内容】")
         assert "**第四条** 【请填写条文内容】" in text and "**第五条** 专业建设指导委员会负责" in text
 
 
