@@ -11,6 +11,7 @@ from tests.conftest import OpenDatabase
 from zhengai_docs.bootstrap import builtin_data
 from zhengai_docs.cli import cli
 from zhengai_docs.users import check_credentials
+from zhengai_docs.web.server import ServerOptions
 
 
 @pytest.fixture
@@ -79,3 +80,29 @@ def test_doctor_on_a_healthy_instance(runner: CliRunner, instance: Path) -> None
 def test_serve_refuses_without_init(runner: CliRunner, blank_instance: Path) -> None:
     result = runner.invoke(cli, ["--instance", str(blank_instance), "serve"])
     assert result.exit_code == 1 and "zhengai-docs init" in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "expected"),
+    [
+        ([], {}, (1, 8)),  # one waitress process: threads are its only concurrency
+        (["--workers", "4"], {}, (4, 2)),  # gunicorn: each worker's threads share one interpreter lock
+        ([], {"ZHENGAI_WORKERS": "3"}, (3, 2)),
+        (["--workers", "4", "--threads", "6"], {}, (4, 6)),
+        (["--workers", "4"], {"ZHENGAI_THREADS": "3"}, (4, 3)),
+        ([], {"ZHENGAI_THREADS": "16"}, (1, 16)),
+    ],
+)
+def test_serve_gives_one_process_eight_threads_and_each_of_several_workers_two(
+    runner: CliRunner,
+    instance: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    arguments: list[str],
+    environment: dict[str, str],
+    expected: tuple[int, int],
+) -> None:
+    served: list[ServerOptions] = []
+    monkeypatch.setattr("zhengai_docs.web.server.run", lambda _factory, options: served.append(options))
+    result = runner.invoke(cli, ["--instance", str(instance), "serve", *arguments], env=environment)
+    assert result.exit_code == 0, result.output
+    assert [(options.workers, options.threads) for options in served] == [expected]

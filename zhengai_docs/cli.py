@@ -143,7 +143,7 @@ def init(ctx: _Context, demo: bool, admin_name: str, admin_password: str | None)
 @click.option("--host", help="Address to listen on (default: the HOST setting, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: the PORT setting, 5000).")
 @click.option("--workers", type=int, help="Worker processes (default: the WORKERS setting, 1). More than 1 runs gunicorn (Linux).")
-@click.option("--threads", type=int, help="Threads per worker (default: the THREADS setting, 8).")
+@click.option("--threads", type=int, help="Threads per worker (default: the THREADS setting; unset, 8 in one process, 2 with --workers).")
 @pass_context
 def serve(ctx: _Context, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
     """Serve the web application: waitress in one process, gunicorn with several workers.
@@ -153,18 +153,19 @@ def serve(ctx: _Context, host: str | None, port: int | None, workers: int | None
       zhengai-docs serve --host 0.0.0.0 --port 8080
       zhengai-docs serve --host 127.0.0.1 --port 8000 --workers 4 --threads 2
     """
-    from zhengai_docs.web.server import ServerOptions, run
+    from zhengai_docs.web.server import ServerOptions, run, threads_per_process
 
     svc = ctx.services
     if not svc.library.repo.exists():
         click.echo("错误：内容仓库不存在，请先运行 zhengai-docs init（或 zhengai-docs init --demo）", err=True)
         sys.exit(1)
     svc.db.upgrade()
+    processes = max(1, workers or int(svc.settings["WORKERS"]))
     options = ServerOptions(
         host=host or svc.settings["HOST"],
         port=port or int(svc.settings["PORT"]),
-        workers=max(1, workers or int(svc.settings["WORKERS"])),
-        threads=max(1, threads or int(svc.settings["THREADS"])),
+        workers=processes,
+        threads=threads_per_process(processes, threads or int(svc.settings["THREADS"])),
     )
     click.echo(f"zhengai-docs 已启动：请在浏览器打开 http://{options.host}:{options.port}/")
     if check_credentials(svc.db, username="admin", password=DEMO_PASSWORD) is not None:

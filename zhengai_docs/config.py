@@ -71,7 +71,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "127.0.0.1", "Address `zhengai-docs serve` listens on."),
     Setting("PORT", 5000, "Port `zhengai-docs serve` listens on."),
     Setting("WORKERS", 1, "Worker processes of `zhengai-docs serve`: 1 runs waitress; more run gunicorn (Linux), e.g. 2 per core."),
-    Setting("THREADS", 8, "Threads per worker process of `zhengai-docs serve`."),
+    Setting(
+        "THREADS",
+        0,
+        "Threads per worker process of `zhengai-docs serve`; 0 chooses: 8 in the one process of waitress, 2 in each of "
+        "several gunicorn workers.",
+    ),
     Setting(
         "BACKGROUND_SYNC",
         True,
