@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,6 +250,42 @@ def test_a_steady_stream_of_saves_is_merged_every_few_moves(
             follower.step()
             counts.append(len(backend.store.current()[1]._segments()))
         assert any(later < earlier for earlier, later in itertools.pairwise(counts)), counts
+    finally:
+        follower.stop()
+        svc.close()
+
+
+def test_objects_a_pack_leaves_loose_do_not_make_every_check_pack_again(
+    indexed_instance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreachable objects (writes that lost their compare-and-swap) stay loose after `repack -d`
+    until `gc` prunes them two weeks later; they must not make every check pack again."""
+    app = make_app(indexed_instance)
+    svc = _svc(app)
+    library = svc.library
+    repository = indexed_instance / "content.git"
+    packs: list[int] = []
+    optimise = library.repo.optimise
+    monkeypatch.setattr(library.repo, "optimise", lambda: (packs.append(_loose_objects(repository)), optimise())[1])
+    follower = BackgroundFollower(
+        library=library, lock_path=tmp_path / "follower.lock", housekeeping=Housekeeping(loose_objects=50, check_seconds=0)
+    )
+    try:
+        for n in range(60):
+            subprocess.run(["git", "hash-object", "-w", "--stdin"], input=f"无主对象 {n}".encode(), cwd=repository, check=True)
+        assert follower.step() is True
+        assert len(packs) == 1
+        left = _loose_objects(repository)
+        assert left >= 60  # unreachable: the pack kept them loose
+        assert follower.step() is True
+        assert len(packs) == 1  # nothing new to pack
+        for n in range(10):
+            loaded = library.load(document_code("A101Z"))
+            changed = loaded.document.with_changes(body=loaded.document.body + f"\n第{n}次补充。\n")
+            library.save(changed, actor=Actor.system(), message=f"补充 {n}", base=loaded.version.commit)
+        assert follower.step() is True
+        assert len(packs) == 2 and packs[1] >= left + 50  # ten saves left more than 50 new loose objects
+        assert _loose_objects(repository) == left
     finally:
         follower.stop()
         svc.close()

@@ -35,8 +35,8 @@ REBUILD_RETRY = 600.0  # seconds before a failed rebuild of a missing or outdate
 
 @dataclass(frozen=True)
 class Housekeeping:
-    """When the follower packs the repository: once this many objects are loose (each save
-    leaves about seven), checked at most every `check_seconds`."""
+    """When the follower packs the repository: once this many more objects are loose than the
+    last pack left (each save leaves about seven), checked at most every `check_seconds`."""
 
     loose_objects: int = 500
     check_seconds: float = 60.0
@@ -65,6 +65,10 @@ class BackgroundFollower:
         self._lock = FileLock(str(lock_path))
         self._holding = False
         self._checked_at: float | None = None
+        # Objects the last pack left loose: unreachable ones (a write that lost its compare-and-swap,
+        # the refused side of a conflict), which `repack -d` keeps and `gc` prunes after two weeks.
+        # Counted as due, they made every check for those two weeks pack and rewrite the commit-graph.
+        self._loose_left = 0
         self._merge_seen: str | None = None  # the index commit the last round saw
         self._moves = 0  # index moves since the last merge check
         self._index_checked = False  # has this follower seen the index current (version, dictionary)?
@@ -170,7 +174,8 @@ class BackgroundFollower:
         self._checked_at = now
         repo = self.library.repo
         loose = repo.loose_objects()
-        if loose < self.housekeeping.loose_objects:
+        if loose - self._loose_left < self.housekeeping.loose_objects:
             return
         repo.optimise()  # incremental `git repack` and the commit-graph; ref updates go on meanwhile
-        log.info("content repository packed: %d loose objects in %.1f s", loose, time.monotonic() - now)
+        self._loose_left = repo.loose_objects()
+        log.info("content repository packed: %d loose objects in %.1f s, %d left loose", loose, time.monotonic() - now, self._loose_left)
