@@ -174,6 +174,7 @@ class BackgroundFollower:
         self._checked_at = now
         repo = self.library.repo
         loose = repo.loose_objects()
+        self._loose_left = min(self._loose_left, loose)  # pruned meanwhile (`doctor` runs `gc`)
         if loose - self._loose_left < self.housekeeping.loose_objects:
             return
         repo.optimise()  # incremental `git repack` and the commit-graph; ref updates go on meanwhile
