@@ -32,10 +32,9 @@ runs on the same cores, so it must stay light (http.client on kept-alive connect
 CPU a request, against 15–20 ms for the server), and a level whose server used less than the
 cores left to it was waiting (locks), not computing. A level may be repeated (`--clients
 4,16,4,16,4`): each round is reported on its own, and the summary compares each 16-client round
-with the 4-client rounds beside it, which cancels the drift of a run (throughput falls as a
-fresh server's caches, index segments and repository grow). Rounds of 20–30 s are noisy on 2
-cores: the follower's index merges and the workers' restarts (every ~5,000 requests) cost seconds
-of CPU and land in one round or another. Then it checks that
+with the 4-client rounds beside it (`bracketed`). Rounds of 20–30 s are noisy on 2 cores: the
+follower's index merges and the workers' restarts (every ~5,000 requests, all four within
+seconds of each other) cost seconds of CPU and land in one round or another. Then it checks that
 nothing acknowledged was lost — every marker of a save answered 302 and of a publication is in
 git at head and found by a search; the SQL cache's blob equals git's for every document; the
 409 side of a pair wrote nothing — and prints the verdicts of `git fsck` and
@@ -1092,9 +1091,10 @@ def benchmark(root: Path, *, args: argparse.Namespace, levels: list[int]) -> boo
 
 def bracketed(rates: list[tuple[int, float]], *, high: int, low: int) -> list[float]:
     """Each `high`-client round's rate against the mean of the `low`-client rounds right before
-    and after it. Throughput drifts during a run (in one, the 4-client rounds gave 102.6, 93.6
-    and 87.9 req/s one after the other), so a later round compared with an earlier one measures
-    the drift too; the rounds on both sides of it cancel a steady drift."""
+    and after it. Throughput moves during a run (in one, the 4-client rounds gave 102.6, 93.6
+    and 87.9 req/s one after the other: workers replaced after ~5,000 requests, index merges),
+    so a later round compared with an earlier one measures that too; the rounds on both sides
+    cancel a steady trend and halve the weight of one lump."""
     ratios = []
     for i, (level, rate) in enumerate(rates):
         if level != high:
@@ -1122,8 +1122,9 @@ def summarise(
         rounds = bracketed([(level, f["rps"]) for level, f in figures], high=16, low=4)
         if len(rounds) > 1:
             each = ", ".join(f"{r:.2f}" for r in rounds)
-            print(f"  16 clients vs 4: {statistics.fmean(rounds):.2f}× (each 16-client round against the 4-client ones beside it: {each})")
-            print(f"    the means of all rounds: {mean[16]['rps'] / mean[4]['rps']:.2f}× (target ≥ 1.0, no collapse)")
+            print(f"  16 clients vs 4: {statistics.fmean(rounds):.2f}× (target ≥ 1.0, no collapse)")
+            print(f"    each 16-client round against the 4-client ones beside it: {each}")
+            print(f"    the means of all rounds: {mean[16]['rps'] / mean[4]['rps']:.2f}×")
         else:
             print(f"  16 clients vs 4: {mean[16]['rps'] / mean[4]['rps']:.2f}× (target ≥ 1.0, no collapse)")
     print("  search p95: " + ", ".join(f"{level} clients {f['search_p95']:.0f} ms" for level, f in mean.items()) + " (target ≤ 40 ms)")
