@@ -106,7 +106,8 @@ def test_saving_and_searching_processes(indexed: Path) -> None:
             messages.append(results.get(timeout=1))
         except queue_module.Empty:
             break
-    assert [m[1] for m in messages if m[0] == "error"] == []
+    errors = [m[1] for m in messages if m[0] == "error"]
+    assert not errors, "\n".join(errors)  # the whole traceback: pytest shortens a compared list
     assert all(p.exitcode == 0 for p in searchers + savers)
     saved = [m for m in messages if m[0] == "saved"]
     assert len(saved) == SAVERS * SAVES
