@@ -9,9 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.actors import AS_EDITOR
 from tests.conftest import EDITOR, OpenApp, OpenDatabase, login
@@ -21,7 +22,7 @@ from zhengai_docs.cli import cli
 from zhengai_docs.db import queries
 from zhengai_docs.db.doctor import diagnose
 from zhengai_docs.db.models import CacheState, DocumentRow, RevisionRow
-from zhengai_docs.db.sync import cached_commit, sync
+from zhengai_docs.db.sync import cached_commit, rebuild, sync
 from zhengai_docs.library import Library
 from zhengai_docs.storage.repository import ContentRepository
 
@@ -191,6 +192,38 @@ def test_invalid_document_pushed_from_outside_is_reported(instance: Path, tmp_pa
     result = CliRunner().invoke(cli, ["--instance", str(instance), "doctor"])
     assert result.exit_code == 1
     assert "regulations/A/A1/A103Z.md:2: 代码 A104Z 与文件位置不符（应为 A103Z）" in result.output
+
+
+def test_a_rebuild_keeps_to_the_head_it_read_while_a_save_lands(
+    instance: Path, open_database: OpenDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild reads the head, then the files and the history. A save landing in between must
+    not reach the cache under the older head: the next sync would insert its revision again
+    (a unique violation on PostgreSQL, every sync after it failing the same way)."""
+    repo = ContentRepository(instance / "content.git")
+    db = open_database(instance)
+    list_files = repo.list_files
+
+    def list_files_while_a_save_lands(revision: str, **options: str) -> dict[str, str]:
+        files = list_files(revision, **options)
+        other = ContentRepository(instance / "content.git")
+        version = other.read("regulations/A/A1/A101Z.md")
+        other.write(version.path, version.text + "\n其间保存的补充。\n", author=EDITOR, message="其间的保存", base=version.commit)
+        other.close()
+        return files
+
+    monkeypatch.setattr(repo, "list_files", list_files_while_a_save_lands)
+    result = rebuild(db, repo, expected=cached_commit(db))
+    monkeypatch.undo()
+    landed = repo.require_head()
+    assert result.mode == "rebuild" and result.new is not None and result.new != landed
+    with db.session() as session:
+        assert landed not in set(session.scalars(select(RevisionRow.commit)))
+        assert session.scalar(select(CacheState.position)) == repo.position(result.new)
+    assert sync(db, repo).mode == "incremental"
+    with db.session() as session:
+        assert session.scalar(select(func.count()).where(RevisionRow.commit == landed)) == 1
+    assert diagnose(db, repo).cache_ok
 
 
 def test_revision_seq_is_the_commits_place_on_the_branch(instance: Path, open_database: OpenDatabase) -> None:

@@ -53,7 +53,7 @@ def diagnose(db: Database, repo: ContentRepository) -> Diagnosis:
             result.cache_problems.append(f"缓存中的 {path} 不是最新版本")
     for path in rows.keys() - files.keys():
         result.cache_problems.append(f"缓存中有仓库里已不存在的文档 {path}")
-    expected_revisions = sum(1 for entry in repo.log() for c in entry.changes if document_code_from_path(c.path)) if head else 0
+    expected_revisions = sum(1 for entry in repo.log(until=head) for c in entry.changes if document_code_from_path(c.path)) if head else 0
     if expected_revisions != revision_count:
         result.cache_problems.append(f"修订历史记录数 {revision_count} 与仓库中的 {expected_revisions} 不符")
     if head is not None:

@@ -124,7 +124,7 @@ def rebuild(db: Database, repo: ContentRepository, *, expected: str | None, prog
     """Recompute every cache table from the head commit and the whole first-parent history."""
     head = repo.head()
     files = repo.list_files(head) if head else {}
-    log = list(repo.log()) if head else []
+    log = list(repo.log(until=head)) if head else []  # not to the head a save may have moved since
     wanted = set(files.values()) | _revision_blobs(log)
     texts: dict[str, str] = {}
     for done, (blob, text) in enumerate(repo.read_blobs(wanted), start=1):
