@@ -266,7 +266,12 @@ def test_objects_a_pack_leaves_loose_do_not_make_every_check_pack_again(
     repository = indexed_instance / "content.git"
     packs: list[int] = []
     optimise = library.repo.optimise
-    monkeypatch.setattr(library.repo, "optimise", lambda: (packs.append(_loose_objects(repository)), optimise())[1])
+
+    def counted_optimise() -> None:  # the real pack, remembering how many objects were loose
+        packs.append(_loose_objects(repository))
+        optimise()
+
+    monkeypatch.setattr(library.repo, "optimise", counted_optimise)
     follower = BackgroundFollower(
         library=library, lock_path=tmp_path / "follower.lock", housekeeping=Housekeeping(loose_objects=50, check_seconds=0)
     )

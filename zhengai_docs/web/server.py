@@ -29,8 +29,8 @@ WORKER_TIMEOUT = 120
 _M_ARENA_MAX = -8  # glibc's malloc.h
 # Threads a process serves with when the THREADS setting leaves it to `serve` (0). One waitress
 # process has no other concurrency; several workers share the cores, where a worker's threads
-# compete for one interpreter lock: 8 threads a worker served 16 clients 13-19 % slower than 4,
-# 2 threads 0-20 % (README: Several workers).
+# compete for one interpreter lock: 8 threads a worker served 16 clients 13-19 % slower than 4;
+# 2 threads, in alternating rounds of 4 and 16 clients, 2.5 % slower on average (README: Several workers).
 SINGLE_PROCESS_THREADS = 8
 WORKER_THREADS = 2
 
